@@ -1,0 +1,1593 @@
+/*
+ * sts_cfg.c - load, validate and free the STS configuration.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) the STS authors
+ *
+ * Owns the JSON configuration format (docs/config.md): defaults -> one JSON
+ * file (plus an optional users file) -> cross-field checks -> an immutable
+ * sts_cfg_t. Every error names FILE:LINE:COLUMN. jansson parses and keeps
+ * values but not where object keys are, so a small scanner over the raw text
+ * maps a JSON path ("users[0].attributes") to the line and column of its key;
+ * it runs only when there is an error to report. This module does not open
+ * keys, certificates or stores: it only names them.
+ */
+#define _GNU_SOURCE /* asprintf, strndup */
+#include "sts_cfg.h"
+
+#include "sts_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef STS_DEV_CERTS_DIR
+#error "STS_DEV_CERTS_DIR must name the development certs/ directory"
+#endif
+#ifndef STS_DEV_WSDL
+#error "STS_DEV_WSDL must name wsdl/sts.wsdl"
+#endif
+
+#define CFG_EMBEDDED_SOURCE "<embedded default>"
+#define CFG_MAX_FILE (64L * 1024 * 1024) /* bytes of a config or users file */
+#define CFG_PATH_MAX 1024                /* bytes of a JSON path in messages */
+#define CFG_SCAN_MAX_DEPTH 2048          /* jansson's own nesting limit */
+#define CFG_MAX_LIFETIME 2592000L        /* 30 days */
+#define CFG_USER_NAME_MAX 256            /* characters */
+
+/*
+ * The demo realm used when no config file is given. Loaded through the same
+ * parser as a file, so it is validated too; relative paths resolve against
+ * sts_cfg_dev_certs_dir(). alice's password is "wonderland": password_hash was
+ * made with sts_password_hash() and digest_secret with sts_seal() under
+ * certs/dev-secrets.key. After `certs/make-dev-pki.sh --force` the secret must
+ * be resealed (`sts passwd --digest`) and pasted here (see certs/README.md).
+ */
+static const char embedded_json[] =
+    "{\n"
+    "  \"server\": {\n"
+    "    \"listen\": \"127.0.0.1:8080\"\n"
+    "  },\n"
+    "  \"engine\": {\n"
+    "    \"issuer\": \"https://sts.example.com/\",\n"
+    "    \"signing_key\": \"sts-signing.key\",\n"
+    "    \"signing_cert\": \"sts-signing.crt\",\n"
+    "    \"secrets_key\": \"dev-secrets.key\"\n"
+    "  },\n"
+    "  \"users\": [\n"
+    "    {\n"
+    "      \"name\": \"alice\",\n"
+    "      \"password_hash\": "
+    "\"$y$j9T$xSLkU4/TMywYzBVcUsr3w.$11iZ4FG//tHMIQ5ZGhz7KhtAPCOx7vPprizPPsTxrP5\",\n"
+    "      \"digest_secret\": \"v1:OyLGPpLrp0SlrhJgJoNBNqOR1i2o+8PYEcAmchOQTQ/VwbAbR0A=\",\n"
+    "      \"attributes\": {\n"
+    "        \"email\": \"alice@example.com\",\n"
+    "        \"displayName\": \"Alice Liddell\",\n"
+    "        \"role\": \"doctor\"\n"
+    "      }\n"
+    "    }\n"
+    "  ],\n"
+    "  \"relying_parties\": [\n"
+    "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"exact\"}\n"
+    "  ]\n"
+    "}\n";
+
+/* ------------------------------------------------------------------------- */
+/* JSON paths: "server.listen", "users[0].attributes.role[1]"; "" is the root */
+
+typedef struct cfg_path {
+    char s[CFG_PATH_MAX];
+    size_t len;
+    int trunc; /* a segment did not fit: the path names nothing */
+} cfg_path_t;
+
+typedef struct cfg_mark {
+    size_t len;
+    int trunc;
+} cfg_mark_t;
+
+static cfg_mark_t path_key(cfg_path_t *p, const char *key, size_t klen)
+{
+    cfg_mark_t m = {p->len, p->trunc};
+    size_t need = klen + (p->len > 0 ? 1 : 0);
+
+    if (p->trunc || p->len + need >= sizeof(p->s)) {
+        p->trunc = 1;
+        return m;
+    }
+    if (p->len > 0)
+        p->s[p->len++] = '.';
+    memcpy(p->s + p->len, key, klen);
+    p->len += klen;
+    p->s[p->len] = '\0';
+    return m;
+}
+
+static cfg_mark_t path_index(cfg_path_t *p, size_t idx)
+{
+    cfg_mark_t m = {p->len, p->trunc};
+    int n;
+
+    if (p->trunc) {
+        return m;
+    }
+    n = snprintf(p->s + p->len, sizeof(p->s) - p->len, "[%zu]", idx);
+    if (n < 0 || (size_t)n >= sizeof(p->s) - p->len) {
+        p->s[p->len] = '\0';
+        p->trunc = 1;
+        return m;
+    }
+    p->len += (size_t)n;
+    return m;
+}
+
+static void path_restore(cfg_path_t *p, cfg_mark_t m)
+{
+    p->len = m.len;
+    p->trunc = m.trunc;
+    p->s[p->len] = '\0';
+}
+
+/* ------------------------------------------------------------------------- */
+/* Position scanner: raw JSON text -> (path, line, column) of every key and  */
+/* array element. Columns count characters (not bytes) from 1, as jansson.   */
+
+typedef struct scan_ent {
+    char *path;
+    size_t keyoff; /* for keys: where the key starts in @path */
+    size_t end;    /* byte offset just past the key's closing quote (keys) */
+    int line;
+    int col;
+    int is_key;
+} scan_ent_t;
+
+typedef struct scanner {
+    const char *s;
+    size_t len;
+    size_t pos;
+    int line;
+    int col; /* column of the last character consumed */
+    cfg_path_t path;
+    char *kbuf; /* decoded key */
+    size_t klen;
+    size_t kcap;
+    scan_ent_t *ents;
+    size_t nents;
+    size_t cap;
+} scanner_t;
+
+static void scan_adv(scanner_t *sc)
+{
+    unsigned char c = (unsigned char)sc->s[sc->pos++];
+
+    if (c == '\n') {
+        sc->line++;
+        sc->col = 0;
+    } else if ((c & 0xC0) != 0x80) { /* first byte of a UTF-8 character */
+        sc->col++;
+    }
+}
+
+static int scan_peek(const scanner_t *sc)
+{
+    return sc->pos < sc->len ? (unsigned char)sc->s[sc->pos] : -1;
+}
+
+static void scan_ws(scanner_t *sc)
+{
+    int c;
+
+    while ((c = scan_peek(sc)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+        scan_adv(sc);
+}
+
+static int scan_record(scanner_t *sc, int line, int col, int is_key, size_t keyoff)
+{
+    scan_ent_t *e;
+
+    if (sc->path.trunc)
+        return 0;
+    if (sc->nents == sc->cap) {
+        size_t ncap = sc->cap ? 2 * sc->cap : 64;
+        scan_ent_t *n = realloc(sc->ents, ncap * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        sc->ents = n;
+        sc->cap = ncap;
+    }
+    e = &sc->ents[sc->nents];
+    e->path = strdup(sc->path.s);
+    if (e->path == NULL)
+        return -1;
+    e->keyoff = keyoff;
+    e->end = sc->pos;
+    e->line = line;
+    e->col = col;
+    e->is_key = is_key;
+    sc->nents++;
+    return 0;
+}
+
+static int scan_kput(scanner_t *sc, unsigned char c)
+{
+    if (sc->klen + 1 >= sc->kcap) {
+        size_t ncap = sc->kcap ? 2 * sc->kcap : 64;
+        char *n = realloc(sc->kbuf, ncap);
+        if (n == NULL)
+            return -1;
+        sc->kbuf = n;
+        sc->kcap = ncap;
+    }
+    sc->kbuf[sc->klen++] = (char)c;
+    return 0;
+}
+
+static int scan_hex4(scanner_t *sc, unsigned *out)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        int c = scan_peek(sc);
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v * 16 + (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v = v * 16 + (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+        scan_adv(sc);
+    }
+    *out = v;
+    return 0;
+}
+
+/* Consume a string (at its opening quote); when @keep, decode it into kbuf. */
+static int scan_string(scanner_t *sc, int keep)
+{
+    sc->klen = 0;
+    scan_adv(sc); /* opening quote */
+    for (;;) {
+        int c = scan_peek(sc);
+        unsigned cp, lo;
+
+        if (c < 0x20) /* end of input or a raw control character */
+            return -1;
+        scan_adv(sc);
+        if (c == '"')
+            break;
+        if (c != '\\') {
+            if (keep && scan_kput(sc, (unsigned char)c) != 0)
+                return -1;
+            continue;
+        }
+        c = scan_peek(sc);
+        if (c < 0)
+            return -1;
+        scan_adv(sc);
+        switch (c) {
+        case '"': case '\\': case '/': cp = (unsigned)c; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u':
+            if (scan_hex4(sc, &cp) != 0)
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (scan_peek(sc) != '\\')
+                    return -1;
+                scan_adv(sc);
+                if (scan_peek(sc) != 'u')
+                    return -1;
+                scan_adv(sc);
+                if (scan_hex4(sc, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return -1;
+            }
+            break;
+        default: return -1;
+        }
+        if (!keep)
+            continue;
+        if (cp < 0x80) {
+            if (scan_kput(sc, (unsigned char)cp) != 0)
+                return -1;
+        } else if (cp < 0x800) {
+            if (scan_kput(sc, (unsigned char)(0xC0 | cp >> 6)) != 0 ||
+                scan_kput(sc, (unsigned char)(0x80 | (cp & 0x3F))) != 0)
+                return -1;
+        } else if (cp < 0x10000) {
+            if (scan_kput(sc, (unsigned char)(0xE0 | cp >> 12)) != 0 ||
+                scan_kput(sc, (unsigned char)(0x80 | ((cp >> 6) & 0x3F))) != 0 ||
+                scan_kput(sc, (unsigned char)(0x80 | (cp & 0x3F))) != 0)
+                return -1;
+        } else {
+            if (scan_kput(sc, (unsigned char)(0xF0 | cp >> 18)) != 0 ||
+                scan_kput(sc, (unsigned char)(0x80 | ((cp >> 12) & 0x3F))) != 0 ||
+                scan_kput(sc, (unsigned char)(0x80 | ((cp >> 6) & 0x3F))) != 0 ||
+                scan_kput(sc, (unsigned char)(0x80 | (cp & 0x3F))) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * One JSON value at sc->pos whose path is sc->path. Returns -1 on a syntax
+ * error or the end of input; what was recorded until then stays valid.
+ */
+static int scan_value(scanner_t *sc, int depth)
+{
+    int c;
+
+    if (depth > CFG_SCAN_MAX_DEPTH)
+        return -1;
+    scan_ws(sc);
+    c = scan_peek(sc);
+    if (c == '{') {
+        scan_adv(sc);
+        scan_ws(sc);
+        if (scan_peek(sc) == '}') {
+            scan_adv(sc);
+            return 0;
+        }
+        for (;;) {
+            int line, col;
+            size_t keyoff;
+            cfg_mark_t m;
+
+            scan_ws(sc);
+            if (scan_peek(sc) != '"')
+                return -1;
+            line = sc->line;
+            col = sc->col + 1;
+            if (scan_string(sc, 1) != 0)
+                return -1;
+            keyoff = sc->path.len + (sc->path.len > 0 ? 1 : 0);
+            m = path_key(&sc->path, sc->kbuf ? sc->kbuf : "", sc->klen);
+            if (scan_record(sc, line, col, 1, keyoff) != 0)
+                return -1;
+            scan_ws(sc);
+            if (scan_peek(sc) != ':')
+                return -1;
+            scan_adv(sc);
+            if (scan_value(sc, depth + 1) != 0)
+                return -1;
+            path_restore(&sc->path, m);
+            scan_ws(sc);
+            c = scan_peek(sc);
+            if (c < 0 || (c != ',' && c != '}'))
+                return -1;
+            scan_adv(sc);
+            if (c == '}')
+                return 0;
+        }
+    }
+    if (c == '[') {
+        scan_adv(sc);
+        scan_ws(sc);
+        if (scan_peek(sc) == ']') {
+            scan_adv(sc);
+            return 0;
+        }
+        for (size_t idx = 0;; idx++) {
+            cfg_mark_t m;
+
+            scan_ws(sc);
+            m = path_index(&sc->path, idx);
+            if (scan_record(sc, sc->line, sc->col + 1, 0, 0) != 0)
+                return -1;
+            if (scan_value(sc, depth + 1) != 0)
+                return -1;
+            path_restore(&sc->path, m);
+            scan_ws(sc);
+            c = scan_peek(sc);
+            if (c < 0 || (c != ',' && c != ']'))
+                return -1;
+            scan_adv(sc);
+            if (c == ']')
+                return 0;
+        }
+    }
+    if (c == '"')
+        return scan_string(sc, 0);
+    /* number, true, false, null: their syntax is jansson's business */
+    {
+        size_t start = sc->pos;
+        while ((c = scan_peek(sc)) >= 0 && c != ',' && c != '}' && c != ']' && c != ' ' &&
+               c != '\t' && c != '\n' && c != '\r')
+            scan_adv(sc);
+        return sc->pos > start ? 0 : -1;
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Sources: the config file, the users file, or the embedded text            */
+
+typedef struct cfg_src {
+    char *name;     /* as given, for messages */
+    char *text;     /* raw JSON */
+    size_t len;
+    char *base_dir; /* relative paths in this source resolve here */
+    json_t *root;
+    scan_ent_t *ents; /* positions, scanned on first error */
+    size_t nents;
+    int scanned;
+} cfg_src_t;
+
+static void src_cleanup(cfg_src_t *src)
+{
+    for (size_t i = 0; i < src->nents; i++)
+        free(src->ents[i].path);
+    free(src->ents);
+    json_decref(src->root);
+    free(src->base_dir);
+    free(src->text);
+    free(src->name);
+    memset(src, 0, sizeof(*src));
+}
+
+/* Scan src->text[0..len) once; a failed scan leaves whatever it found. */
+static void src_scan(cfg_src_t *src, size_t len)
+{
+    scanner_t sc;
+
+    if (src->scanned)
+        return;
+    memset(&sc, 0, sizeof(sc));
+    sc.s = src->text;
+    sc.len = len;
+    sc.line = 1;
+    if (scan_record(&sc, 1, 1, 0, 0) == 0) /* the root */
+        (void)scan_value(&sc, 0);
+    free(sc.kbuf);
+    src->ents = sc.ents;
+    src->nents = sc.nents;
+    src->scanned = 1;
+}
+
+static const scan_ent_t *src_find(cfg_src_t *src, const char *path)
+{
+    src_scan(src, src->len);
+    for (size_t i = 0; i < src->nents; i++)
+        if (strcmp(src->ents[i].path, path) == 0)
+            return &src->ents[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Validation context and error reporting                                    */
+
+typedef struct cfg_origin {
+    cfg_src_t *src;
+    size_t idx; /* index in that source's "users" or "relying_parties" */
+} cfg_origin_t;
+
+typedef struct cfg_ctx {
+    sts_cfg_t *cfg;
+    cfg_src_t *src; /* the source being read */
+    cfg_path_t path;
+    cfg_origin_t *uorig; /* parallel to cfg->users */
+    sts_err_t *err;
+    sts_errc_t rc;
+} cfg_ctx_t;
+
+static int cfg_oom(cfg_ctx_t *ctx)
+{
+    ctx->rc = STS_ERR(ctx->err, STS_E_NOMEM, "configuration: out of memory");
+    return -1;
+}
+
+/* The one place that formats "FILE:LINE:COL: message" (line <= 0: "FILE: message"). */
+static int cfg_report(cfg_ctx_t *ctx, const char *name, int line, int col, const char *msg)
+{
+    char text[512];
+
+    if (line > 0)
+        snprintf(text, sizeof(text), "%s:%d:%d: %s", name, line, col, msg);
+    else
+        snprintf(text, sizeof(text), "%s: %s", name, msg);
+    /* err->detail keeps the first 255 bytes; that is enough for any real path */
+    ctx->rc = STS_ERR_PUB(ctx->err, STS_E_CONFIG, text, "%s", text);
+    return -1;
+}
+
+/* Report @msg at the first of @paths (NULL-terminated) found in @src. */
+static int cfg_fail_vat(cfg_ctx_t *ctx, cfg_src_t *src, const char *const *paths, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 4, 0)));
+static int cfg_fail_vat(cfg_ctx_t *ctx, cfg_src_t *src, const char *const *paths, const char *fmt,
+                        va_list ap)
+{
+    char msg[256];
+    const scan_ent_t *e = NULL;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    for (; paths != NULL && *paths != NULL && e == NULL; paths++)
+        e = src_find(src, *paths);
+    return cfg_report(ctx, src->name, e ? e->line : 0, e ? e->col : 0, msg);
+}
+
+static int cfg_fail_at(cfg_ctx_t *ctx, cfg_src_t *src, const char *const *paths, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+static int cfg_fail_at(cfg_ctx_t *ctx, cfg_src_t *src, const char *const *paths, const char *fmt,
+                       ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = cfg_fail_vat(ctx, src, paths, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Report @msg at the key of the value being read (ctx->path). */
+static int cfg_fail(cfg_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cfg_fail(cfg_ctx_t *ctx, const char *fmt, ...)
+{
+    const char *paths[] = {ctx->path.trunc ? NULL : ctx->path.s, NULL};
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = cfg_fail_vat(ctx, ctx->src, paths, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* The parent of ctx->path, for "unknown key "x" in "server"". */
+static int cfg_unknown_key(cfg_ctx_t *ctx, const char *key)
+{
+    if (ctx->path.len == 0)
+        return cfg_fail(ctx, "unknown key \"%s\" at the top level", key);
+    {
+        char parent[CFG_PATH_MAX];
+        snprintf(parent, sizeof(parent), "%s", ctx->path.s);
+        cfg_mark_t m = path_key(&ctx->path, key, strlen(key));
+        int r = cfg_fail(ctx, "unknown key \"%s\" in \"%s\"", key, parent);
+        path_restore(&ctx->path, m);
+        return r;
+    }
+}
+
+static int cfg_missing_key(cfg_ctx_t *ctx, const char *key)
+{
+    if (ctx->path.len == 0)
+        return cfg_fail(ctx, "missing required key \"%s\"", key);
+    return cfg_fail(ctx, "missing required key \"%s\" in \"%s\"", key, ctx->path.s);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Value checks: validators return a message, NULL when the value is fine   */
+
+static const char *v_uri(const char *s)
+{
+    const char *p = s;
+
+    /* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return "must be an absolute URI (scheme:...)";
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p != ':' || p[1] == '\0')
+        return "must be an absolute URI (scheme:...)";
+    for (; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return "must be an absolute URI without spaces or control characters";
+    return NULL;
+}
+
+/* "host:port" or "[v6]:port"; host is returned without brackets. */
+static const char *v_listen(const char *s, char **host, int *port)
+{
+    const char *colon;
+    const char *hend;
+    const char *hstart = s;
+    char buf[INET6_ADDRSTRLEN];
+    long v = 0;
+
+    *host = NULL;
+    if (*s == '[') {
+        hstart = s + 1;
+        hend = strchr(hstart, ']');
+        if (hend == NULL || hend[1] != ':')
+            return "must be host:port or [IPv6]:port";
+        colon = hend + 1;
+        if ((size_t)(hend - hstart) >= sizeof(buf))
+            return "has an invalid IPv6 address";
+        memcpy(buf, hstart, (size_t)(hend - hstart));
+        buf[hend - hstart] = '\0';
+        {
+            struct in6_addr a6;
+            if (inet_pton(AF_INET6, buf, &a6) != 1)
+                return "has an invalid IPv6 address";
+        }
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return "must be host:port or [IPv6]:port";
+        hend = colon;
+        if (memchr(s, ':', (size_t)(colon - s)) != NULL)
+            return "must put an IPv6 address in brackets: [::1]:8080";
+        for (const char *p = s; p < hend; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+                return "has an invalid host name";
+    }
+    if (hend == hstart)
+        return "must name a host: 127.0.0.1:8080, [::1]:8080, localhost:8080";
+    if (colon[1] == '\0')
+        return "must end with a port number";
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 65535)
+            return "must end with a port number 0..65535";
+        v = v * 10 + (*p - '0');
+    }
+    if (v > 65535)
+        return "must end with a port number 0..65535";
+    *host = strndup(hstart, (size_t)(hend - hstart));
+    if (*host == NULL)
+        return "out of memory";
+    *port = (int)v;
+    return NULL;
+}
+
+/* Number of UTF-8 characters (jansson has checked the encoding). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* @value resolved against @base (NULL: as it is). Returns a new string or NULL. */
+static char *resolve_path(const char *base, const char *value)
+{
+    char *out = NULL;
+
+    if (base == NULL || value[0] == '/')
+        return strdup(value);
+    while (value[0] == '.' && value[1] == '/') {
+        value += 2;
+        while (*value == '/')
+            value++;
+    }
+    if (value[0] == '\0' || strcmp(value, ".") == 0)
+        return strdup(base);
+    if (asprintf(&out, "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/", value) < 0)
+        return NULL;
+    return out;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The option tables (Redis static_configs[] style)                          */
+
+typedef enum cfg_type {
+    CT_INT,      /* int, integer in [min, max] */
+    CT_LONG,     /* long, integer in [min, max] */
+    CT_BOOL,     /* int 0/1 */
+    CT_PATH,     /* char *, resolved against the source's directory */
+    CT_URI,      /* char *, absolute URI */
+    CT_LISTEN,   /* listen_host + listen_port */
+    CT_LOGLEVEL, /* int sts_log_level_t */
+} cfg_type_t;
+
+#define CF_REQUIRED 1u
+
+typedef struct cfg_opt {
+    const char *name;
+    cfg_type_t type;
+    size_t off;
+    long min, max;
+    long def;         /* numeric default */
+    const char *sdef; /* string default, used as it is (not resolved) */
+    unsigned flags;
+} cfg_opt_t;
+
+#define OPT_NUM(n, t, f, lo, hi, d) {n, t, offsetof(sts_cfg_t, f), lo, hi, d, NULL, 0}
+#define OPT_STR(n, t, f, d, fl) {n, t, offsetof(sts_cfg_t, f), 0, 0, 0, d, fl}
+
+static const cfg_opt_t server_opts[] = {
+    OPT_STR("listen", CT_LISTEN, listen_host, "127.0.0.1:8080", 0),
+    OPT_STR("data_dir", CT_PATH, data_dir, "./var", 0),
+    OPT_NUM("workers", CT_INT, workers, 1, 1024, 32),
+    OPT_NUM("backlog", CT_INT, backlog, 1, 65535, 128),
+    OPT_NUM("recv_timeout", CT_INT, recv_timeout, 1, 300, 5),
+    OPT_NUM("send_timeout", CT_INT, send_timeout, 1, 300, 5),
+    OPT_NUM("max_keep_alive", CT_INT, max_keep_alive, 1, 10000, 100),
+    OPT_NUM("max_message_size", CT_LONG, max_message_size, 1024, 67108864L, 1048576L),
+    OPT_STR("log_level", CT_LOGLEVEL, log_level, "info", 0),
+};
+
+static const cfg_opt_t engine_opts[] = {
+    OPT_STR("issuer", CT_URI, issuer, "https://sts.example.com/", 0),
+    OPT_STR("signing_key", CT_PATH, signing_key_file, NULL, CF_REQUIRED),
+    OPT_STR("signing_cert", CT_PATH, signing_cert_file, NULL, CF_REQUIRED),
+    OPT_STR("secrets_key", CT_PATH, secrets_key_file, NULL, 0),
+    OPT_NUM("default_lifetime", CT_LONG, default_lifetime, 1, CFG_MAX_LIFETIME, 3600),
+    OPT_NUM("max_lifetime", CT_LONG, max_lifetime, 1, CFG_MAX_LIFETIME, 3600),
+    OPT_NUM("clock_skew", CT_LONG, clock_skew, 0, 3600, 300),
+    OPT_NUM("renew_window", CT_LONG, renew_window, 0, CFG_MAX_LIFETIME, 3600),
+};
+
+static const cfg_opt_t soap_opts[] = {
+    OPT_NUM("require_timestamp", CT_BOOL, require_timestamp, 0, 1, 1),
+    OPT_NUM("timestamp_max_age", CT_LONG, timestamp_max_age, 1, 86400, 300),
+    OPT_NUM("digest_max_age", CT_LONG, digest_max_age, 1, 86400, 300),
+    OPT_NUM("max_xml_depth", CT_INT, max_xml_depth, 8, 256, 64),
+    OPT_NUM("max_xml_string", CT_LONG, max_xml_string, 1024, 67108864L, 65536),
+    OPT_STR("wsdl", CT_PATH, wsdl_file, STS_DEV_WSDL, 0),
+};
+
+typedef struct cfg_section {
+    const char *name;
+    const cfg_opt_t *opts;
+    size_t nopts;
+} cfg_section_t;
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const cfg_section_t sections[] = {
+    {"server", server_opts, NELEM(server_opts)},
+    {"engine", engine_opts, NELEM(engine_opts)},
+    {"soap", soap_opts, NELEM(soap_opts)},
+};
+
+/* Store a string option; @base NULL for defaults (used as they are). */
+static int opt_set_str(cfg_ctx_t *ctx, const cfg_opt_t *o, const char *s, const char *base)
+{
+    char **field = (char **)((char *)ctx->cfg + o->off);
+    const char *msg = NULL;
+    char *v = NULL;
+
+    switch (o->type) {
+    case CT_LISTEN:
+        msg = v_listen(s, &v, &ctx->cfg->listen_port);
+        break;
+    case CT_LOGLEVEL: {
+        int lvl = sts_log_level_parse(s);
+        if (lvl < 0)
+            return cfg_fail(ctx, "\"%s\" must be one of error, warn, notice, info, debug, trace",
+                            ctx->path.s);
+        ctx->cfg->log_level = lvl;
+        return 0;
+    }
+    case CT_URI:
+        msg = v_uri(s);
+        if (msg == NULL && (v = strdup(s)) == NULL)
+            return cfg_oom(ctx);
+        break;
+    case CT_PATH:
+        if (s[0] == '\0')
+            return cfg_fail(ctx, "\"%s\" must not be empty", ctx->path.s);
+        if ((v = resolve_path(base, s)) == NULL)
+            return cfg_oom(ctx);
+        break;
+    default: return cfg_fail(ctx, "\"%s\" has no string type", ctx->path.s);
+    }
+    if (msg != NULL)
+        return cfg_fail(ctx, "\"%s\" %s", ctx->path.s, msg);
+    if (v == NULL)
+        return cfg_oom(ctx);
+    free(*field);
+    *field = v;
+    return 0;
+}
+
+static int opt_set_num(cfg_ctx_t *ctx, const cfg_opt_t *o, long long v)
+{
+    void *field = (char *)ctx->cfg + o->off;
+
+    if (v < o->min || v > o->max)
+        return cfg_fail(ctx, "\"%s\" must be between %ld and %ld (got %lld)", ctx->path.s, o->min,
+                        o->max, v);
+    if (o->type == CT_LONG)
+        *(long *)field = (long)v;
+    else
+        *(int *)field = (int)v;
+    return 0;
+}
+
+static int opt_defaults(cfg_ctx_t *ctx)
+{
+    for (size_t i = 0; i < NELEM(sections); i++) {
+        for (size_t j = 0; j < sections[i].nopts; j++) {
+            const cfg_opt_t *o = &sections[i].opts[j];
+            int r = 0;
+
+            if (o->type == CT_INT || o->type == CT_LONG || o->type == CT_BOOL)
+                r = opt_set_num(ctx, o, o->def);
+            else if (o->sdef != NULL)
+                r = opt_set_str(ctx, o, o->sdef, NULL);
+            if (r != 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+/* One value of a section: type check, then the typed setter. */
+static int opt_set_json(cfg_ctx_t *ctx, const cfg_opt_t *o, json_t *v)
+{
+    switch (o->type) {
+    case CT_INT:
+    case CT_LONG:
+        if (!json_is_integer(v))
+            return cfg_fail(ctx, "\"%s\" must be an integer", ctx->path.s);
+        return opt_set_num(ctx, o, json_integer_value(v));
+    case CT_BOOL:
+        if (!json_is_boolean(v))
+            return cfg_fail(ctx, "\"%s\" must be true or false", ctx->path.s);
+        return opt_set_num(ctx, o, json_is_true(v) ? 1 : 0);
+    default:
+        if (!json_is_string(v))
+            return cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
+        return opt_set_str(ctx, o, json_string_value(v), ctx->src->base_dir);
+    }
+}
+
+static int cfg_section(cfg_ctx_t *ctx, const cfg_section_t *sec, json_t *obj)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        const cfg_opt_t *o = NULL;
+        cfg_mark_t m;
+        int r;
+
+        for (size_t i = 0; i < sec->nopts && o == NULL; i++)
+            if (strcmp(sec->opts[i].name, key) == 0)
+                o = &sec->opts[i];
+        if (o == NULL)
+            return cfg_unknown_key(ctx, key);
+        m = path_key(&ctx->path, key, strlen(key));
+        r = opt_set_json(ctx, o, v);
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    for (size_t i = 0; i < sec->nopts; i++)
+        if ((sec->opts[i].flags & CF_REQUIRED) && json_object_get(obj, sec->opts[i].name) == NULL)
+            return cfg_missing_key(ctx, sec->opts[i].name);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Users and relying parties                                                 */
+
+static int key_known(const char *key, const char *const *known)
+{
+    for (; *known; known++)
+        if (strcmp(*known, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* The string member @name of @obj, or NULL; fails on a non-string. */
+static int get_string(cfg_ctx_t *ctx, json_t *obj, const char *name, const char **out)
+{
+    json_t *v = json_object_get(obj, name);
+    cfg_mark_t m;
+    int r = 0;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    m = path_key(&ctx->path, name, strlen(name));
+    if (!json_is_string(v))
+        r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
+    else
+        *out = json_string_value(v);
+    path_restore(&ctx->path, m);
+    return r;
+}
+
+static int get_lifetime(cfg_ctx_t *ctx, json_t *obj, const char *name, long *out)
+{
+    json_t *v = json_object_get(obj, name);
+    cfg_mark_t m;
+    int r = 0;
+
+    *out = 0;
+    if (v == NULL)
+        return 0;
+    m = path_key(&ctx->path, name, strlen(name));
+    if (!json_is_integer(v))
+        r = cfg_fail(ctx, "\"%s\" must be an integer", ctx->path.s);
+    else if (json_integer_value(v) < 0 || json_integer_value(v) > CFG_MAX_LIFETIME)
+        r = cfg_fail(ctx, "\"%s\" must be between 0 and %ld (got %lld)", ctx->path.s,
+                     CFG_MAX_LIFETIME, (long long)json_integer_value(v));
+    else
+        *out = (long)json_integer_value(v);
+    path_restore(&ctx->path, m);
+    return r;
+}
+
+static void attr_cleanup(sts_cfg_attr_t *a)
+{
+    for (size_t i = 0; i < a->nvalues; i++)
+        free(a->values[i]);
+    free(a->values);
+    free(a->name);
+}
+
+static void user_cleanup(sts_cfg_user_t *u)
+{
+    for (size_t i = 0; i < u->nattrs; i++)
+        attr_cleanup(&u->attrs[i]);
+    free(u->attrs);
+    free(u->name);
+    free(u->password_hash);
+    free(u->digest_secret);
+}
+
+static int attr_parse(cfg_ctx_t *ctx, sts_cfg_attr_t *a, const char *name, json_t *v)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+
+    if (name[0] == '\0')
+        return cfg_fail(ctx, "attribute names must not be empty");
+    if (!json_is_string(v) && !(json_is_array(v) && n > 0))
+        return cfg_fail(ctx, "\"%s\" must be a string or a non-empty array of strings",
+                        ctx->path.s);
+    if ((a->name = strdup(name)) == NULL || (a->values = calloc(n, sizeof(char *))) == NULL)
+        return cfg_oom(ctx);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(e)) {
+            cfg_mark_t m = path_index(&ctx->path, i);
+            int r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
+            path_restore(&ctx->path, m);
+            return r;
+        }
+        if ((a->values[i] = strdup(json_string_value(e))) == NULL)
+            return cfg_oom(ctx);
+        a->nvalues++;
+    }
+    return 0;
+}
+
+static int user_parse(cfg_ctx_t *ctx, sts_cfg_user_t *u, json_t *obj)
+{
+    static const char *const known[] = {"name", "password_hash", "digest_secret", "attributes",
+                                        NULL};
+    const char *key, *name, *hash, *secret;
+    json_t *v, *attrs;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        if (!key_known(key, known))
+            return cfg_unknown_key(ctx, key);
+    }
+    if (get_string(ctx, obj, "name", &name) != 0 || get_string(ctx, obj, "password_hash", &hash) != 0 ||
+        get_string(ctx, obj, "digest_secret", &secret) != 0)
+        return -1;
+    if (name == NULL)
+        return cfg_missing_key(ctx, "name");
+    if (hash == NULL)
+        return cfg_missing_key(ctx, "password_hash");
+    {
+        cfg_mark_t m = path_key(&ctx->path, "name", 4);
+        size_t n = utf8_chars(name);
+        int bad = 0;
+
+        for (const char *p = name; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                bad = 1;
+        if (n < 1 || n > CFG_USER_NAME_MAX || bad) {
+            int r = cfg_fail(ctx, "\"%s\" must be 1 to %d characters without control characters",
+                             ctx->path.s, CFG_USER_NAME_MAX);
+            path_restore(&ctx->path, m);
+            return r;
+        }
+        path_restore(&ctx->path, m);
+    }
+    if (hash[0] != '$') {
+        cfg_mark_t m = path_key(&ctx->path, "password_hash", 13);
+        int r = cfg_fail(ctx, "\"%s\" must be a crypt(3) hash starting with \"$\" (see sts passwd)",
+                         ctx->path.s);
+        path_restore(&ctx->path, m);
+        return r;
+    }
+    if (secret != NULL && strncmp(secret, "v1:", 3) != 0) {
+        cfg_mark_t m = path_key(&ctx->path, "digest_secret", 13);
+        int r = cfg_fail(ctx, "\"%s\" must be a sealed secret \"v1:...\" (see sts passwd --digest)",
+                         ctx->path.s);
+        path_restore(&ctx->path, m);
+        return r;
+    }
+    if ((u->name = strdup(name)) == NULL || (u->password_hash = strdup(hash)) == NULL ||
+        (secret != NULL && (u->digest_secret = strdup(secret)) == NULL))
+        return cfg_oom(ctx);
+
+    attrs = json_object_get(obj, "attributes");
+    if (attrs != NULL) {
+        cfg_mark_t m = path_key(&ctx->path, "attributes", 10);
+        int r = 0;
+
+        if (!json_is_object(attrs)) {
+            r = cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+        } else if (json_object_size(attrs) > 0 &&
+                   (u->attrs = calloc(json_object_size(attrs), sizeof(*u->attrs))) == NULL) {
+            r = cfg_oom(ctx);
+        } else {
+            json_object_foreach(attrs, key, v) {
+                cfg_mark_t am = path_key(&ctx->path, key, strlen(key));
+                r = attr_parse(ctx, &u->attrs[u->nattrs], key, v);
+                u->nattrs++; /* even when partly filled: user_cleanup() frees it */
+                path_restore(&ctx->path, am);
+                if (r != 0)
+                    break;
+            }
+        }
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Append the users of @arr (ctx->path names it) to ctx->cfg. */
+static int users_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    sts_cfg_t *cfg = ctx->cfg;
+    size_t n;
+
+    if (!json_is_array(arr))
+        return cfg_fail(ctx, "\"%s\" must be an array", ctx->path.s);
+    n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    {
+        sts_cfg_user_t *u = realloc(cfg->users, (cfg->nusers + n) * sizeof(*u));
+        if (u == NULL)
+            return cfg_oom(ctx);
+        cfg->users = u;
+    }
+    {
+        cfg_origin_t *o = realloc(ctx->uorig, (cfg->nusers + n) * sizeof(*o));
+        if (o == NULL)
+            return cfg_oom(ctx);
+        ctx->uorig = o;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sts_cfg_user_t *u = &cfg->users[cfg->nusers];
+        cfg_mark_t m = path_index(&ctx->path, i);
+        int r;
+
+        memset(u, 0, sizeof(*u));
+        ctx->uorig[cfg->nusers].src = ctx->src;
+        ctx->uorig[cfg->nusers].idx = i;
+        cfg->nusers++;
+        r = user_parse(ctx, u, json_array_get(arr, i));
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/*
+ * A prefix on a hierarchical URI must end its authority, or
+ * "https://rp.example.com" would also match "https://rp.example.com.evil/".
+ */
+static int prefix_is_safe(const char *uri)
+{
+    const char *auth = strstr(uri, "://");
+
+    return auth == NULL || strchr(auth + 3, '/') != NULL;
+}
+
+static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
+{
+    static const char *const known[] = {"applies_to", "match", "default_lifetime",
+                                        "max_lifetime", NULL};
+    const char *key, *applies_to, *match, *msg;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        if (!key_known(key, known))
+            return cfg_unknown_key(ctx, key);
+    }
+    if (get_string(ctx, obj, "applies_to", &applies_to) != 0 ||
+        get_string(ctx, obj, "match", &match) != 0 ||
+        get_lifetime(ctx, obj, "default_lifetime", &rp->default_lifetime) != 0 ||
+        get_lifetime(ctx, obj, "max_lifetime", &rp->max_lifetime) != 0)
+        return -1;
+    if (applies_to == NULL)
+        return cfg_missing_key(ctx, "applies_to");
+    if (match == NULL || strcmp(match, "exact") == 0) {
+        rp->match = STS_MATCH_EXACT;
+    } else if (strcmp(match, "prefix") == 0) {
+        rp->match = STS_MATCH_PREFIX;
+    } else {
+        cfg_mark_t m = path_key(&ctx->path, "match", 5);
+        int r = cfg_fail(ctx, "\"%s\" must be \"exact\" or \"prefix\"", ctx->path.s);
+        path_restore(&ctx->path, m);
+        return r;
+    }
+    msg = v_uri(applies_to);
+    if (msg == NULL && rp->match == STS_MATCH_PREFIX && !prefix_is_safe(applies_to))
+        msg = "must have a path after the host when \"match\" is \"prefix\" (end it with \"/\")";
+    if (msg != NULL) {
+        cfg_mark_t m = path_key(&ctx->path, "applies_to", 10);
+        int r = cfg_fail(ctx, "\"%s\" %s", ctx->path.s, msg);
+        path_restore(&ctx->path, m);
+        return r;
+    }
+    if ((rp->applies_to = strdup(applies_to)) == NULL)
+        return cfg_oom(ctx);
+    return 0;
+}
+
+static int rps_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    sts_cfg_t *cfg = ctx->cfg;
+    size_t n;
+
+    if (!json_is_array(arr))
+        return cfg_fail(ctx, "\"%s\" must be an array", ctx->path.s);
+    n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    if ((cfg->rps = calloc(n, sizeof(*cfg->rps))) == NULL)
+        return cfg_oom(ctx);
+    for (size_t i = 0; i < n; i++) {
+        cfg_mark_t m = path_index(&ctx->path, i);
+        int r;
+
+        cfg->nrps++;
+        r = rp_parse(ctx, &cfg->rps[i], json_array_get(arr, i));
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Reading sources                                                           */
+
+/* Read @path into src->text. */
+static sts_errc_t read_text(const char *path, cfg_src_t *src, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    struct stat st;
+    FILE *f = NULL;
+
+    f = fopen(path, "re");
+    STS_FAIL_IF(f == NULL, err, STS_E_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+    STS_FAIL_IF(fstat(fileno(f), &st) != 0, err, STS_E_CONFIG, "%s: cannot stat: %s", path,
+                strerror(errno));
+    STS_FAIL_IF(!S_ISREG(st.st_mode), err, STS_E_CONFIG, "%s: not a regular file", path);
+    STS_FAIL_IF(st.st_size > CFG_MAX_FILE, err, STS_E_CONFIG, "%s: larger than %ld bytes", path,
+                CFG_MAX_FILE);
+    src->text = malloc((size_t)st.st_size + 1);
+    STS_FAIL_IF(src->text == NULL, err, STS_E_NOMEM, "%s: out of memory", path);
+    src->len = fread(src->text, 1, (size_t)st.st_size, f);
+    STS_FAIL_IF(ferror(f) || src->len != (size_t)st.st_size, err, STS_E_CONFIG,
+                "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "file changed size");
+    src->text[src->len] = '\0';
+
+cleanup:
+    if (f != NULL)
+        fclose(f);
+    return rc;
+}
+
+/* The absolute directory of @path. Returns a new string or NULL. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *cwd = NULL;
+    char *out = NULL;
+
+    if (slash == path)
+        return strdup("/");
+    if (path[0] == '/')
+        return strndup(path, (size_t)(slash - path));
+    cwd = getcwd(NULL, 0);
+    if (cwd == NULL)
+        return NULL;
+    if (slash == NULL)
+        return cwd;
+    if (asprintf(&out, "%s%s%.*s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", (int)(slash - path),
+                 path) < 0)
+        out = NULL;
+    free(cwd);
+    return out;
+}
+
+/* Parse src->text with jansson; syntax errors become FILE:LINE:COL. */
+static int src_parse(cfg_ctx_t *ctx, cfg_src_t *src)
+{
+    json_error_t jerr;
+
+    src->root = json_loadb(src->text, src->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (src->root != NULL)
+        return 0;
+    if (json_error_code(&jerr) == json_error_duplicate_key && jerr.position > 0 &&
+        (size_t)jerr.position <= src->len) {
+        /* jansson stops just past the second key: scan up to there and name it. */
+        const scan_ent_t *dup = NULL;
+        char msg[CFG_PATH_MAX + 64];
+
+        src_scan(src, (size_t)jerr.position);
+        for (size_t i = src->nents; i-- > 0 && dup == NULL;)
+            if (src->ents[i].is_key && src->ents[i].end == (size_t)jerr.position)
+                dup = &src->ents[i];
+        if (dup != NULL) {
+            if (dup->keyoff == 0)
+                snprintf(msg, sizeof(msg), "duplicate key \"%s\" at the top level", dup->path);
+            else
+                snprintf(msg, sizeof(msg), "duplicate key \"%s\" in \"%.*s\"",
+                         dup->path + dup->keyoff, (int)(dup->keyoff - 1), dup->path);
+            return cfg_report(ctx, src->name, dup->line, dup->col, msg);
+        }
+    }
+    return cfg_report(ctx, src->name, jerr.line, jerr.column, jerr.text);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Top level, users file, cross-field checks                                 */
+
+/* The top-level object; @users_file receives the resolved users_file path. */
+static int cfg_root(cfg_ctx_t *ctx, char **users_file)
+{
+    json_t *root = ctx->src->root;
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(root))
+        return cfg_fail(ctx, "the top level must be an object");
+    json_object_foreach(root, key, v) {
+        const cfg_section_t *sec = NULL;
+        cfg_mark_t m;
+        int r;
+
+        for (size_t i = 0; i < NELEM(sections) && sec == NULL; i++)
+            if (strcmp(sections[i].name, key) == 0)
+                sec = &sections[i];
+        if (sec == NULL && strcmp(key, "users") != 0 && strcmp(key, "users_file") != 0 &&
+            strcmp(key, "relying_parties") != 0)
+            return cfg_unknown_key(ctx, key);
+        m = path_key(&ctx->path, key, strlen(key));
+        if (sec != NULL) {
+            r = cfg_section(ctx, sec, v);
+        } else if (strcmp(key, "users") == 0) {
+            r = users_parse(ctx, v);
+        } else if (strcmp(key, "relying_parties") == 0) {
+            r = rps_parse(ctx, v);
+        } else if (!json_is_string(v)) {
+            r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
+        } else if (json_string_value(v)[0] == '\0') {
+            r = cfg_fail(ctx, "\"%s\" must not be empty", ctx->path.s);
+        } else {
+            *users_file = resolve_path(ctx->src->base_dir, json_string_value(v));
+            r = *users_file == NULL ? cfg_oom(ctx) : 0;
+        }
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    /* Required keys of a section that is missing altogether. */
+    for (size_t i = 0; i < NELEM(sections); i++) {
+        if (json_object_get(root, sections[i].name) != NULL)
+            continue;
+        for (size_t j = 0; j < sections[i].nopts; j++)
+            if (sections[i].opts[j].flags & CF_REQUIRED)
+                return cfg_fail(ctx, "missing required key \"%s\" in \"%s\"",
+                                sections[i].opts[j].name, sections[i].name);
+    }
+    return 0;
+}
+
+/* Load the users file named by the main source's "users_file" into @usrc. */
+static int users_file_load(cfg_ctx_t *ctx, cfg_src_t *main_src, cfg_src_t *usrc, const char *path)
+{
+    static const char *const at[] = {"users_file", NULL};
+    sts_err_t rerr;
+    const char *key;
+    json_t *v;
+
+    memset(&rerr, 0, sizeof(rerr));
+    if ((usrc->name = strdup(path)) == NULL)
+        return cfg_oom(ctx);
+    if (read_text(path, usrc, &rerr) != STS_OK) {
+        if (rerr.code == STS_E_NOMEM)
+            return cfg_oom(ctx);
+        return cfg_fail_at(ctx, main_src, at, "\"users_file\": %s", rerr.detail);
+    }
+    /* A users file has no paths; its base is never used. */
+    ctx->src = usrc;
+    if (src_parse(ctx, usrc) != 0)
+        return -1;
+    if (!json_is_object(usrc->root))
+        return cfg_fail(ctx, "the top level must be an object");
+    json_object_foreach(usrc->root, key, v) {
+        cfg_mark_t m;
+        int r;
+
+        if (strcmp(key, "users") != 0)
+            return cfg_unknown_key(ctx, key);
+        m = path_key(&ctx->path, key, strlen(key));
+        r = users_parse(ctx, v);
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+typedef struct user_ref {
+    const char *name;
+    size_t k; /* index in cfg->users: document order, main file first */
+} user_ref_t;
+
+static int user_ref_cmp(const void *a, const void *b)
+{
+    const user_ref_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    if (c != 0)
+        return c;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Report the earliest second definition of a user name, if any. */
+static int check_duplicate_users(cfg_ctx_t *ctx)
+{
+    sts_cfg_t *cfg = ctx->cfg;
+    user_ref_t *refs;
+    size_t first = 0, later = SIZE_MAX;
+
+    if (cfg->nusers < 2)
+        return 0;
+    if ((refs = calloc(cfg->nusers, sizeof(*refs))) == NULL)
+        return cfg_oom(ctx);
+    for (size_t k = 0; k < cfg->nusers; k++) {
+        refs[k].name = cfg->users[k].name;
+        refs[k].k = k;
+    }
+    qsort(refs, cfg->nusers, sizeof(*refs), user_ref_cmp);
+    for (size_t i = 1, g = 0; i < cfg->nusers; i++) {
+        if (strcmp(refs[i].name, refs[g].name) != 0) {
+            g = i;
+        } else if (refs[i].k < later) {
+            later = refs[i].k;
+            first = refs[g].k;
+        }
+    }
+    free(refs);
+    if (later == SIZE_MAX)
+        return 0;
+    {
+        const cfg_origin_t *o1 = &ctx->uorig[first], *o2 = &ctx->uorig[later];
+        char p1[64], p2[64];
+        const char *at[] = {p2, NULL};
+        const scan_ent_t *e;
+
+        snprintf(p1, sizeof(p1), "users[%zu].name", o1->idx);
+        snprintf(p2, sizeof(p2), "users[%zu].name", o2->idx);
+        e = src_find(o1->src, p1);
+        if (e != NULL)
+            return cfg_fail_at(ctx, o2->src, at, "duplicate user \"%s\" (first defined at %s:%d:%d)",
+                               cfg->users[later].name, o1->src->name, e->line, e->col);
+        return cfg_fail_at(ctx, o2->src, at, "duplicate user \"%s\"", cfg->users[later].name);
+    }
+}
+
+static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
+{
+    sts_cfg_t *c = ctx->cfg;
+    char p1[64], p2[64], p3[64];
+    const char *at[] = {p1, p2, p3, "", NULL};
+
+    if (c->default_lifetime > c->max_lifetime) {
+        const char *lat[] = {"engine.default_lifetime", "engine.max_lifetime", "engine", "", NULL};
+        return cfg_fail_at(ctx, main_src, lat,
+                           "\"engine.default_lifetime\" (%ld) must not exceed "
+                           "\"engine.max_lifetime\" (%ld)",
+                           c->default_lifetime, c->max_lifetime);
+    }
+    if (c->nrps == 0) {
+        const char *rat[] = {"relying_parties", "", NULL};
+        return cfg_fail_at(ctx, main_src, rat,
+                           "at least one relying party is required in \"relying_parties\"");
+    }
+    for (size_t i = 0; i < c->nrps; i++) {
+        const sts_cfg_rp_t *rp = &c->rps[i];
+        long dflt = rp->default_lifetime ? rp->default_lifetime : c->default_lifetime;
+        long max = rp->max_lifetime ? rp->max_lifetime : c->max_lifetime;
+
+        snprintf(p3, sizeof(p3), "relying_parties[%zu]", i);
+        if (rp->max_lifetime > c->max_lifetime) {
+            snprintf(p1, sizeof(p1), "relying_parties[%zu].max_lifetime", i);
+            snprintf(p2, sizeof(p2), "%s", p3);
+            return cfg_fail_at(ctx, main_src, at,
+                               "\"%s\" (%ld) must not exceed \"engine.max_lifetime\" (%ld)", p1,
+                               rp->max_lifetime, c->max_lifetime);
+        }
+        if (dflt > max) {
+            snprintf(p1, sizeof(p1), "relying_parties[%zu].default_lifetime", i);
+            snprintf(p2, sizeof(p2), "relying_parties[%zu].max_lifetime", i);
+            return cfg_fail_at(ctx, main_src, at,
+                               "\"%s\": default lifetime %ld%s exceeds maximum lifetime %ld%s", p3,
+                               dflt, rp->default_lifetime ? "" : " (engine default)", max,
+                               rp->max_lifetime ? "" : " (engine maximum)");
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (c->rps[j].match == rp->match && strcmp(c->rps[j].applies_to, rp->applies_to) == 0) {
+                snprintf(p1, sizeof(p1), "relying_parties[%zu].applies_to", i);
+                snprintf(p2, sizeof(p2), "%s", p3);
+                return cfg_fail_at(ctx, main_src, at,
+                                   "duplicate relying party \"%s\" (also relying_parties[%zu])",
+                                   rp->applies_to, j);
+            }
+        }
+    }
+    if (check_duplicate_users(ctx) != 0)
+        return -1;
+    if (c->secrets_key_file == NULL) {
+        for (size_t k = 0; k < c->nusers; k++) {
+            if (c->users[k].digest_secret != NULL) {
+                snprintf(p1, sizeof(p1), "users[%zu].digest_secret", ctx->uorig[k].idx);
+                snprintf(p2, sizeof(p2), "users[%zu]", ctx->uorig[k].idx);
+                snprintf(p3, sizeof(p3), "users");
+                return cfg_fail_at(ctx, ctx->uorig[k].src, at,
+                                   "user \"%s\" has a digest_secret but \"engine.secrets_key\" "
+                                   "is not set",
+                                   c->users[k].name);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Public API                                                                */
+
+const char *sts_cfg_dev_certs_dir(void)
+{
+    const char *env = getenv("STS_CERTS_DIR");
+
+    return env != NULL && env[0] != '\0' ? env : STS_DEV_CERTS_DIR;
+}
+
+sts_errc_t sts_cfg_load(const char *path, sts_cfg_t **out, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    cfg_src_t main_src, users_src;
+    cfg_ctx_t ctx;
+    char *users_file = NULL;
+    sts_cfg_t *cfg = NULL;
+
+    memset(&main_src, 0, sizeof(main_src));
+    memset(&users_src, 0, sizeof(users_src));
+    memset(&ctx, 0, sizeof(ctx));
+    if (out != NULL)
+        *out = NULL;
+    STS_FAIL_IF(out == NULL, err, STS_E_INTERNAL, "sts_cfg_load: out is NULL");
+    cfg = calloc(1, sizeof(*cfg));
+    STS_FAIL_IF(cfg == NULL, err, STS_E_NOMEM, "configuration: out of memory");
+    ctx.cfg = cfg;
+    ctx.err = err;
+    ctx.src = &main_src;
+
+    if (path == NULL) {
+        main_src.name = strdup(CFG_EMBEDDED_SOURCE);
+        main_src.text = strdup(embedded_json);
+        main_src.len = sizeof(embedded_json) - 1;
+        main_src.base_dir = strdup(sts_cfg_dev_certs_dir());
+        STS_FAIL_IF(main_src.text == NULL || main_src.base_dir == NULL, err, STS_E_NOMEM,
+                    "configuration: out of memory");
+        cfg->strict_key_perms = 0;
+    } else {
+        main_src.name = strdup(path);
+        STS_CHECK(read_text(path, &main_src, err));
+        main_src.base_dir = dir_of(path);
+        STS_FAIL_IF(main_src.base_dir == NULL, err, STS_E_CONFIG,
+                    "%s: cannot find its directory: %s", path, strerror(errno));
+        cfg->strict_key_perms = 1;
+    }
+    cfg->source = strdup(path ? path : CFG_EMBEDDED_SOURCE);
+    STS_FAIL_IF(main_src.name == NULL || cfg->source == NULL, err, STS_E_NOMEM,
+                "configuration: out of memory");
+
+    if (opt_defaults(&ctx) != 0 || src_parse(&ctx, &main_src) != 0 ||
+        cfg_root(&ctx, &users_file) != 0 ||
+        (users_file != NULL && users_file_load(&ctx, &main_src, &users_src, users_file) != 0) ||
+        cfg_check(&ctx, &main_src) != 0) {
+        rc = ctx.rc != STS_OK ? ctx.rc : STS_ERR(err, STS_E_INTERNAL, "configuration failed");
+        goto cleanup;
+    }
+    if (path == NULL)
+        sts_notice("using the embedded development configuration: test keys from %s, demo user "
+                   "alice; never use it in production",
+                   main_src.base_dir);
+    *out = cfg;
+    cfg = NULL;
+
+cleanup:
+    sts_cfg_free(cfg);
+    src_cleanup(&main_src);
+    src_cleanup(&users_src);
+    free(users_file);
+    free(ctx.uorig);
+    return rc;
+}
+
+void sts_cfg_free(sts_cfg_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->nusers; i++)
+        user_cleanup(&cfg->users[i]);
+    free(cfg->users);
+    for (size_t i = 0; i < cfg->nrps; i++)
+        free(cfg->rps[i].applies_to);
+    free(cfg->rps);
+    free(cfg->listen_host);
+    free(cfg->data_dir);
+    free(cfg->issuer);
+    free(cfg->signing_key_file);
+    free(cfg->signing_cert_file);
+    free(cfg->secrets_key_file);
+    free(cfg->wsdl_file);
+    free(cfg->source);
+    free(cfg);
+}
+
+const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to)
+{
+    const sts_cfg_rp_t *best = NULL;
+    size_t best_len = 0;
+
+    if (cfg == NULL || applies_to == NULL)
+        return NULL;
+    for (size_t i = 0; i < cfg->nrps; i++)
+        if (cfg->rps[i].match == STS_MATCH_EXACT && strcmp(cfg->rps[i].applies_to, applies_to) == 0)
+            return &cfg->rps[i];
+    for (size_t i = 0; i < cfg->nrps; i++) {
+        const sts_cfg_rp_t *rp = &cfg->rps[i];
+        size_t n = strlen(rp->applies_to);
+
+        if (rp->match == STS_MATCH_PREFIX && n > best_len &&
+            strncmp(rp->applies_to, applies_to, n) == 0) {
+            best = rp;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+const sts_cfg_user_t *sts_cfg_find_user(const sts_cfg_t *cfg, const char *name)
+{
+    if (cfg == NULL || name == NULL)
+        return NULL;
+    for (size_t i = 0; i < cfg->nusers; i++)
+        if (strcmp(cfg->users[i].name, name) == 0)
+            return &cfg->users[i];
+    return NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ * sts_cfg.h - the STS configuration: one JSON file, immutable after load.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Loading: defaults -> JSON file (unknown keys rejected with line and column)
+ * -> cross-field checks -> frozen. The embedded default (no --config) is the
+ * demo realm described in docs/config.md. This module reads files and JSON; it
+ * does not open keys or stores (the engine does).
+ */
+#ifndef STS_CFG_H
+#define STS_CFG_H
+
+#include "sts_err.h"
+
+#include <stddef.h>
+
+typedef enum sts_match { STS_MATCH_EXACT = 0, STS_MATCH_PREFIX = 1 } sts_match_t;
+
+/** One user attribute: a name and one or more values. */
+typedef struct sts_cfg_attr {
+    char *name;
+    char **values;
+    size_t nvalues;
+} sts_cfg_attr_t;
+
+/** One user of the built-in realm. */
+typedef struct sts_cfg_user {
+    char *name;
+    char *password_hash;  /* crypt(3) string: $y$ (yescrypt), $2b$ (bcrypt), $6$ ... */
+    char *digest_secret;  /* optional sealed password for PasswordDigest, "v1:<b64>" */
+    sts_cfg_attr_t *attrs;
+    size_t nattrs;
+} sts_cfg_user_t;
+
+/** A relying party, keyed by its AppliesTo address. */
+typedef struct sts_cfg_rp {
+    char *applies_to;
+    sts_match_t match;
+    long default_lifetime; /* seconds; 0 = engine default */
+    long max_lifetime;     /* seconds; 0 = engine maximum */
+} sts_cfg_rp_t;
+
+typedef struct sts_cfg {
+    /* server */
+    char *listen_host;
+    int listen_port;
+    char *data_dir;
+    int workers;          /* worker threads */
+    int backlog;
+    int recv_timeout;     /* seconds; also bounds idle keep-alive */
+    int send_timeout;     /* seconds */
+    int max_keep_alive;   /* requests per connection */
+    long max_message_size; /* bytes of one HTTP body */
+    int log_level;        /* sts_log_level_t */
+
+    /* engine */
+    char *issuer;          /* SAML Issuer / JWT iss */
+    char *signing_key_file;
+    char *signing_cert_file;
+    char *secrets_key_file; /* AES-256 key that seals digest secrets (32 raw bytes or 64 hex) */
+    long default_lifetime; /* seconds */
+    long max_lifetime;     /* seconds */
+    long clock_skew;       /* seconds */
+    long renew_window;     /* seconds after expiry in which Renew is still allowed */
+
+    /* soap */
+    int require_timestamp;
+    long timestamp_max_age;   /* seconds a wsu:Timestamp Created may lie in the past */
+    long digest_max_age;      /* seconds a UsernameToken Created may lie in the past */
+    int max_xml_depth;
+    long max_xml_string;      /* bytes of one XML text or attribute value */
+    char *wsdl_file;          /* the published WSDL served at GET /sts?wsdl */
+
+    sts_cfg_user_t *users;
+    size_t nusers;
+    sts_cfg_rp_t *rps;
+    size_t nrps;
+
+    char *source; /* file name or "<embedded default>" */
+    int strict_key_perms; /* 1 for a config file; 0 for the embedded dev default */
+} sts_cfg_t;
+
+/**
+ * @brief Load configuration.
+ * @param path JSON file, or NULL for the embedded default.
+ * @param out  new config on success; free with sts_cfg_free().
+ * @param err  on failure: STS_E_CONFIG with "file:line:column: message" in detail.
+ */
+sts_errc_t sts_cfg_load(const char *path, sts_cfg_t **out, sts_err_t *err);
+
+/** @brief Free a config (NULL is a no-op). */
+void sts_cfg_free(sts_cfg_t *cfg);
+
+/**
+ * @brief Find the relying party for @applies_to (exact match first, then the
+ * longest prefix). Returns a borrowed pointer or NULL.
+ */
+const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to);
+
+/** @brief Find a user by exact name. Borrowed pointer or NULL. */
+const sts_cfg_user_t *sts_cfg_find_user(const sts_cfg_t *cfg, const char *name);
+
+/** @brief Directory of the development PKI (compile-time default, env STS_CERTS_DIR overrides). */
+const char *sts_cfg_dev_certs_dir(void);
+
+#endif /* STS_CFG_H */

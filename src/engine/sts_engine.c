@@ -1,0 +1,564 @@
+/*
+ * sts_engine.c - requester authentication, policy and the token lifecycle.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Owns the signing keys, the token store and the nonce replay cache. Knows
+ * nothing of the wire: faces hand in credentials, requests and token elements
+ * and get back tokens, verdicts and sts_errc_t codes.
+ */
+#include "sts_engine.h"
+
+#include "sts_keys.h"
+#include "sts_log.h"
+#include "sts_ns.h"
+#include "sts_replay.h"
+#include "sts_saml.h"
+#include "sts_seal.h"
+#include "sts_store.h"
+#include "sts_time.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Live digest nonces remembered at most; beyond that digest logins fail closed. */
+#define STS_REPLAY_CAPACITY (4u * 1024u * 1024u)
+#define STS_NONCE_MAX 64
+
+struct sts_engine {
+    const sts_cfg_t *cfg;
+    sts_keys_t *keys;
+    sts_store_t *store;
+    sts_replay_t *replay;
+    unsigned char seal_key[STS_SEAL_KEYLEN];
+    int have_seal_key;
+};
+
+sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sts_engine_t *e = NULL;
+
+    *out = NULL;
+    e = calloc(1, sizeof(*e));
+    STS_FAIL_IF(e == NULL, err, STS_E_NOMEM, "engine allocation");
+    e->cfg = cfg;
+    STS_CHECK(sts_keys_load(cfg->signing_key_file, cfg->signing_cert_file, &e->keys, err));
+    STS_CHECK(sts_store_open(cfg->data_dir, &e->store, err));
+    e->replay = sts_replay_new(STS_REPLAY_CAPACITY);
+    STS_FAIL_IF(e->replay == NULL, err, STS_E_NOMEM, "replay cache allocation");
+    if (cfg->secrets_key_file != NULL) {
+        STS_CHECK(sts_seal_key_load(cfg->secrets_key_file, cfg->strict_key_perms, e->seal_key, err));
+        e->have_seal_key = 1;
+    }
+    *out = e;
+    e = NULL;
+cleanup:
+    sts_engine_free(e);
+    return rc;
+}
+
+void sts_engine_free(sts_engine_t *e)
+{
+    if (e == NULL)
+        return;
+    sts_replay_free(e->replay);
+    sts_store_close(e->store);
+    sts_keys_free(e->keys);
+    OPENSSL_cleanse(e->seal_key, sizeof(e->seal_key));
+    free(e);
+}
+
+const sts_cfg_t *sts_engine_cfg(const sts_engine_t *e) { return e->cfg; }
+
+/* ---- authentication -------------------------------------------------------- */
+
+sts_errc_t sts_engine_check_timestamp(sts_engine_t *e, const sts_timestamp_t *ts, sts_err_t *err)
+{
+    const sts_cfg_t *cfg = e->cfg;
+    time_t now = sts_time_now(), created, expires;
+
+    if (ts == NULL || ts->created == NULL) {
+        if (cfg->require_timestamp && ts == NULL)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp missing");
+        if (ts != NULL)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp without Created");
+        return STS_OK;
+    }
+    if (sts_time_parse(ts->created, &created) != 0)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Created malformed");
+    if (created > now + cfg->clock_skew)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Created %lds in the future",
+                       (long)(created - now));
+    if (now - created > cfg->timestamp_max_age)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Created %lds old",
+                       (long)(now - created));
+    if (ts->expires != NULL) {
+        if (sts_time_parse(ts->expires, &expires) != 0)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Expires malformed");
+        if (expires <= created)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Expires before Created");
+        if (expires <= now)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp expired %lds ago",
+                           (long)(now - expires));
+    }
+    return STS_OK;
+}
+
+static int b64_decode(const char *in, unsigned char *out, size_t outmax, size_t *outlen)
+{
+    size_t inlen = strlen(in);
+    unsigned char *tmp;
+    int n;
+
+    if (inlen == 0 || inlen % 4 != 0 || inlen / 4 * 3 > outmax + 2)
+        return -1;
+    tmp = malloc(inlen / 4 * 3 + 1);
+    if (tmp == NULL)
+        return -1;
+    n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)inlen);
+    if (n < 0) {
+        free(tmp);
+        return -1;
+    }
+    /* EVP_DecodeBlock keeps the padding bytes: remove them. */
+    if (in[inlen - 1] == '=')
+        n--;
+    if (in[inlen - 2] == '=')
+        n--;
+    if ((size_t)n > outmax) {
+        free(tmp);
+        return -1;
+    }
+    memcpy(out, tmp, (size_t)n);
+    *outlen = (size_t)n;
+    free(tmp);
+    return 0;
+}
+
+/* base64(SHA1(nonce + created + password)), WSS UsernameToken Profile 1.0 sec. 3.1 */
+static int digest_matches(const unsigned char *nonce, size_t nonce_len, const char *created,
+                          const char *password, const char *presented_b64)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    unsigned char presented[SHA_DIGEST_LENGTH + 4];
+    size_t presented_len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = 0;
+
+    if (ctx == NULL)
+        return 0;
+    if (EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+        EVP_DigestUpdate(ctx, nonce, nonce_len) == 1 &&
+        EVP_DigestUpdate(ctx, created, strlen(created)) == 1 &&
+        EVP_DigestUpdate(ctx, password, strlen(password)) == 1 &&
+        EVP_DigestFinal_ex(ctx, md, NULL) == 1 &&
+        b64_decode(presented_b64, presented, sizeof(presented), &presented_len) == 0 &&
+        presented_len == SHA_DIGEST_LENGTH)
+        ok = CRYPTO_memcmp(md, presented, SHA_DIGEST_LENGTH) == 0;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
+                              const sts_cfg_user_t *user, sts_err_t *err)
+{
+    const sts_cfg_t *cfg = e->cfg;
+    unsigned char nonce[STS_NONCE_MAX];
+    size_t nonce_len = 0;
+    time_t now = sts_time_now(), created;
+    char *password = NULL;
+    sts_errc_t rc = STS_OK;
+    sts_err_t inner;
+
+    STS_FAIL_IF(cred->nonce == NULL || cred->created == NULL, err, STS_E_AUTH_FAILED,
+                "PasswordDigest without Nonce or Created");
+    STS_FAIL_IF(b64_decode(cred->nonce, nonce, sizeof(nonce), &nonce_len) != 0 || nonce_len < 8,
+                err, STS_E_AUTH_FAILED, "PasswordDigest nonce malformed");
+    STS_FAIL_IF(sts_time_parse(cred->created, &created) != 0, err, STS_E_AUTH_FAILED,
+                "PasswordDigest Created malformed");
+    STS_FAIL_IF(created > now + cfg->clock_skew, err, STS_E_AUTH_FAILED,
+                "PasswordDigest Created in the future");
+    STS_FAIL_IF(now - created > cfg->digest_max_age, err, STS_E_AUTH_FAILED,
+                "PasswordDigest Created too old");
+    STS_FAIL_IF(user == NULL || user->digest_secret == NULL || !e->have_seal_key, err,
+                STS_E_AUTH_FAILED, "no digest secret for this user");
+    if (sts_unseal(e->seal_key, user->digest_secret, &password, &inner) != STS_OK) {
+        rc = STS_ERR(err, STS_E_AUTH_FAILED, "digest secret does not unseal: %s", inner.detail);
+        goto cleanup;
+    }
+    STS_FAIL_IF(!digest_matches(nonce, nonce_len, cred->created, password, cred->password), err,
+                STS_E_AUTH_FAILED, "PasswordDigest mismatch");
+
+    /* Only a correct digest is remembered, so a flood of bad ones cannot fill
+     * the cache. The key binds the user to the nonce; it lives as long as the
+     * Created could still be accepted. */
+    {
+        unsigned char key[STS_NONCE_MAX + 258];
+        size_t ulen = strlen(cred->username);
+        if (ulen > 256)
+            ulen = 256;
+        memcpy(key, cred->username, ulen);
+        key[ulen] = '\0';
+        memcpy(key + ulen + 1, nonce, nonce_len);
+        switch (sts_replay_check(e->replay, key, ulen + 1 + nonce_len,
+                                 created + cfg->digest_max_age + cfg->clock_skew + 1, now)) {
+        case STS_REPLAY_FRESH: break;
+        case STS_REPLAY_SEEN:
+            rc = STS_ERR(err, STS_E_AUTH_FAILED, "PasswordDigest nonce replayed");
+            goto cleanup;
+        case STS_REPLAY_FULL:
+            rc = STS_ERR(err, STS_E_AUTH_FAILED, "nonce cache full: refusing digest logins");
+            goto cleanup;
+        }
+    }
+cleanup:
+    sts_free_secret(password);
+    return rc;
+}
+
+sts_errc_t sts_engine_authenticate(sts_engine_t *e, const sts_credential_t *cred,
+                                   sts_principal_t *out, sts_err_t *err)
+{
+    const sts_cfg_user_t *user;
+    sts_errc_t rc;
+
+    memset(out, 0, sizeof(*out));
+    if (cred == NULL || cred->username == NULL || cred->password == NULL)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "no credentials");
+    user = sts_cfg_find_user(e->cfg, cred->username);
+    switch (cred->kind) {
+    case STS_CRED_PASSWORD_TEXT:
+        /* Runs one hash computation even for an unknown user (timing). */
+        if (!sts_password_check(user ? user->password_hash : NULL, cred->password))
+            return STS_ERR(err, STS_E_AUTH_FAILED, "%s for user of %zu bytes",
+                           user ? "wrong password" : "unknown user", strlen(cred->username));
+        out->authn_context = STS_SAML2_AC_PASSWORD;
+        break;
+    case STS_CRED_PASSWORD_DIGEST:
+        if ((rc = auth_digest(e, cred, user, err)) != STS_OK)
+            return rc;
+        out->authn_context = STS_SAML2_AC_PASSWORD;
+        break;
+    default: return STS_ERR(err, STS_E_AUTH_FAILED, "unsupported credential kind");
+    }
+    out->user = user;
+    out->authn_instant = sts_time_now();
+    return STS_OK;
+}
+
+/* ---- issuing ---------------------------------------------------------------- */
+
+void sts_issued_free(sts_issued_t *is)
+{
+    if (is == NULL)
+        return;
+    free(is->token);
+    free(is->id);
+    free(is->applies_to);
+    free(is);
+}
+
+/* The token-type spelling to answer with, or NULL when not SAML 2.0. */
+static const char *saml2_token_type(const char *requested)
+{
+    if (requested == NULL || strcmp(requested, STS_TT_SAML2_URN) == 0)
+        return STS_TT_SAML2_URN;
+    if (strcmp(requested, STS_TT_SAML2_WSS) == 0)
+        return STS_TT_SAML2_WSS;
+    return NULL;
+}
+
+/* Lifetime policy: [now, min(requested Expires, now + max)], default lifetime otherwise. */
+static sts_errc_t pick_lifetime(const sts_engine_t *e, const sts_cfg_rp_t *rp,
+                                const sts_issue_req_t *req, time_t now, time_t *expires,
+                                sts_err_t *err)
+{
+    const sts_cfg_t *cfg = e->cfg;
+    long max = rp->max_lifetime > 0 ? rp->max_lifetime : cfg->max_lifetime;
+    long def = rp->default_lifetime > 0 ? rp->default_lifetime : cfg->default_lifetime;
+    time_t created = now, req_expires;
+
+    if (def > max)
+        def = max;
+    if (req->lifetime_created != NULL) {
+        if (sts_time_parse(req->lifetime_created, &created) != 0)
+            return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Created malformed");
+        if (created > now + cfg->clock_skew)
+            return STS_ERR(err, STS_E_INVALID_LIFETIME, "postdated Lifetime/Created");
+    }
+    if (req->lifetime_expires == NULL) {
+        *expires = now + def;
+        return STS_OK;
+    }
+    if (sts_time_parse(req->lifetime_expires, &req_expires) != 0)
+        return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Expires malformed");
+    if (req_expires <= created || req_expires <= now)
+        return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Expires not after Created and now");
+    *expires = req_expires - now > max ? now + max : req_expires;
+    return STS_OK;
+}
+
+/* Builds the SAML attribute list of @user; arrays borrowed from the config. */
+static sts_saml_attr_t *user_attrs(const sts_cfg_user_t *user)
+{
+    sts_saml_attr_t *attrs = calloc(user->nattrs ? user->nattrs : 1, sizeof(*attrs));
+    if (attrs == NULL)
+        return NULL;
+    for (size_t i = 0; i < user->nattrs; i++) {
+        attrs[i].name = user->attrs[i].name;
+        attrs[i].values = (const char *const *)user->attrs[i].values;
+        attrs[i].nvalues = user->attrs[i].nvalues;
+    }
+    return attrs;
+}
+
+/* Sign a SAML 2.0 assertion for @user and fill a new sts_issued_t and store row. */
+static sts_errc_t mint_saml2(sts_engine_t *e, const sts_cfg_user_t *user, const char *audience,
+                             const char *authn_context, time_t now, time_t expires,
+                             const char *token_type, sts_issued_t **out, sts_token_rec_t *rec,
+                             sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sts_saml_attr_t *attrs = NULL;
+    sts_issued_t *is = NULL;
+    char id[STS_SAML_ID_MAX];
+    sts_saml_params_t p;
+
+    *out = NULL;
+    attrs = user_attrs(user);
+    STS_FAIL_IF(attrs == NULL, err, STS_E_NOMEM, "attribute list");
+    is = calloc(1, sizeof(*is));
+    STS_FAIL_IF(is == NULL, err, STS_E_NOMEM, "issued token");
+    memset(&p, 0, sizeof(p));
+    p.issuer = e->cfg->issuer;
+    p.subject = user->name;
+    p.audience = audience;
+    p.issue_instant = now;
+    p.not_before = now;
+    p.not_on_or_after = expires;
+    p.authn_instant = now;
+    p.authn_context = authn_context;
+    p.attrs = attrs;
+    p.nattrs = user->nattrs;
+    STS_CHECK(sts_saml2_issue(e->keys, &p, &is->token, &is->token_len, id, err));
+    is->id = strdup(id);
+    is->applies_to = strdup(audience);
+    STS_FAIL_IF(is->id == NULL || is->applies_to == NULL, err, STS_E_NOMEM, "issued token");
+    is->token_type = token_type;
+    is->key_type = STS_WST13_BEARER;
+    is->created = now;
+    is->expires = expires;
+
+    memset(rec, 0, sizeof(*rec));
+    rec->id = is->id;
+    rec->kind = STS_KIND_SAML2;
+    rec->subject = user->name;
+    rec->audience = is->applies_to;
+    rec->requester = user->name;
+    rec->issued_at = now;
+    rec->expires_at = expires;
+    rec->state = STS_TOKEN_ACTIVE;
+    SHA256((const unsigned char *)is->token, is->token_len, rec->hash);
+    *out = is;
+    is = NULL;
+cleanup:
+    sts_issued_free(is);
+    free(attrs);
+    return rc;
+}
+
+sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
+                            const sts_issue_req_t *req, sts_issued_t **out, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    const sts_cfg_rp_t *rp;
+    const char *token_type;
+    sts_issued_t *is = NULL;
+    sts_token_rec_t rec;
+    time_t now = sts_time_now(), expires = 0;
+    char fp[13];
+
+    *out = NULL;
+    STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
+    STS_FAIL_IF(req->applies_to == NULL || req->applies_to[0] == '\0', err,
+                STS_E_INVALID_REQUEST, "AppliesTo missing");
+    rp = sts_cfg_find_rp(e->cfg, req->applies_to);
+    STS_FAIL_IF(rp == NULL, err, STS_E_INVALID_TARGET, "no relying party for AppliesTo");
+    token_type = saml2_token_type(req->token_type);
+    STS_FAIL_IF(token_type == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
+    STS_FAIL_IF(req->key_type != NULL && strcmp(req->key_type, STS_WST13_BEARER) != 0, err,
+                STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
+    STS_CHECK(pick_lifetime(e, rp, req, now, &expires, err));
+    STS_CHECK(mint_saml2(e, who->user, req->applies_to, who->authn_context, now, expires,
+                         token_type, &is, &rec, err));
+    STS_CHECK(sts_store_insert(e->store, &rec, err));
+    sts_info("issued SAML 2.0 %s (sha256 %s) to %s for %s, %lds", is->id,
+             sts_log_fp(is->token, is->token_len, fp), who->user->name, is->applies_to,
+             (long)(expires - now));
+    *out = is;
+    is = NULL;
+cleanup:
+    sts_issued_free(is);
+    return rc;
+}
+
+/* ---- presented tokens ------------------------------------------------------ */
+
+/* Verify the signature and issuer of a presented token; read its store row.
+ * On failure *why says why (static), and the result is STS_E_INVALID_TOKEN. */
+static sts_errc_t verify_ours(sts_engine_t *e, const sts_token_in_t *tok, sts_saml_info_t **info,
+                              sts_token_rec_t **rec, const char **why, sts_err_t *err)
+{
+    sts_errc_t rc;
+
+    *info = NULL;
+    *rec = NULL;
+    if (tok == NULL || tok->node == NULL) {
+        *why = "no token";
+        return STS_ERR(err, STS_E_INVALID_TOKEN, "no token");
+    }
+    if ((rc = sts_saml2_verify(e->keys, tok->node, info, err)) != STS_OK) {
+        *why = "signature or structure invalid";
+        return rc == STS_E_INVALID_TOKEN ? rc : STS_ERR(err, rc, "verify: %s", err ? err->detail : "");
+    }
+    if ((*info)->issuer == NULL || strcmp((*info)->issuer, e->cfg->issuer) != 0) {
+        *why = "not issued by this STS";
+        return STS_ERR(err, STS_E_INVALID_TOKEN, "issuer mismatch");
+    }
+    if ((rc = sts_store_get(e->store, (*info)->id, rec, err)) != STS_OK) {
+        *why = "token store unavailable";
+        return rc;
+    }
+    if (*rec == NULL) {
+        *why = "token unknown to this STS";
+        return STS_ERR(err, STS_E_INVALID_TOKEN, "token %s not in store", (*info)->id);
+    }
+    return STS_OK;
+}
+
+sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
+                               const sts_token_in_t *tok, sts_verdict_t *out, sts_err_t *err)
+{
+    sts_saml_info_t *info = NULL;
+    sts_token_rec_t *rec = NULL;
+    const char *why = NULL;
+    sts_errc_t rc = STS_OK;
+    time_t now = sts_time_now();
+    long skew = e->cfg->clock_skew;
+
+    (void)who; /* any authenticated requester may validate */
+    out->valid = 0;
+    out->reason = NULL;
+    rc = verify_ours(e, tok, &info, &rec, &why, err);
+    if (rc == STS_E_INVALID_TOKEN) {
+        out->reason = why;
+        rc = STS_OK;
+        goto cleanup;
+    }
+    if (rc != STS_OK)
+        goto cleanup;
+    if (rec->state == STS_TOKEN_CANCELLED)
+        out->reason = "token cancelled";
+    else if (rec->state == STS_TOKEN_RENEWED)
+        out->reason = "token renewed: its successor replaces it";
+    else if (info->not_on_or_after == 0 || now >= info->not_on_or_after + skew)
+        out->reason = "token expired";
+    else if (info->not_before != 0 && now < info->not_before - skew)
+        out->reason = "token not yet valid";
+    else {
+        out->valid = 1;
+        out->reason = "token valid";
+    }
+cleanup:
+    if (rc == STS_OK)
+        sts_info("validate %s: %s", info && info->id ? info->id : "-", out->reason);
+    sts_saml_info_free(info);
+    sts_token_rec_free(rec);
+    return rc;
+}
+
+sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
+                            const sts_token_in_t *tok, const char *token_type, sts_issued_t **out,
+                            sts_err_t *err)
+{
+    sts_saml_info_t *info = NULL;
+    sts_token_rec_t *rec = NULL;
+    sts_issued_t *is = NULL;
+    sts_token_rec_t nrec;
+    const sts_cfg_user_t *user;
+    const sts_cfg_rp_t *rp;
+    const char *why = NULL, *tt;
+    sts_errc_t rc = STS_OK;
+    time_t now = sts_time_now(), lifetime, max;
+
+    *out = NULL;
+    STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
+    tt = saml2_token_type(token_type);
+    STS_FAIL_IF(tt == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
+    rc = verify_ours(e, tok, &info, &rec, &why, err);
+    if (rc == STS_E_INVALID_TOKEN) {
+        rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew target refused: %s", why);
+        goto cleanup;
+    }
+    if (rc != STS_OK)
+        goto cleanup;
+    STS_FAIL_IF(rec->requester == NULL || strcmp(rec->requester, who->user->name) != 0, err,
+                STS_E_UNABLE_TO_RENEW, "token %s was not issued to this requester", info->id);
+    STS_FAIL_IF(rec->state != STS_TOKEN_ACTIVE, err, STS_E_UNABLE_TO_RENEW,
+                "token %s is %s", info->id,
+                rec->state == STS_TOKEN_CANCELLED ? "cancelled" : "already renewed");
+    STS_FAIL_IF(now > rec->expires_at + e->cfg->renew_window, err, STS_E_UNABLE_TO_RENEW,
+                "token %s expired beyond the renew window", info->id);
+    user = sts_cfg_find_user(e->cfg, rec->subject);
+    STS_FAIL_IF(user == NULL, err, STS_E_UNABLE_TO_RENEW, "subject no longer exists");
+    rp = rec->audience ? sts_cfg_find_rp(e->cfg, rec->audience) : NULL;
+    STS_FAIL_IF(rp == NULL, err, STS_E_UNABLE_TO_RENEW, "relying party no longer configured");
+
+    /* The renewal gets the lifetime the original had, within today's maximum. */
+    lifetime = rec->expires_at - rec->issued_at;
+    max = rp->max_lifetime > 0 ? rp->max_lifetime : e->cfg->max_lifetime;
+    if (lifetime <= 0 || lifetime > max)
+        lifetime = max;
+    STS_CHECK(mint_saml2(e, user, rec->audience, who->authn_context, now, now + lifetime, tt, &is,
+                         &nrec, err));
+    nrec.replaces = info->id;
+    STS_CHECK(sts_store_renew(e->store, info->id, &nrec, err));
+    sts_info("renewed %s as %s for %s", info->id, is->id, user->name);
+    *out = is;
+    is = NULL;
+cleanup:
+    sts_issued_free(is);
+    sts_saml_info_free(info);
+    sts_token_rec_free(rec);
+    return rc;
+}
+
+sts_errc_t sts_engine_cancel(sts_engine_t *e, const sts_principal_t *who,
+                             const sts_token_in_t *tok, sts_err_t *err)
+{
+    sts_saml_info_t *info = NULL;
+    sts_token_rec_t *rec = NULL;
+    const char *why = NULL;
+    sts_errc_t rc = STS_OK;
+    int changed = 0;
+
+    STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
+    rc = verify_ours(e, tok, &info, &rec, &why, err);
+    if (rc == STS_E_INVALID_TOKEN) {
+        rc = STS_ERR(err, STS_E_REQUEST_FAILED, "cancel target refused: %s", why);
+        goto cleanup;
+    }
+    if (rc != STS_OK)
+        goto cleanup;
+    STS_FAIL_IF(rec->requester == NULL || strcmp(rec->requester, who->user->name) != 0, err,
+                STS_E_REQUEST_FAILED, "token %s was not issued to this requester", info->id);
+    STS_CHECK(sts_store_cancel(e->store, info->id, &changed, err));
+    sts_info("cancel %s: %s", info->id, changed ? "cancelled" : "was already cancelled");
+cleanup:
+    sts_saml_info_free(info);
+    sts_token_rec_free(rec);
+    return rc;
+}

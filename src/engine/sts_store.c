@@ -1,0 +1,534 @@
+/*
+ * sts_store.c - the token store on SQLite: one row per issued token.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Owns <dir>/tokens.db (WAL, synchronous=FULL: a change is on disk when the
+ * call returns), its schema and its prepared statements. It never sees token
+ * bytes, only their SHA-256, and never logs anything but ids. It does NOT
+ * decide policy (who may renew or cancel what): the engine does.
+ *
+ * Concurrency: one connection, prepared once at open, guarded by one mutex.
+ * Every public call (except open/close) takes the mutex for its whole duration,
+ * so statements, sqlite3_changes() and sqlite3_errmsg() are never shared
+ * between two calls in flight.
+ */
+#include "sts_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STS_STORE_FILE "tokens.db"
+#define STS_STORE_SCHEMA_VERSION 1
+#define STS_STORE_BUSY_MS 5000
+
+/* Prepared statements, by index into sts_store.stmt[]. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_INSERT,
+    ST_GET,
+    ST_EXISTS,
+    ST_CANCEL,
+    ST_RENEW_OLD,
+    ST_COUNT,
+    ST_N
+};
+
+static const char *const stmt_sql[ST_N] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    /* Parenthesised: one literal per element (clang -Wstring-concatenation). */
+    [ST_INSERT] = ("INSERT INTO tokens(id, kind, subject, audience, requester, issued_at,"
+                   " expires_at, state, replaces, replaced_by, hash)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10)"),
+    [ST_GET] = ("SELECT kind, subject, audience, requester, issued_at, expires_at, state,"
+                " replaces, replaced_by, hash FROM tokens WHERE id = ?1"),
+    [ST_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?1",
+    [ST_CANCEL] = "UPDATE tokens SET state = ?2 WHERE id = ?1 AND state <> ?2",
+    [ST_RENEW_OLD] = "UPDATE tokens SET state = ?3, replaced_by = ?2 WHERE id = ?1 AND state = ?4",
+    [ST_COUNT] = "SELECT count(*) FROM tokens",
+};
+
+/* Schema version 1. Later versions add a migration step in store_schema(). */
+static const char schema_v1[] =
+    "CREATE TABLE tokens ("
+    " id TEXT PRIMARY KEY,"
+    " kind INTEGER NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " audience TEXT,"
+    " requester TEXT,"
+    " issued_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " replaces TEXT,"
+    " replaced_by TEXT,"
+    " hash BLOB NOT NULL);"
+    "CREATE INDEX tokens_expires_at ON tokens(expires_at);"
+    "INSERT INTO schema_version(version) VALUES(1);";
+
+struct sts_store {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    sqlite3_stmt *stmt[ST_N];
+};
+
+/* Fill @err with STS_E_BACKEND: "<what>: <sqlite message>". Caller holds the mutex. */
+#define STORE_FAIL(err, db, what)                                                                  \
+    STS_ERR((err), STS_E_BACKEND, "%s: %s", (what), sqlite3_errmsg(db))
+
+/* Reset @st for reuse and drop its bindings (releases any read snapshot). */
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Run a statement that returns no row (BEGIN, COMMIT, UPDATE, INSERT). */
+static int stmt_exec(sqlite3_stmt *st)
+{
+    int r = sqlite3_step(st);
+    stmt_done(st);
+    return r == SQLITE_DONE ? SQLITE_OK : r;
+}
+
+/* Bind @s as TEXT, or NULL when @s is NULL. SQLITE_TRANSIENT: sqlite copies it. */
+static int bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
+{
+    if (s == NULL)
+        return sqlite3_bind_null(st, idx);
+    return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+/* mkdir -p @path; directories we create get mode 0700. */
+static sts_errc_t make_dirs(const char *path, sts_err_t *err)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf))
+        return STS_ERR(err, STS_E_CONFIG, "store directory path empty or too long");
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return STS_ERR(err, STS_E_BACKEND, "mkdir %s: %s", buf, strerror(errno));
+        buf[i] = saved;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return STS_ERR(err, STS_E_BACKEND, "store directory %s is not a directory", path);
+    return STS_OK;
+}
+
+/*
+ * Create the db file 0600 before SQLite does (SQLite would use 0644 & ~umask;
+ * its -wal and -shm files copy the db file's mode).
+ */
+static sts_errc_t precreate_db(const char *file, sts_err_t *err)
+{
+    int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return STS_ERR(err, STS_E_BACKEND, "open %s: %s", file, strerror(errno));
+    close(fd);
+    return STS_OK;
+}
+
+static sts_errc_t store_pragmas(sqlite3 *db, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sqlite3_stmt *st = NULL;
+    const unsigned char *mode;
+
+    if (sqlite3_busy_timeout(db, STS_STORE_BUSY_MS) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+        rc = STORE_FAIL(err, db, "pragmas");
+        goto cleanup;
+    }
+    /* journal_mode answers with the mode in force: refuse to run without WAL. */
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = STORE_FAIL(err, db, "journal_mode");
+        goto cleanup;
+    }
+    mode = sqlite3_column_text(st, 0);
+    STS_FAIL_IF(mode == NULL || strcmp((const char *)mode, "wal") != 0, err, STS_E_BACKEND,
+                "journal_mode is %s, not wal", mode ? (const char *)mode : "(null)");
+
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Create the schema, or check that the existing one is a version we know. */
+static sts_errc_t store_schema(sqlite3 *db, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sqlite3_stmt *st = NULL;
+    int in_tx = 0;
+    int r;
+
+    /* IMMEDIATE: two processes opening a new store at once must not both create it. */
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = STORE_FAIL(err, db, "schema begin");
+        goto cleanup;
+    }
+    in_tx = 1;
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = STORE_FAIL(err, db, "schema version");
+        goto cleanup;
+    }
+    r = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (r == 0) {
+        if (sqlite3_exec(db, schema_v1, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = STORE_FAIL(err, db, "schema create");
+            goto cleanup;
+        }
+    } else if (r != STS_STORE_SCHEMA_VERSION) {
+        rc = STS_ERR(err, STS_E_BACKEND, "unsupported store schema version %d (want %d)", r,
+                     STS_STORE_SCHEMA_VERSION);
+        goto cleanup;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = STORE_FAIL(err, db, "schema commit");
+        goto cleanup;
+    }
+    in_tx = 0;
+
+cleanup:
+    sqlite3_finalize(st);
+    if (in_tx && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sts_store_t *s = NULL;
+    char file[PATH_MAX];
+    int n;
+
+    if (out != NULL)
+        *out = NULL;
+    STS_FAIL_IF(dir == NULL || out == NULL, err, STS_E_INTERNAL, "store open: NULL argument");
+    /* We serialise with our own mutex, but that is only safe if SQLite is thread-aware. */
+    STS_FAIL_IF(!sqlite3_threadsafe(), err, STS_E_BACKEND, "SQLite built without thread support");
+    n = snprintf(file, sizeof(file), "%s/%s", dir, STS_STORE_FILE);
+    STS_FAIL_IF(n < 0 || (size_t)n >= sizeof(file), err, STS_E_CONFIG,
+                "store directory path too long");
+    STS_CHECK(make_dirs(dir, err));
+    STS_CHECK(precreate_db(file, err));
+
+    s = calloc(1, sizeof(*s));
+    STS_FAIL_IF(s == NULL, err, STS_E_NOMEM, "store open: out of memory");
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        s = NULL;
+        rc = STS_ERR(err, STS_E_INTERNAL, "store open: mutex init failed");
+        goto cleanup;
+    }
+    /* NOMUTEX: s->mu already serialises every use of this connection. */
+    if (sqlite3_open_v2(file, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = STS_ERR(err, STS_E_BACKEND, "open %s: %s", file,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto cleanup;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    STS_CHECK(store_pragmas(s->db, err));
+    STS_CHECK(store_schema(s->db, err));
+    for (int i = 0; i < ST_N; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                               NULL) != SQLITE_OK) {
+            rc = STORE_FAIL(err, s->db, "prepare");
+            goto cleanup;
+        }
+    }
+    *out = s;
+    s = NULL;
+
+cleanup:
+    sts_store_close(s);
+    return rc;
+}
+
+/* Not thread-safe: no other call on @store may be in flight. NULL is a no-op. */
+void sts_store_close(sts_store_t *store)
+{
+    if (store == NULL)
+        return;
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(store->stmt[i]);
+    /* Last connection: SQLite checkpoints the WAL and removes it. */
+    sqlite3_close(store->db);
+    pthread_mutex_destroy(&store->mu);
+    free(store);
+}
+
+/*
+ * Checks that @rec can be a new row: id and subject present, and the state of
+ * a token nobody has renewed or cancelled yet.
+ */
+static sts_errc_t rec_check_new(const sts_token_rec_t *rec, sts_err_t *err)
+{
+    if (rec == NULL || rec->id == NULL || rec->subject == NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "store insert: record without id or subject");
+    if (rec->state != STS_TOKEN_ACTIVE || rec->replaced_by != NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "store insert %s: new row must be ACTIVE", rec->id);
+    return STS_OK;
+}
+
+/* Insert @rec with replaces = @replaces. Caller holds the mutex. */
+static sts_errc_t insert_locked(sts_store_t *s, const sts_token_rec_t *rec, const char *replaces,
+                                sts_err_t *err)
+{
+    sqlite3_stmt *st = s->stmt[ST_INSERT];
+
+    if (sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, rec->kind) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, rec->subject, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        bind_text_or_null(st, 4, rec->audience) != SQLITE_OK ||
+        bind_text_or_null(st, 5, rec->requester) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)rec->issued_at) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)rec->expires_at) != SQLITE_OK ||
+        sqlite3_bind_int(st, 8, STS_TOKEN_ACTIVE) != SQLITE_OK ||
+        bind_text_or_null(st, 9, replaces) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 10, rec->hash, (int)sizeof(rec->hash), SQLITE_TRANSIENT) !=
+            SQLITE_OK) {
+        stmt_done(st);
+        return STORE_FAIL(err, s->db, "insert bind");
+    }
+    if (stmt_exec(st) != SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "insert %s: %s", rec->id, sqlite3_errmsg(s->db));
+    return STS_OK;
+}
+
+sts_errc_t sts_store_insert(sts_store_t *store, const sts_token_rec_t *rec, sts_err_t *err)
+{
+    sts_errc_t rc = rec_check_new(rec, err);
+
+    if (rc != STS_OK)
+        return rc;
+    pthread_mutex_lock(&store->mu);
+    rc = insert_locked(store, rec, rec->replaces, err);
+    pthread_mutex_unlock(&store->mu);
+    return rc;
+}
+
+/* Copy of column @col as a new string, NULL for SQL NULL. Sets *oom on failure. */
+static char *column_strdup(sqlite3_stmt *st, int col, int *oom)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    char *copy;
+
+    if (t == NULL)
+        return NULL;
+    copy = strdup((const char *)t);
+    if (copy == NULL)
+        *oom = 1;
+    return copy;
+}
+
+sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **out,
+                         sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sts_token_rec_t *rec = NULL;
+    sqlite3_stmt *st = store->stmt[ST_GET];
+    int oom = 0;
+    int r;
+
+    if (out != NULL)
+        *out = NULL;
+    if (id == NULL || out == NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "store get: NULL argument");
+
+    pthread_mutex_lock(&store->mu);
+    if (sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        rc = STORE_FAIL(err, store->db, "get bind");
+        goto cleanup;
+    }
+    r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        goto cleanup; /* unknown id: STS_OK with *out == NULL */
+    if (r != SQLITE_ROW) {
+        rc = STS_ERR(err, STS_E_BACKEND, "get %s: %s", id, sqlite3_errmsg(store->db));
+        goto cleanup;
+    }
+    STS_FAIL_IF(sqlite3_column_bytes(st, 9) != (int)sizeof(rec->hash), err, STS_E_BACKEND,
+                "get %s: stored hash has %d bytes", id, sqlite3_column_bytes(st, 9));
+
+    rec = calloc(1, sizeof(*rec));
+    STS_FAIL_IF(rec == NULL, err, STS_E_NOMEM, "store get: out of memory");
+    rec->id = strdup(id);
+    oom |= rec->id == NULL;
+    rec->kind = sqlite3_column_int(st, 0);
+    rec->subject = column_strdup(st, 1, &oom);
+    rec->audience = column_strdup(st, 2, &oom);
+    rec->requester = column_strdup(st, 3, &oom);
+    rec->issued_at = (time_t)sqlite3_column_int64(st, 4);
+    rec->expires_at = (time_t)sqlite3_column_int64(st, 5);
+    rec->state = sqlite3_column_int(st, 6);
+    rec->replaces = column_strdup(st, 7, &oom);
+    rec->replaced_by = column_strdup(st, 8, &oom);
+    memcpy(rec->hash, sqlite3_column_blob(st, 9), sizeof(rec->hash));
+    STS_FAIL_IF(oom, err, STS_E_NOMEM, "store get: out of memory");
+    *out = rec;
+    rec = NULL;
+
+cleanup:
+    stmt_done(st);
+    pthread_mutex_unlock(&store->mu);
+    sts_token_rec_free(rec);
+    return rc;
+}
+
+sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sqlite3_stmt *upd = store->stmt[ST_CANCEL];
+    sqlite3_stmt *ex = store->stmt[ST_EXISTS];
+    int r;
+
+    if (changed != NULL)
+        *changed = 0;
+    if (id == NULL || changed == NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "store cancel: NULL argument");
+
+    pthread_mutex_lock(&store->mu);
+    if (sqlite3_bind_text(upd, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 2, STS_TOKEN_CANCELLED) != SQLITE_OK) {
+        stmt_done(upd);
+        rc = STORE_FAIL(err, store->db, "cancel bind");
+        goto cleanup;
+    }
+    if (stmt_exec(upd) != SQLITE_OK) {
+        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", id, sqlite3_errmsg(store->db));
+        goto cleanup;
+    }
+    if (sqlite3_changes(store->db) > 0) {
+        *changed = 1;
+        goto cleanup;
+    }
+    /* Nothing changed: already cancelled, or unknown. Same mutex, so no race in-process. */
+    if (sqlite3_bind_text(ex, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        rc = STORE_FAIL(err, store->db, "cancel bind");
+        goto cleanup;
+    }
+    r = sqlite3_step(ex);
+    if (r == SQLITE_DONE)
+        rc = STS_ERR(err, STS_E_INVALID_TOKEN, "cancel %s: unknown token", id);
+    else if (r != SQLITE_ROW)
+        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", id, sqlite3_errmsg(store->db));
+
+cleanup:
+    stmt_done(ex);
+    pthread_mutex_unlock(&store->mu);
+    return rc;
+}
+
+sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_token_rec_t *new_rec,
+                           sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sqlite3_stmt *upd = store->stmt[ST_RENEW_OLD];
+    int in_tx = 0;
+
+    STS_FAIL_IF(old_id == NULL, err, STS_E_INTERNAL, "store renew: NULL old id");
+    STS_CHECK(rec_check_new(new_rec, err));
+    STS_FAIL_IF(new_rec->replaces != NULL && strcmp(new_rec->replaces, old_id) != 0, err,
+                STS_E_INTERNAL, "renew %s: new row %s replaces %s", old_id, new_rec->id,
+                new_rec->replaces);
+
+    pthread_mutex_lock(&store->mu);
+    if (stmt_exec(store->stmt[ST_BEGIN]) != SQLITE_OK) {
+        rc = STORE_FAIL(err, store->db, "renew begin");
+        goto unlock;
+    }
+    in_tx = 1;
+    if (sqlite3_bind_text(upd, 1, old_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(upd, 2, new_rec->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
+        stmt_done(upd);
+        rc = STORE_FAIL(err, store->db, "renew bind");
+        goto unlock;
+    }
+    if (stmt_exec(upd) != SQLITE_OK) {
+        rc = STS_ERR(err, STS_E_BACKEND, "renew %s: %s", old_id, sqlite3_errmsg(store->db));
+        goto unlock;
+    }
+    if (sqlite3_changes(store->db) == 0) {
+        rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", old_id);
+        goto unlock;
+    }
+    if ((rc = insert_locked(store, new_rec, old_id, err)) != STS_OK)
+        goto unlock;
+    if (stmt_exec(store->stmt[ST_COMMIT]) != SQLITE_OK) {
+        rc = STORE_FAIL(err, store->db, "renew commit");
+        goto unlock;
+    }
+    in_tx = 0;
+
+unlock:
+    /* SQLite may already have rolled back by itself (e.g. SQLITE_FULL): then autocommit is on. */
+    if (in_tx && !sqlite3_get_autocommit(store->db))
+        stmt_exec(store->stmt[ST_ROLLBACK]);
+    pthread_mutex_unlock(&store->mu);
+cleanup:
+    return rc;
+}
+
+sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sqlite3_stmt *st = store->stmt[ST_COUNT];
+
+    if (out == NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "store count: NULL argument");
+    *out = 0;
+    pthread_mutex_lock(&store->mu);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        rc = STORE_FAIL(err, store->db, "count");
+    else
+        *out = (long)sqlite3_column_int64(st, 0);
+    stmt_done(st);
+    pthread_mutex_unlock(&store->mu);
+    return rc;
+}
+
+/* Frees @rec and every string it owns. NULL is a no-op. */
+void sts_token_rec_free(sts_token_rec_t *rec)
+{
+    if (rec == NULL)
+        return;
+    free(rec->id);
+    free(rec->subject);
+    free(rec->audience);
+    free(rec->requester);
+    free(rec->replaces);
+    free(rec->replaced_by);
+    free(rec);
+}

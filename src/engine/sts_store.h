@@ -1,0 +1,80 @@
+/*
+ * sts_store.h - the token store: one row per issued token (never the token).
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * SQLite in WAL mode with synchronous=FULL: a state change is durable when the
+ * call returns, so before the response is sent. Thread-safe.
+ */
+#ifndef STS_STORE_H
+#define STS_STORE_H
+
+#include "sts_err.h"
+
+#include <time.h>
+
+typedef struct sts_store sts_store_t;
+
+typedef enum sts_token_state {
+    STS_TOKEN_ACTIVE = 0,
+    STS_TOKEN_RENEWED = 1,   /* replaced by a renewal: no longer valid */
+    STS_TOKEN_CANCELLED = 2
+} sts_token_state_t;
+
+/** Token kinds as stored (append-only numbering). */
+typedef enum sts_token_kind {
+    STS_KIND_SAML2 = 1,
+    STS_KIND_SAML11 = 2,
+    STS_KIND_JWT = 3
+} sts_token_kind_t;
+
+typedef struct sts_token_rec {
+    char *id;           /* assertion ID / JWT jti */
+    int kind;           /* sts_token_kind_t */
+    char *subject;
+    char *audience;
+    char *requester;    /* authenticated requester (user or client id) */
+    time_t issued_at;
+    time_t expires_at;
+    int state;          /* sts_token_state_t */
+    char *replaces;     /* id of the token this one renewed, or NULL */
+    char *replaced_by;  /* id of the renewal, or NULL */
+    unsigned char hash[32]; /* SHA-256 of the issued bytes */
+} sts_token_rec_t;
+
+/**
+ * @brief Open (create if needed) the store in directory @dir (file tokens.db).
+ * @param out new store; close with sts_store_close().
+ */
+sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err);
+void sts_store_close(sts_store_t *store);
+
+/** @brief Insert a new ACTIVE token row. Duplicate id: STS_E_BACKEND. */
+sts_errc_t sts_store_insert(sts_store_t *store, const sts_token_rec_t *rec, sts_err_t *err);
+
+/**
+ * @brief Look up @id. *out = new record (free with sts_token_rec_free()), or
+ * NULL when unknown (still STS_OK).
+ */
+sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **out,
+                         sts_err_t *err);
+
+/**
+ * @brief Mark @id cancelled. *changed = 1 if it was ACTIVE or RENEWED, 0 if it
+ * was already cancelled. Unknown id: STS_E_INVALID_TOKEN.
+ */
+sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, sts_err_t *err);
+
+/**
+ * @brief Atomically: require @old_id ACTIVE, set it RENEWED with replaced_by =
+ * @new_rec->id, insert @new_rec (its replaces must be @old_id).
+ * @return STS_E_UNABLE_TO_RENEW when @old_id is unknown or not ACTIVE.
+ */
+sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_token_rec_t *new_rec,
+                           sts_err_t *err);
+
+/** @brief Number of rows (tests and metrics). */
+sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err);
+
+void sts_token_rec_free(sts_token_rec_t *rec);
+
+#endif /* STS_STORE_H */

@@ -1,0 +1,388 @@
+/*
+ * sts_soap_ops.c - the four WS-Trust 1.3 operations: translation only.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Each gSOAP operation callback maps the request into engine structs, calls
+ * the engine and maps the answer back, or raises the fault of the engine's
+ * error through the fault table. Which binding runs is decided by
+ * wst:RequestType; an action, when present, must agree with it.
+ */
+#include "sts_log.h"
+#include "sts_ns.h"
+#include "sts_soap_int.h"
+#include "sts_time.h"
+
+#include <libxml/tree.h>
+#include <string.h>
+
+typedef struct binding_row {
+    sts_binding_t binding;
+    const char *name;
+    const char *request_type;
+    const char *action;
+    const char *final_action;
+} binding_row_t;
+
+static const binding_row_t bindings[] = {
+    {STS_BINDING_ISSUE, "Issue", STS_WST13_ISSUE, STS_WST13_ACTION_ISSUE,
+     STS_WST13_ACTION_ISSUE_FINAL},
+    {STS_BINDING_VALIDATE, "Validate", STS_WST13_VALIDATE, STS_WST13_ACTION_VALIDATE,
+     STS_WST13_ACTION_VALIDATE_FINAL},
+    {STS_BINDING_RENEW, "Renew", STS_WST13_RENEW, STS_WST13_ACTION_RENEW,
+     STS_WST13_ACTION_RENEW_FINAL},
+    {STS_BINDING_CANCEL, "Cancel", STS_WST13_CANCEL, STS_WST13_ACTION_CANCEL,
+     STS_WST13_ACTION_CANCEL_FINAL},
+};
+
+static const binding_row_t *by_request_type(const char *uri)
+{
+    for (size_t i = 0; uri && i < sizeof(bindings) / sizeof(bindings[0]); i++)
+        if (strcmp(uri, bindings[i].request_type) == 0)
+            return &bindings[i];
+    return NULL;
+}
+
+static const binding_row_t *by_action(const char *uri)
+{
+    for (size_t i = 0; uri && i < sizeof(bindings) / sizeof(bindings[0]); i++)
+        if (strcmp(uri, bindings[i].action) == 0)
+            return &bindings[i];
+    return NULL;
+}
+
+static int is_anonymous(const struct wsa5__EndpointReferenceType *epr, int none_ok)
+{
+    if (epr == NULL)
+        return 1;
+    if (epr->Address == NULL)
+        return 0;
+    return strcmp(epr->Address, STS_WSA_ANONYMOUS) == 0 ||
+           (none_ok && strcmp(epr->Address, STS_WSA_NONE) == 0);
+}
+
+/* Which binding this request asks for, refusing any disagreement. */
+static sts_errc_t pick_binding(struct soap *soap, const struct wst__RequestSecurityTokenType *rst,
+                               const binding_row_t **out, sts_err_t *err)
+{
+    const sts_soap_conn_t *conn = soap->user;
+    const binding_row_t *b = by_request_type(rst->RequestType);
+    const char *action = soap->action;
+
+    if (b == NULL)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "unsupported RequestType");
+    if (conn->action_conflict)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "SOAPAction and wsa:Action disagree");
+    if (action != NULL && action[0] != '\0' && by_action(action) != b)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "action does not match RequestType %s",
+                       b->name);
+    if (soap->header != NULL && (!is_anonymous(soap->header->wsa5__ReplyTo, 0) ||
+                                 !is_anonymous(soap->header->wsa5__FaultTo, 1)))
+        return STS_ERR(err, STS_E_INVALID_REQUEST,
+                       "non-anonymous ReplyTo/FaultTo: replies only go back on the connection");
+    *out = b;
+    return STS_OK;
+}
+
+static sts_errc_t authenticate(sts_soap_conn_t *conn, const sts_soap_envelope_t *env,
+                               sts_principal_t *who, sts_err_t *err)
+{
+    sts_errc_t rc = sts_engine_check_timestamp(conn->engine, env->have_timestamp ? &env->ts : NULL,
+                                               err);
+    if (rc != STS_OK)
+        return rc;
+    if (!env->have_cred)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "no UsernameToken");
+    return sts_engine_authenticate(conn->engine, &env->cred, who, err);
+}
+
+/* ---- mapping out ------------------------------------------------------------- */
+
+static struct wst__TokenHolderType *holder(struct soap *soap, const char *xml)
+{
+    struct wst__TokenHolderType *h = soap_malloc(soap, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    soap_default_wst__TokenHolderType(soap, h);
+    h->__any = soap_strdup(soap, xml);
+    return h->__any ? h : NULL;
+}
+
+/* wsse:SecurityTokenReference to a SAML 2.0 assertion by its ID (SAML token
+ * profile 1.1 section 3.4.2), built with libxml2 so the ID is escaped. */
+static char *saml2_reference(struct soap *soap, const char *id)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr str = NULL, kid;
+    xmlNsPtr wsse, wsse11;
+    xmlBufferPtr buf = NULL;
+    char *out = NULL;
+
+    if (doc == NULL)
+        return NULL;
+    str = xmlNewDocNode(doc, NULL, BAD_CAST "SecurityTokenReference", NULL);
+    if (str == NULL)
+        goto done;
+    xmlDocSetRootElement(doc, str);
+    wsse = xmlNewNs(str, BAD_CAST STS_NS_WSSE, BAD_CAST "wsse");
+    wsse11 = xmlNewNs(str, BAD_CAST STS_NS_WSSE11, BAD_CAST "wsse11");
+    xmlSetNs(str, wsse);
+    if (xmlNewNsProp(str, wsse11, BAD_CAST "TokenType", BAD_CAST STS_TT_SAML2_WSS) == NULL)
+        goto done;
+    kid = xmlNewTextChild(str, wsse, BAD_CAST "KeyIdentifier", BAD_CAST id);
+    if (kid == NULL ||
+        xmlNewProp(kid, BAD_CAST "ValueType", BAD_CAST STS_SAML2_KEYID_VALUETYPE) == NULL)
+        goto done;
+    buf = xmlBufferCreate();
+    if (buf != NULL && xmlNodeDump(buf, doc, str, 0, 0) > 0)
+        out = soap_strdup(soap, (const char *)xmlBufferContent(buf));
+done:
+    xmlBufferFree(buf);
+    xmlFreeDoc(doc);
+    return out;
+}
+
+static struct wsp__AppliesToType *applies_to(struct soap *soap, const char *address)
+{
+    struct wsp__AppliesToType *a = soap_malloc(soap, sizeof(*a));
+    if (a == NULL)
+        return NULL;
+    soap_default_wsp__AppliesToType(soap, a);
+    a->wsa5__EndpointReference = soap_malloc(soap, sizeof(*a->wsa5__EndpointReference));
+    if (a->wsa5__EndpointReference == NULL)
+        return NULL;
+    soap_default_wsa5__EndpointReferenceType(soap, a->wsa5__EndpointReference);
+    a->wsa5__EndpointReference->Address = soap_strdup(soap, address);
+    return a;
+}
+
+static struct wst__LifetimeType *lifetime(struct soap *soap, time_t created, time_t expires)
+{
+    struct wst__LifetimeType *l = soap_malloc(soap, sizeof(*l));
+    char buf[STS_TIME_BUFLEN];
+    if (l == NULL)
+        return NULL;
+    soap_default_wst__LifetimeType(soap, l);
+    l->wsu__Created = soap_strdup(soap, sts_time_format(created, buf, sizeof(buf)));
+    l->wsu__Expires = soap_strdup(soap, sts_time_format(expires, buf, sizeof(buf)));
+    return l;
+}
+
+/* Fill @r with an issued token, children in the order AD FS answers with. */
+static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityTokenResponseType *r,
+                             const sts_issued_t *is, const char *request_type, sts_err_t *err)
+{
+    char *ref = saml2_reference(soap, is->id);
+
+    r->Lifetime = lifetime(soap, is->created, is->expires);
+    r->wsp__AppliesTo = applies_to(soap, is->applies_to);
+    r->RequestedSecurityToken = holder(soap, is->token); /* verbatim, as signed */
+    r->RequestedAttachedReference = ref ? holder(soap, ref) : NULL;
+    r->RequestedUnattachedReference = ref ? holder(soap, ref) : NULL;
+    r->TokenType = soap_strdup(soap, is->token_type);
+    r->RequestType = soap_strdup(soap, request_type);
+    r->KeyType = soap_strdup(soap, is->key_type);
+    if (r->Lifetime == NULL || r->wsp__AppliesTo == NULL || r->RequestedSecurityToken == NULL ||
+        r->RequestedAttachedReference == NULL || r->TokenType == NULL || r->RequestType == NULL ||
+        r->KeyType == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "response allocation");
+    return STS_OK;
+}
+
+/* ---- the bindings ------------------------------------------------------------ */
+
+static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap,
+                           const struct wst__RequestSecurityTokenType *rst,
+                           const sts_principal_t *who,
+                           struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
+{
+    sts_issue_req_t req;
+    sts_issued_t *is = NULL;
+    sts_errc_t rc;
+
+    memset(&req, 0, sizeof(req));
+    if (rst->wsp__AppliesTo && rst->wsp__AppliesTo->wsa5__EndpointReference)
+        req.applies_to = rst->wsp__AppliesTo->wsa5__EndpointReference->Address;
+    req.token_type = rst->TokenType;
+    req.key_type = rst->KeyType;
+    if (rst->Lifetime != NULL) {
+        req.lifetime_created = rst->Lifetime->wsu__Created;
+        req.lifetime_expires = rst->Lifetime->wsu__Expires;
+    }
+    /* Requests we cannot honour yet are refused, never answered with a
+     * plain bearer token (proof keys, delegation: issue #4). */
+    if (rst->Entropy || rst->UseKey || rst->OnBehalfOf || rst->ComputedKeyAlgorithm ||
+        rst->KeySize || rst->Claims || rst->SecondaryParameters || rst->__size > 0)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "RST element not supported yet");
+    if ((rc = sts_engine_issue(conn->engine, who, &req, &is, err)) == STS_OK)
+        rc = put_issued(soap, r, is, STS_WST13_ISSUE, err);
+    sts_issued_free(is);
+    return rc;
+}
+
+static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
+                              const sts_soap_envelope_t *env, const sts_principal_t *who,
+                              struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
+{
+    sts_token_in_t tok = {NULL};
+    sts_verdict_t v;
+    sts_errc_t rc;
+
+    if ((rc = sts_soap_envelope_target(env, "ValidateTarget", &tok.node, err)) != STS_OK)
+        return rc;
+    if ((rc = sts_engine_validate(conn->engine, who, &tok, &v, err)) != STS_OK)
+        return rc;
+    r->TokenType = soap_strdup(soap, STS_WST13_STATUS_TT);
+    r->Status = soap_malloc(soap, sizeof(*r->Status));
+    if (r->Status == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "response allocation");
+    soap_default_wst__StatusType(soap, r->Status);
+    r->Status->Code = soap_strdup(soap, v.valid ? STS_WST13_STATUS_VALID : STS_WST13_STATUS_INVALID);
+    r->Status->Reason = soap_strdup(soap, v.reason);
+    return STS_OK;
+}
+
+static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
+                           const struct wst__RequestSecurityTokenType *rst,
+                           const sts_soap_envelope_t *env, const sts_principal_t *who,
+                           struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
+{
+    sts_token_in_t tok = {NULL};
+    sts_issued_t *is = NULL;
+    sts_errc_t rc;
+
+    if ((rc = sts_soap_envelope_target(env, "RenewTarget", &tok.node, err)) != STS_OK)
+        return rc;
+    if ((rc = sts_engine_renew(conn->engine, who, &tok, rst->TokenType, &is, err)) == STS_OK)
+        rc = put_issued(soap, r, is, STS_WST13_RENEW, err);
+    sts_issued_free(is);
+    return rc;
+}
+
+static sts_errc_t do_cancel(sts_soap_conn_t *conn, struct soap *soap,
+                            const sts_soap_envelope_t *env, const sts_principal_t *who,
+                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
+{
+    sts_token_in_t tok = {NULL};
+    sts_errc_t rc;
+
+    if ((rc = sts_soap_envelope_target(env, "CancelTarget", &tok.node, err)) != STS_OK)
+        return rc;
+    if ((rc = sts_engine_cancel(conn->engine, who, &tok, err)) != STS_OK)
+        return rc;
+    r->RequestedTokenCancelled = soap_malloc(soap, sizeof(*r->RequestedTokenCancelled));
+    if (r->RequestedTokenCancelled == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "response allocation");
+    soap_default_wst__RequestedTokenCancelledType(soap, r->RequestedTokenCancelled);
+    return STS_OK;
+}
+
+/* A bare RSTR sent by hand: the request reached the Issue operation (no
+ * action) but asked for another binding, whose answer is not a collection. */
+static int send_rstr(struct soap *soap, struct wst__RequestSecurityTokenResponseType *r)
+{
+    soap->encodingStyle = NULL;
+    soap_serializeheader(soap);
+    soap_serialize_wst__RequestSecurityTokenResponseType(soap, r);
+    if (soap_begin_count(soap))
+        return soap->error;
+    if ((soap->mode & SOAP_IO_LENGTH) &&
+        (soap_envelope_begin_out(soap) || soap_putheader(soap) || soap_body_begin_out(soap) ||
+         soap_put_wst__RequestSecurityTokenResponseType(soap, r, "wst:RequestSecurityTokenResponse",
+                                                        "") ||
+         soap_body_end_out(soap) || soap_envelope_end_out(soap)))
+        return soap->error;
+    if (soap_end_count(soap) || soap_response(soap, SOAP_OK) || soap_envelope_begin_out(soap) ||
+        soap_putheader(soap) || soap_body_begin_out(soap) ||
+        soap_put_wst__RequestSecurityTokenResponseType(soap, r, "wst:RequestSecurityTokenResponse",
+                                                       "") ||
+        soap_body_end_out(soap) || soap_envelope_end_out(soap) || soap_end_send(soap))
+        return soap->error;
+    soap_closesock(soap);
+    return SOAP_STOP; /* answered: gSOAP sends nothing more */
+}
+
+/*
+ * The one handler behind the four operations. @op is the operation gSOAP
+ * dispatched to; exactly one of @rstrc (Issue) and @rstr (others) is set.
+ */
+static int handle(struct soap *soap, sts_binding_t op, struct wst__RequestSecurityTokenType *rst,
+                  struct wst__RequestSecurityTokenResponseCollectionType *rstrc,
+                  struct wst__RequestSecurityTokenResponseType *rstr)
+{
+    sts_soap_conn_t *conn = soap->user;
+    sts_soap_envelope_t env;
+    const binding_row_t *b = NULL;
+    struct wst__RequestSecurityTokenResponseType *r;
+    sts_principal_t who;
+    sts_err_t err;
+    sts_errc_t rc;
+
+    sts_err_clear(&err);
+    memset(&env, 0, sizeof(env));
+    r = rstr;
+    if (r == NULL) {
+        r = soap_malloc(soap, sizeof(*r));
+        if (r == NULL)
+            return soap->error = SOAP_EOM;
+    }
+    soap_default_wst__RequestSecurityTokenResponseType(soap, r);
+
+    if ((rc = sts_soap_envelope_read(conn, &env, &err)) != STS_OK ||
+        (rc = pick_binding(soap, rst, &b, &err)) != STS_OK ||
+        (rc = authenticate(conn, &env, &who, &err)) != STS_OK)
+        goto fault;
+    conn->binding = b->binding;
+    r->Context = soap_strdup(soap, rst->Context);
+    switch (b->binding) {
+    case STS_BINDING_ISSUE: rc = do_issue(conn, soap, rst, &who, r, &err); break;
+    case STS_BINDING_VALIDATE: rc = do_validate(conn, soap, &env, &who, r, &err); break;
+    case STS_BINDING_RENEW: rc = do_renew(conn, soap, rst, &env, &who, r, &err); break;
+    case STS_BINDING_CANCEL: rc = do_cancel(conn, soap, &env, &who, r, &err); break;
+    default: rc = STS_ERR(&err, STS_E_INTERNAL, "binding %d", (int)b->binding); break;
+    }
+    if (rc != STS_OK)
+        goto fault;
+    sts_soap_envelope_free(&env);
+
+    sts_info("soap %s -> ok", b->name);
+    soap->action = soap_strdup(soap, b->final_action); /* SOAP 1.2 Content-Type action */
+    sts_soap_reply_header(soap, b->final_action);
+    if (b->binding == STS_BINDING_ISSUE) {
+        if (rstrc == NULL) /* pick_binding() makes the action agree: cannot happen */
+            return soap->error = SOAP_FAULT;
+        rstrc->__sizeRequestSecurityTokenResponse = 1;
+        rstrc->RequestSecurityTokenResponse = r;
+        return SOAP_OK;
+    }
+    if (op != b->binding)
+        return send_rstr(soap, r);
+    return SOAP_OK;
+
+fault:
+    sts_soap_envelope_free(&env);
+    return sts_soap_fault(soap, &err);
+}
+
+int __wst__Issue(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
+                 struct wst__RequestSecurityTokenResponseCollectionType *out)
+{
+    return handle(soap, STS_BINDING_ISSUE, rst, out, NULL);
+}
+
+int __wst__Validate(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
+                    struct wst__RequestSecurityTokenResponseType *out)
+{
+    return handle(soap, STS_BINDING_VALIDATE, rst, NULL, out);
+}
+
+int __wst__Renew(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
+                 struct wst__RequestSecurityTokenResponseType *out)
+{
+    return handle(soap, STS_BINDING_RENEW, rst, NULL, out);
+}
+
+int __wst__Cancel(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
+                  struct wst__RequestSecurityTokenResponseType *out)
+{
+    return handle(soap, STS_BINDING_CANCEL, rst, NULL, out);
+}

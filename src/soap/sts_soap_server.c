@@ -1,0 +1,489 @@
+/*
+ * sts_soap_server.c - the gSOAP server: listener, worker pool, hooks.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Owns the transport concerns of the SOAP face: limits and timeouts, the raw
+ * body capture, WS-Addressing "lite" (action agreement, reply header; the
+ * stock wsa plugin, which posts replies to any ReplyTo, is never used), the
+ * GET endpoints (/sts?wsdl, /health) and the worker pool. No token logic.
+ */
+#include "sts_soap.h"
+
+#include "sts_keys.h"
+#include "sts_log.h"
+#include "sts_ns.h"
+#include "sts_soap_int.h"
+
+#include "SecurityTokenService.nsmap"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STS_QUEUE_MAX 1024
+#define STS_WSDL_ADDRESS "http://localhost:8080/sts"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* ---- raw body capture ----------------------------------------------------- */
+
+static int raw_init(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    conn->raw_len = 0;
+    conn->raw_on = 0;
+    conn->raw_overflow = 0;
+    conn->pre_on = 0;
+    if (conn->doc != NULL) {
+        xmlFreeDoc(conn->doc);
+        conn->doc = NULL;
+    }
+    return SOAP_OK;
+}
+
+/* gSOAP's socket read, except that a body read ahead is served from memory,
+ * followed by end-of-file: gSOAP never waits for bytes that will not come. */
+static size_t body_recv(struct soap *soap, char *buf, size_t len)
+{
+    sts_soap_conn_t *conn = soap->user;
+    size_t n;
+
+    if (!conn->pre_on)
+        return conn->sock_recv(soap, buf, len);
+    n = conn->raw_len - conn->pre_pos;
+    if (n > len)
+        n = len;
+    memcpy(buf, conn->raw + conn->pre_pos, n);
+    conn->pre_pos += n;
+    return n;
+}
+
+/* Reads the rest of a Content-Length body into conn->raw (gSOAP has already
+ * buffered its start) and parses it with the hardened parser, so malformed
+ * XML, a DTD or a PI is refused before gSOAP's parser sees a byte of it.
+ * Chunked bodies are captured as gSOAP reads them and parsed afterwards. */
+static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, sts_err_t *err)
+{
+    size_t have = soap->buflen - soap->bufidx, total, got;
+    sts_xml_limits_t limits = {conn->cfg->max_xml_depth, conn->cfg->max_xml_string,
+                               conn->cfg->max_message_size};
+
+    if ((soap->imode & SOAP_IO) == SOAP_IO_CHUNK || soap->length == 0)
+        return STS_OK;
+    if (soap->length > conn->raw_cap)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "body of %llu bytes over the limit",
+                       (unsigned long long)soap->length);
+    total = (size_t)soap->length;
+    if (have > total)
+        have = total; /* pipelined bytes of a next request stay in gSOAP's buffer */
+    memcpy(conn->raw, soap->buf + soap->bufidx, have);
+    for (got = have; got < total;) {
+        size_t n = conn->sock_recv(soap, conn->raw + got, total - got);
+        if (n == 0)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "body ended after %zu of %zu bytes", got,
+                           total);
+        got += n;
+    }
+    conn->raw_len = total;
+    conn->raw_on = 0;
+    conn->pre_pos = have; /* gSOAP still holds the first @have bytes itself */
+    conn->pre_on = 1;
+    return sts_xml_parse(conn->raw, total, &limits, &conn->doc, err);
+}
+
+static int raw_append(struct soap *soap, const char *buf, size_t len)
+{
+    sts_soap_conn_t *conn = soap->user;
+
+    if (!conn->raw_on || conn->raw_overflow)
+        return SOAP_OK;
+    if (conn->raw_len + len > conn->raw_cap) {
+        conn->raw_overflow = 1; /* gSOAP's recv_maxlength ends the request */
+        return SOAP_OK;
+    }
+    memcpy(conn->raw + conn->raw_len, buf, len);
+    conn->raw_len += len;
+    return SOAP_OK;
+}
+
+static void conn_reset_request(sts_soap_conn_t *conn)
+{
+    free(conn->soapaction);
+    conn->soapaction = NULL;
+    conn->action_conflict = 0;
+    conn->binding = STS_BINDING_NONE;
+}
+
+/* After gSOAP has parsed the HTTP header: start capturing the body (gSOAP
+ * re-delivers the part of the first buffer that follows the header). */
+static int http_parse(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    static unsigned long long counter;
+    sts_err_t err;
+    int rc;
+
+    conn_reset_request(conn);
+    snprintf(conn->reqid, sizeof(conn->reqid), "%llx",
+             __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    sts_log_set_reqid(conn->reqid);
+    rc = conn->http_parse(soap);
+    conn->raw_len = 0;
+    conn->raw_on = 1;
+    if (rc != SOAP_OK)
+        return rc;
+    if (soap->action != NULL && soap->action[0] != '\0') {
+        conn->soapaction = strdup(soap->action);
+        if (conn->soapaction == NULL)
+            return SOAP_EOM;
+    }
+    if (soap->status != SOAP_POST)
+        return SOAP_OK;
+    if (strcmp(soap->path, "/sts") != 0) {
+        sts_info("POST %s -> 404", soap->path);
+        return 404;
+    }
+    if ((rc = read_body_ahead(soap, conn, &err)) != STS_OK) {
+        /* Answered here, in the SOAP version the Content-Type announces. */
+        soap_set_version(soap, soap->http_content && strstr(soap->http_content, "soap+xml") ? 2 : 1);
+        sts_soap_fault(soap, &err);
+        soap_send_fault(soap);
+        return SOAP_STOP;
+    }
+    return SOAP_OK;
+}
+
+/* ---- WS-Addressing lite ---------------------------------------------------- */
+
+/* Called once the SOAP Header is parsed: the action used for dispatch is
+ * wsa:Action when present, and it must agree with the HTTP-level action. */
+static int header_hook(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    const char *wsa_action = soap->header ? soap->header->wsa5__Action : NULL;
+
+    if (wsa_action == NULL)
+        return SOAP_OK;
+    if (conn->soapaction != NULL && strcmp(conn->soapaction, wsa_action) != 0)
+        conn->action_conflict = 1;
+    soap->action = soap_strdup(soap, wsa_action);
+    return SOAP_OK;
+}
+
+void sts_soap_reply_header(struct soap *soap, const char *action)
+{
+    const struct SOAP_ENV__Header *in = soap->header;
+    struct SOAP_ENV__Header *out;
+    const char *msgid = in ? in->wsa5__MessageID : NULL;
+    int used_wsa = in && (in->wsa5__MessageID || in->wsa5__Action);
+
+    soap->header = NULL; /* never echo the request header (wsse:Security!) */
+    if (!used_wsa)
+        return;
+    out = soap_malloc(soap, sizeof(*out));
+    if (out == NULL)
+        return;
+    soap_default_SOAP_ENV__Header(soap, out);
+    out->wsa5__Action = soap_strdup(soap, action);
+    if (msgid != NULL) {
+        out->wsa5__RelatesTo = soap_malloc(soap, sizeof(*out->wsa5__RelatesTo));
+        if (out->wsa5__RelatesTo != NULL) {
+            soap_default_wsa5__RelatesToType(soap, out->wsa5__RelatesTo);
+            out->wsa5__RelatesTo->__item = soap_strdup(soap, msgid);
+        }
+    }
+    soap->header = out;
+}
+
+/* Every fault gSOAP raises by itself (parse errors, limits, unknown
+ * mustUnderstand headers) passes here: give it the WS-Trust shape and a
+ * clean header, and log it. */
+static void seterror_hook(struct soap *soap, const char **code, const char **reason)
+{
+    sts_soap_conn_t *conn = soap->user;
+    (void)code;
+    (void)reason;
+    if (soap->error == SOAP_FAULT || soap->error == SOAP_OK || soap->error == SOAP_EOF)
+        return;
+    sts_info("soap %s -> gSOAP error %d (%s)", soap->path ? soap->path : "-", soap->error,
+             *reason ? *reason : "-");
+    sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
+    (void)conn;
+}
+
+/* ---- GET endpoints ---------------------------------------------------------- */
+
+static int send_body(struct soap *soap, int status, const char *type, const char *body,
+                     size_t len)
+{
+    soap->http_content = type;
+    if (soap_response(soap, status) || soap_send_raw(soap, body, len) || soap_end_send(soap))
+        return soap_closesock(soap);
+    return SOAP_OK;
+}
+
+static int http_get(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    const char *path = soap->path;
+
+    if (strcmp(path, "/health") == 0)
+        return send_body(soap, SOAP_FILE, "text/plain", "ok\n", 3);
+    if (strcmp(path, "/sts?wsdl") == 0 || strcmp(path, "/sts?WSDL") == 0 ||
+        strcmp(path, "/sts.wsdl") == 0) {
+        if (conn->wsdl == NULL)
+            return 404;
+        return send_body(soap, SOAP_FILE, "text/xml; charset=utf-8", conn->wsdl, conn->wsdl_len);
+    }
+    sts_info("GET %s -> 404", path);
+    return 404;
+}
+
+/* ---- the published WSDL ----------------------------------------------------- */
+
+/* Reads the WSDL and rewrites its placeholder address to the real endpoint.
+ * Returns a new string (free()) or NULL. */
+static char *load_wsdl(const char *file, const char *endpoint, size_t *len)
+{
+    FILE *f = fopen(file, "rb");
+    char *text = NULL, *out = NULL;
+    long size;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || size > 4 * 1024 * 1024 ||
+        fseek(f, 0, SEEK_SET) != 0)
+        goto done;
+    text = malloc((size_t)size + 1);
+    if (text == NULL || fread(text, 1, (size_t)size, f) != (size_t)size)
+        goto done;
+    text[size] = '\0';
+    {
+        size_t cap = (size_t)size + 1, n = 0, plen = strlen(STS_WSDL_ADDRESS),
+               elen = strlen(endpoint);
+        const char *p = text, *hit;
+        for (hit = strstr(p, STS_WSDL_ADDRESS); hit; hit = strstr(hit + plen, STS_WSDL_ADDRESS))
+            cap += elen;
+        out = malloc(cap);
+        if (out == NULL)
+            goto done;
+        while ((hit = strstr(p, STS_WSDL_ADDRESS)) != NULL) {
+            memcpy(out + n, p, (size_t)(hit - p));
+            n += (size_t)(hit - p);
+            memcpy(out + n, endpoint, elen);
+            n += elen;
+            p = hit + plen;
+        }
+        memcpy(out + n, p, strlen(p) + 1);
+        *len = n + strlen(p);
+    }
+done:
+    free(text);
+    fclose(f);
+    return out;
+}
+
+/* ---- worker pool ------------------------------------------------------------ */
+
+typedef struct sts_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    SOAP_SOCKET queue[STS_QUEUE_MAX];
+    size_t head, count;
+    int stopping;
+} sts_pool_t;
+
+typedef struct sts_worker {
+    pthread_t thread;
+    struct soap *soap;
+    sts_soap_conn_t conn;
+    sts_pool_t *pool;
+} sts_worker_t;
+
+static int pool_push(sts_pool_t *pool, SOAP_SOCKET s)
+{
+    int ok = 0;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->count < STS_QUEUE_MAX) {
+        pool->queue[(pool->head + pool->count) % STS_QUEUE_MAX] = s;
+        pool->count++;
+        ok = 1;
+        pthread_cond_signal(&pool->ready);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return ok;
+}
+
+static SOAP_SOCKET pool_pop(sts_pool_t *pool)
+{
+    SOAP_SOCKET s = SOAP_INVALID_SOCKET;
+    pthread_mutex_lock(&pool->lock);
+    while (pool->count == 0 && !pool->stopping)
+        pthread_cond_wait(&pool->ready, &pool->lock);
+    if (pool->count > 0) {
+        s = pool->queue[pool->head];
+        pool->head = (pool->head + 1) % STS_QUEUE_MAX;
+        pool->count--;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return s;
+}
+
+static void *worker_main(void *arg)
+{
+    sts_worker_t *w = arg;
+    struct soap *soap = w->soap;
+    SOAP_SOCKET s;
+
+    while (soap_valid_socket(s = pool_pop(w->pool))) {
+        soap->socket = s;
+        soap_serve(soap);
+        soap_destroy(soap);
+        soap_end(soap);
+        soap_closesock(soap);
+        sts_log_set_reqid(NULL);
+    }
+    return NULL;
+}
+
+static void setup_context(struct soap *soap, const sts_cfg_t *cfg)
+{
+    soap_set_namespaces(soap, namespaces);
+    soap->bind_flags = SO_REUSEADDR;
+    soap->accept_timeout = 1; /* seconds: lets the accept loop notice a stop */
+    soap->recv_timeout = cfg->recv_timeout;
+    soap->send_timeout = cfg->send_timeout;
+    soap->transfer_timeout = cfg->recv_timeout * 4;
+    soap->max_keep_alive = cfg->max_keep_alive;
+    soap->recv_maxlength = (ULONG64)cfg->max_message_size;
+    soap->maxlevel = (unsigned int)cfg->max_xml_depth;
+    soap->maxlength = cfg->max_xml_string;
+    soap->maxoccurs = 100;
+    soap->fget = http_get;
+    soap->fheader = header_hook;
+    soap->fseterror = seterror_hook;
+    soap->fprepareinitrecv = raw_init;
+    soap->fpreparerecv = raw_append;
+}
+
+int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
+{
+    struct soap *master = NULL;
+    sts_worker_t *workers = NULL;
+    sts_pool_t pool;
+    char *wsdl = NULL;
+    size_t wsdl_len = 0;
+    int nworkers = cfg->workers, started = 0, rc = 1;
+    char endpoint[300];
+    struct sigaction sa;
+
+    memset(&pool, 0, sizeof(pool));
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.ready, NULL);
+
+    master = soap_new1(SOAP_C_UTFSTRING | SOAP_IO_KEEPALIVE);
+    if (master == NULL)
+        goto done;
+    setup_context(master, cfg);
+    if (!soap_valid_socket(soap_bind(master, cfg->listen_host, cfg->listen_port, cfg->backlog))) {
+        sts_error("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                  strerror(master->errnum));
+        goto done;
+    }
+    snprintf(endpoint, sizeof(endpoint), "http://%s%s%s:%d/sts",
+             strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+             strchr(cfg->listen_host, ':') ? "]" : "", master->port);
+    wsdl = load_wsdl(cfg->wsdl_file, endpoint, &wsdl_len);
+    if (wsdl == NULL)
+        sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
+
+    workers = calloc((size_t)nworkers, sizeof(*workers));
+    if (workers == NULL)
+        goto done;
+    for (started = 0; started < nworkers; started++) {
+        sts_worker_t *w = &workers[started];
+        w->pool = &pool;
+        w->soap = soap_copy(master);
+        w->conn.engine = engine;
+        w->conn.cfg = cfg;
+        w->conn.wsdl = wsdl;
+        w->conn.wsdl_len = wsdl_len;
+        w->conn.raw_cap = (size_t)cfg->max_message_size;
+        w->conn.raw = malloc(w->conn.raw_cap);
+        if (w->soap == NULL || w->conn.raw == NULL)
+            break;
+        w->soap->user = &w->conn;
+        w->conn.http_parse = w->soap->fparse;
+        w->soap->fparse = http_parse;
+        w->conn.sock_recv = w->soap->frecv;
+        w->soap->frecv = body_recv;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+            break;
+    }
+    if (started < nworkers) {
+        sts_error("cannot start worker %d", started);
+        goto stop;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sts_notice("listening on http://%s%s%s:%d (%d workers)", strchr(cfg->listen_host, ':') ? "[" : "",
+               cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "", master->port, nworkers);
+
+    while (!g_stop) {
+        SOAP_SOCKET s = soap_accept(master);
+        if (!soap_valid_socket(s)) {
+            if (master->errnum != 0 && master->errnum != EINTR && master->errnum != EAGAIN)
+                sts_warn("accept: %s", strerror(master->errnum));
+            continue;
+        }
+        if (!pool_push(&pool, s)) {
+            sts_warn("connection queue full: closing a connection");
+            soap_closesocket(s);
+        }
+    }
+    rc = 0;
+    sts_notice("stopping");
+stop:
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = 1;
+    pthread_cond_broadcast(&pool.ready);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i].thread, NULL);
+    for (int i = 0; i < nworkers && workers; i++) {
+        if (workers[i].soap != NULL) {
+            workers[i].soap->user = NULL;
+            soap_free(workers[i].soap);
+        }
+        conn_reset_request(&workers[i].conn);
+        if (workers[i].conn.doc != NULL)
+            xmlFreeDoc(workers[i].conn.doc);
+        free(workers[i].conn.raw);
+    }
+done:
+    while (pool.count > 0) {
+        soap_closesocket(pool.queue[pool.head]);
+        pool.head = (pool.head + 1) % STS_QUEUE_MAX;
+        pool.count--;
+    }
+    free(workers);
+    free(wsdl);
+    if (master != NULL)
+        soap_free(master);
+    pthread_cond_destroy(&pool.ready);
+    pthread_mutex_destroy(&pool.lock);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/*
+ * sts_ns.h - every namespace URI, token-type URI and fixed name, defined once.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef STS_NS_H
+#define STS_NS_H
+
+/* XML namespaces */
+#define STS_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
+#define STS_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
+#define STS_NS_WST13 "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
+#define STS_NS_WST14 "http://docs.oasis-open.org/ws-sx/ws-trust/200802"
+#define STS_NS_WST05 "http://schemas.xmlsoap.org/ws/2005/02/trust"
+#define STS_NS_WSSE "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+#define STS_NS_WSSE11 "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+#define STS_NS_WSU "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+#define STS_NS_WSA "http://www.w3.org/2005/08/addressing"
+#define STS_NS_WSP "http://schemas.xmlsoap.org/ws/2004/09/policy"
+#define STS_NS_DS "http://www.w3.org/2000/09/xmldsig#"
+#define STS_NS_XINCLUDE "http://www.w3.org/2001/XInclude"
+#define STS_NS_XINCLUDE_2003 "http://www.w3.org/2003/XInclude" /* libxml2 also honours it */
+#define STS_NS_XML "http://www.w3.org/XML/1998/namespace"
+#define STS_NS_SAML2 "urn:oasis:names:tc:SAML:2.0:assertion"
+#define STS_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
+#define STS_NS_XS "http://www.w3.org/2001/XMLSchema"
+
+/* WS-Trust 1.3 URIs */
+#define STS_WST13_ISSUE STS_NS_WST13 "/Issue"
+#define STS_WST13_VALIDATE STS_NS_WST13 "/Validate"
+#define STS_WST13_RENEW STS_NS_WST13 "/Renew"
+#define STS_WST13_CANCEL STS_NS_WST13 "/Cancel"
+#define STS_WST13_BEARER STS_NS_WST13 "/Bearer"
+#define STS_WST13_SYMMETRIC STS_NS_WST13 "/SymmetricKey"
+#define STS_WST13_PUBLICKEY STS_NS_WST13 "/PublicKey"
+#define STS_WST13_STATUS_TT STS_NS_WST13 "/RSTR/Status"
+#define STS_WST13_STATUS_VALID STS_NS_WST13 "/status/valid"
+#define STS_WST13_STATUS_INVALID STS_NS_WST13 "/status/invalid"
+#define STS_WST13_ACTION_ISSUE STS_NS_WST13 "/RST/Issue"
+#define STS_WST13_ACTION_VALIDATE STS_NS_WST13 "/RST/Validate"
+#define STS_WST13_ACTION_RENEW STS_NS_WST13 "/RST/Renew"
+#define STS_WST13_ACTION_CANCEL STS_NS_WST13 "/RST/Cancel"
+#define STS_WST13_ACTION_ISSUE_FINAL STS_NS_WST13 "/RSTRC/IssueFinal"
+#define STS_WST13_ACTION_VALIDATE_FINAL STS_NS_WST13 "/RSTR/ValidateFinal"
+#define STS_WST13_ACTION_RENEW_FINAL STS_NS_WST13 "/RSTR/RenewFinal"
+#define STS_WST13_ACTION_CANCEL_FINAL STS_NS_WST13 "/RSTR/CancelFinal"
+#define STS_WSA_ANONYMOUS STS_NS_WSA "/anonymous"
+#define STS_WSA_NONE STS_NS_WSA "/none"
+#define STS_WSA_FAULT_ACTION STS_NS_WSA "/soap/fault"
+
+/* Token types */
+#define STS_TT_SAML2_URN "urn:oasis:names:tc:SAML:2.0:assertion"
+#define STS_TT_SAML2_WSS                                                                           \
+    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"
+#define STS_SAML2_KEYID_VALUETYPE                                                                  \
+    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
+
+/* WS-Security */
+#define STS_WSSE_PASSWORD_TEXT                                                                     \
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
+#define STS_WSSE_PASSWORD_DIGEST                                                                   \
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+#define STS_WSSE_BASE64                                                                            \
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+
+/* SAML 2.0 */
+#define STS_SAML2_CM_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+#define STS_SAML2_AC_PPT "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+#define STS_SAML2_AC_PASSWORD "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
+#define STS_SAML2_NAMEID_UNSPECIFIED "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+#define STS_SAML2_ATTRNAME_BASIC "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+
+/* XML-DSig algorithms of the SAML signing profile */
+#define STS_DS_ALG_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
+#define STS_DS_ALG_ENVELOPED "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+#define STS_DS_ALG_SHA256 "http://www.w3.org/2001/04/xmlenc#sha256"
+#define STS_DS_ALG_RSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+#define STS_DS_ALG_ECDSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+#define STS_SAML2_AC_UNSPECIFIED "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+
+#endif /* STS_NS_H */

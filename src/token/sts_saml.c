@@ -1,0 +1,825 @@
+/*
+ * sts_saml.c - SAML 2.0 bearer assertions: build + sign, verify + read.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (c) 2026 the STS authors
+ *
+ * Owns the SAML signing profile (enveloped XML-DSig, exc-c14n, one Reference
+ * to "#"+ID, RSA-SHA256 or ECDSA-SHA256 by our key only) and all xmlsec use
+ * for it. It does NOT decide policy: time window, issuer and audience checks
+ * belong to the engine. XML is built with the libxml2 tree API, never printf.
+ */
+#include "sts_saml.h"
+
+#include "sts_log.h"
+#include "sts_ns.h"
+#include "sts_time.h"
+#include "sts_xml.h"
+
+#include <libxml/hash.h>
+#include <libxml/tree.h>
+#include <libxml/valid.h>
+#include <libxml/xmlstring.h>
+#include <openssl/rand.h>
+#include <xmlsec/crypto.h>
+#include <xmlsec/membuf.h>
+#include <xmlsec/templates.h>
+#include <xmlsec/xmldsig.h>
+#include <xmlsec/xmlsec.h>
+#include <xmlsec/xmltree.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define STS_SAML_ID_RANDOM_BYTES 16
+
+/* ------------------------------------------------------------------------ */
+/* small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) holding only
+ * XML 1.0 Chars: xmlCheckUTF8() accepts overlong forms, so it is not enough. */
+static int xml_text_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (s == NULL)
+        return 0;
+    while (*p) {
+        unsigned long cp;
+        int n;
+
+        if (*p < 0x80) {
+            if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                return 0;
+            p++;
+            continue;
+        }
+        if (*p >= 0xc2 && *p <= 0xdf) {
+            cp = *p & 0x1fUL;
+            n = 1;
+        } else if (*p >= 0xe0 && *p <= 0xef) {
+            cp = *p & 0x0fUL;
+            n = 2;
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            cp = *p & 0x07UL;
+            n = 3;
+        } else {
+            return 0;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3fUL);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* Our IDs are "_" + hex; accept NCName-safe ASCII only, so "#"+ID and the
+ * xpointer(id('...')) xmlsec builds from it can never be ambiguous. */
+static int id_ok(const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+
+    if (n == 0 || n >= STS_SAML_ID_MAX)
+        return 0;
+    if (!((id[0] >= 'A' && id[0] <= 'Z') || (id[0] >= 'a' && id[0] <= 'z') || id[0] == '_'))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+static int new_id(char id[STS_SAML_ID_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[STS_SAML_ID_RANDOM_BYTES];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return -1;
+    id[0] = '_';
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        id[1 + 2 * i] = hex[rnd[i] >> 4];
+        id[2 + 2 * i] = hex[rnd[i] & 0x0f];
+    }
+    id[1 + 2 * sizeof(rnd)] = '\0';
+    return 0;
+}
+
+/* xmlChar* (xmlMalloc) -> char* (malloc), so sts_saml_info_free() is plain free(). */
+static char *dup_xml(const xmlChar *s)
+{
+    return s != NULL ? strdup((const char *)s) : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* issue                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static int set_time_prop(xmlNodePtr node, const char *name, time_t t)
+{
+    char buf[STS_TIME_BUFLEN];
+    return xmlNewProp(node, BAD_CAST name, BAD_CAST sts_time_format(t, buf, sizeof(buf))) != NULL
+               ? 0
+               : -1;
+}
+
+/* Make every ds:* node of the signature template use the ds namespace
+ * declared on the assertion root and drop the template's own declaration,
+ * so that all namespaces are declared on the root (exc-c14n is unaffected). */
+static void hoist_ds_ns(xmlNodePtr sig, xmlNsPtr root_ds)
+{
+    xmlNodePtr n = sig;
+    xmlNsPtr *pp;
+
+    while (n != NULL) {
+        if (n->type == XML_ELEMENT_NODE && n->ns != NULL &&
+            xmlStrEqual(n->ns->href, BAD_CAST STS_NS_DS))
+            n->ns = root_ds;
+        if (n->type == XML_ELEMENT_NODE && n->children != NULL) {
+            n = n->children;
+            continue;
+        }
+        while (n != NULL && n != sig && n->next == NULL)
+            n = n->parent;
+        if (n == NULL || n == sig)
+            break;
+        n = n->next;
+    }
+    for (pp = &sig->nsDef; *pp != NULL;) {
+        if (xmlStrEqual((*pp)->href, BAD_CAST STS_NS_DS)) {
+            xmlNsPtr dead = *pp;
+            *pp = dead->next;
+            dead->next = NULL;
+            xmlFreeNs(dead);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+}
+
+static sts_errc_t check_params(const sts_saml_params_t *p, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+
+    STS_FAIL_IF(p->issuer == NULL || p->issuer[0] == '\0', err, STS_E_INTERNAL,
+                "SAML issuer missing");
+    STS_FAIL_IF(p->subject == NULL || p->subject[0] == '\0', err, STS_E_INVALID_REQUEST,
+                "SAML subject missing");
+    STS_FAIL_IF(!xml_text_ok(p->issuer), err, STS_E_INTERNAL, "invalid character in issuer");
+    STS_FAIL_IF(!xml_text_ok(p->subject), err, STS_E_INVALID_REQUEST,
+                "invalid character in subject");
+    STS_FAIL_IF(p->audience != NULL && !xml_text_ok(p->audience), err, STS_E_INVALID_REQUEST,
+                "invalid character in audience");
+    STS_FAIL_IF(p->authn_context != NULL && !xml_text_ok(p->authn_context), err,
+                STS_E_INVALID_REQUEST, "invalid character in authn context");
+    STS_FAIL_IF(p->not_on_or_after <= p->not_before, err, STS_E_INVALID_LIFETIME,
+                "NotOnOrAfter is not after NotBefore");
+    STS_FAIL_IF(p->nattrs > 0 && p->attrs == NULL, err, STS_E_INTERNAL, "attrs missing");
+    for (size_t i = 0; i < p->nattrs; i++) {
+        const sts_saml_attr_t *a = &p->attrs[i];
+        STS_FAIL_IF(a->name == NULL || a->name[0] == '\0' || !xml_text_ok(a->name), err,
+                    STS_E_INVALID_REQUEST, "invalid attribute name (#%zu)", i);
+        STS_FAIL_IF(a->nvalues > 0 && a->values == NULL, err, STS_E_INTERNAL,
+                    "attribute values missing (#%zu)", i);
+        for (size_t j = 0; j < a->nvalues; j++)
+            STS_FAIL_IF(!xml_text_ok(a->values[j]), err, STS_E_INVALID_REQUEST,
+                        "invalid attribute value (#%zu/%zu)", i, j);
+    }
+
+cleanup:
+    return rc;
+}
+
+/* Builds the unsigned assertion tree into @doc; returns the Issuer node. */
+static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, const char *id,
+                                  xmlNsPtr *ds_out)
+{
+    xmlNodePtr root, issuer, subj, sc, scd, cond, ar, authn, actx, as, attr, n;
+    xmlNsPtr saml, xs = NULL, xsi = NULL;
+
+    root = xmlNewDocNode(doc, NULL, BAD_CAST "Assertion", NULL);
+    if (root == NULL)
+        return NULL;
+    xmlDocSetRootElement(doc, root);
+    saml = xmlNewNs(root, BAD_CAST STS_NS_SAML2, BAD_CAST "saml2");
+    *ds_out = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
+    if (p->nattrs > 0) {
+        xs = xmlNewNs(root, BAD_CAST STS_NS_XS, BAD_CAST "xs");
+        xsi = xmlNewNs(root, BAD_CAST STS_NS_XSI, BAD_CAST "xsi");
+        if (xs == NULL || xsi == NULL)
+            return NULL;
+    }
+    if (saml == NULL || *ds_out == NULL)
+        return NULL;
+    xmlSetNs(root, saml);
+    if (xmlNewProp(root, BAD_CAST "ID", BAD_CAST id) == NULL ||
+        xmlNewProp(root, BAD_CAST "Version", BAD_CAST "2.0") == NULL ||
+        set_time_prop(root, "IssueInstant", p->issue_instant) != 0)
+        return NULL;
+
+    /* schema order: Issuer, (ds:Signature), Subject, Conditions, statements */
+    issuer = xmlNewTextChild(root, saml, BAD_CAST "Issuer", BAD_CAST p->issuer);
+
+    subj = xmlNewChild(root, saml, BAD_CAST "Subject", NULL);
+    n = xmlNewTextChild(subj, saml, BAD_CAST "NameID", BAD_CAST p->subject);
+    if (issuer == NULL || subj == NULL || n == NULL ||
+        xmlNewProp(n, BAD_CAST "Format", BAD_CAST STS_SAML2_NAMEID_UNSPECIFIED) == NULL)
+        return NULL;
+    sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
+    if (sc == NULL || xmlNewProp(sc, BAD_CAST "Method", BAD_CAST STS_SAML2_CM_BEARER) == NULL)
+        return NULL;
+    scd = xmlNewChild(sc, saml, BAD_CAST "SubjectConfirmationData", NULL);
+    if (scd == NULL || set_time_prop(scd, "NotOnOrAfter", p->not_on_or_after) != 0)
+        return NULL;
+
+    cond = xmlNewChild(root, saml, BAD_CAST "Conditions", NULL);
+    if (cond == NULL || set_time_prop(cond, "NotBefore", p->not_before) != 0 ||
+        set_time_prop(cond, "NotOnOrAfter", p->not_on_or_after) != 0)
+        return NULL;
+    if (p->audience != NULL && p->audience[0] != '\0') {
+        ar = xmlNewChild(cond, saml, BAD_CAST "AudienceRestriction", NULL);
+        if (ar == NULL ||
+            xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
+            return NULL;
+    }
+
+    authn = xmlNewChild(root, saml, BAD_CAST "AuthnStatement", NULL);
+    if (authn == NULL ||
+        set_time_prop(authn, "AuthnInstant",
+                      p->authn_instant != 0 ? p->authn_instant : p->issue_instant) != 0)
+        return NULL;
+    actx = xmlNewChild(authn, saml, BAD_CAST "AuthnContext", NULL);
+    if (actx == NULL ||
+        xmlNewTextChild(actx, saml, BAD_CAST "AuthnContextClassRef",
+                        BAD_CAST(p->authn_context != NULL && p->authn_context[0] != '\0'
+                                     ? p->authn_context
+                                     : STS_SAML2_AC_UNSPECIFIED)) == NULL)
+        return NULL;
+
+    if (p->nattrs > 0) {
+        as = xmlNewChild(root, saml, BAD_CAST "AttributeStatement", NULL);
+        if (as == NULL)
+            return NULL;
+        for (size_t i = 0; i < p->nattrs; i++) {
+            attr = xmlNewChild(as, saml, BAD_CAST "Attribute", NULL);
+            if (attr == NULL ||
+                xmlNewProp(attr, BAD_CAST "Name", BAD_CAST p->attrs[i].name) == NULL ||
+                xmlNewProp(attr, BAD_CAST "NameFormat", BAD_CAST STS_SAML2_ATTRNAME_BASIC) ==
+                    NULL)
+                return NULL;
+            for (size_t j = 0; j < p->attrs[i].nvalues; j++) {
+                n = xmlNewTextChild(attr, saml, BAD_CAST "AttributeValue",
+                                    BAD_CAST p->attrs[i].values[j]);
+                if (n == NULL ||
+                    xmlNewNsProp(n, xsi, BAD_CAST "type", BAD_CAST "xs:string") == NULL)
+                    return NULL;
+            }
+        }
+    }
+    return issuer;
+}
+
+sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
+                           size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    xmlDocPtr doc = NULL;
+    xmlNodePtr issuer, sig = NULL, ref, ki, x509;
+    xmlNsPtr ds = NULL;
+    xmlSecDSigCtxPtr ctx = NULL;
+    xmlSecKeyPtr key;
+    xmlBufferPtr buf = NULL;
+    char id[STS_SAML_ID_MAX];
+    char uri[STS_SAML_ID_MAX + 1];
+    char *xml = NULL;
+    int n;
+
+    if (xml_out != NULL)
+        *xml_out = NULL;
+    if (len_out != NULL)
+        *len_out = 0;
+    if (id_out != NULL)
+        id_out[0] = '\0';
+    STS_FAIL_IF(keys == NULL || p == NULL || xml_out == NULL, err, STS_E_INTERNAL,
+                "sts_saml2_issue: bad arguments");
+    STS_CHECK(check_params(p, err));
+    STS_FAIL_IF(new_id(id) != 0, err, STS_E_CRYPTO, "RAND_bytes failed");
+    snprintf(uri, sizeof(uri), "#%s", id);
+
+    doc = xmlNewDoc(BAD_CAST "1.0");
+    STS_FAIL_IF(doc == NULL, err, STS_E_NOMEM, "xmlNewDoc");
+    issuer = build_assertion(doc, p, id, &ds);
+    STS_FAIL_IF(issuer == NULL, err, STS_E_NOMEM, "cannot build the assertion");
+    /* SAML's ID is not a DTD ID: register it or "#ID" does not resolve. */
+    STS_FAIL_IF(xmlAddID(NULL, doc, BAD_CAST id,
+                         xmlHasNsProp(xmlDocGetRootElement(doc), BAD_CAST "ID", NULL)) == NULL,
+                err, STS_E_INTERNAL, "xmlAddID failed");
+
+    sig = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId,
+                                          sts_keys_is_ec(keys) ? xmlSecTransformEcdsaSha256Id
+                                                               : xmlSecTransformRsaSha256Id,
+                                          NULL, BAD_CAST "ds");
+    STS_FAIL_IF(sig == NULL, err, STS_E_CRYPTO, "xmlSecTmplSignatureCreateNsPref");
+    STS_FAIL_IF(xmlAddNextSibling(issuer, sig) == NULL, err, STS_E_NOMEM, "xmlAddNextSibling");
+    ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL, BAD_CAST uri, NULL);
+    STS_FAIL_IF(ref == NULL, err, STS_E_CRYPTO, "xmlSecTmplSignatureAddReference");
+    STS_FAIL_IF(xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL ||
+                    xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId) == NULL,
+                err, STS_E_CRYPTO, "xmlSecTmplReferenceAddTransform");
+    ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL);
+    x509 = ki != NULL ? xmlSecTmplKeyInfoAddX509Data(ki) : NULL;
+    STS_FAIL_IF(x509 == NULL || xmlSecTmplX509DataAddCertificate(x509) == NULL, err,
+                STS_E_CRYPTO, "cannot add KeyInfo/X509Data");
+    hoist_ds_ns(sig, ds);
+
+    key = sts_keys_thread_key(keys);
+    STS_FAIL_IF(key == NULL, err, STS_E_NOMEM, "no signing key for this thread");
+    ctx = xmlSecDSigCtxCreate(NULL);
+    STS_FAIL_IF(ctx == NULL, err, STS_E_NOMEM, "xmlSecDSigCtxCreate");
+    ctx->signKey = key; /* LENT: reset before xmlSecDSigCtxDestroy() */
+    n = xmlSecDSigCtxSign(ctx, sig);
+    ctx->signKey = NULL;
+    STS_FAIL_IF(n < 0, err, STS_E_CRYPTO, "xmlSecDSigCtxSign failed");
+
+    buf = xmlBufferCreate();
+    STS_FAIL_IF(buf == NULL, err, STS_E_NOMEM, "xmlBufferCreate");
+    n = xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 0);
+    STS_FAIL_IF(n <= 0, err, STS_E_INTERNAL, "xmlNodeDump failed");
+    xml = malloc((size_t)xmlBufferLength(buf) + 1);
+    STS_FAIL_IF(xml == NULL, err, STS_E_NOMEM, "out of memory");
+    memcpy(xml, xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+    xml[xmlBufferLength(buf)] = '\0';
+
+    *xml_out = xml;
+    if (len_out != NULL)
+        *len_out = (size_t)xmlBufferLength(buf);
+    if (id_out != NULL)
+        memcpy(id_out, id, strlen(id) + 1);
+    xml = NULL;
+    sts_debug("SAML assertion %s signed (%s)", id, sts_keys_is_ec(keys) ? "ES256" : "RS256");
+
+cleanup:
+    if (ctx != NULL) {
+        ctx->signKey = NULL;
+        xmlSecDSigCtxDestroy(ctx);
+    }
+    if (sig != NULL && sig->parent == NULL)
+        xmlFreeNode(sig);
+    if (buf != NULL)
+        xmlBufferFree(buf);
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    free(xml);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* verify                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define BAD(...) STS_ERR(err, STS_E_INVALID_TOKEN, __VA_ARGS__)
+
+static int is_id_attr_name(const xmlChar *name)
+{
+    /* xmlsec and common profiles treat these local names as IDs, whatever
+     * the namespace (xml:id, wsu:Id, x:ID, SAML 1 AssertionID). */
+    return xmlStrEqual(name, BAD_CAST "ID") || xmlStrEqual(name, BAD_CAST "Id") ||
+           xmlStrEqual(name, BAD_CAST "id") || xmlStrEqual(name, BAD_CAST "AssertionID");
+}
+
+/* True when @v equals @id after trimming XML white space (ID normalisation). */
+static int same_id(const xmlChar *v, const char *id)
+{
+    size_t n = strlen(id);
+
+    if (v == NULL)
+        return 0;
+    while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+        v++;
+    if (strncmp((const char *)v, id, n) != 0)
+        return 0;
+    for (v += n; *v; v++)
+        if (*v != ' ' && *v != '\t' && *v != '\n' && *v != '\r')
+            return 0;
+    return 1;
+}
+
+/* Walks the whole document: no attribute other than @mine may carry @id. */
+static int id_is_unique(xmlDocPtr doc, const char *id, const xmlAttr *mine)
+{
+    xmlNodePtr n = doc->children;
+
+    while (n != NULL) {
+        if (n->type == XML_ELEMENT_NODE) {
+            for (xmlAttrPtr a = n->properties; a != NULL; a = a->next) {
+                if (a == mine || !is_id_attr_name(a->name))
+                    continue;
+                xmlChar *v = xmlNodeListGetString(doc, a->children, 1);
+                int dup = same_id(v, id);
+                xmlFree(v);
+                if (dup)
+                    return 0;
+            }
+            if (n->children != NULL) {
+                n = n->children;
+                continue;
+            }
+        }
+        while (n != NULL && n->next == NULL) {
+            n = n->parent;
+            if (n != NULL && n->type == XML_DOCUMENT_NODE)
+                return 1;
+        }
+        if (n != NULL)
+            n = n->next;
+    }
+    return 1;
+}
+
+/* Counts ds:Signature and nested saml2:Assertion elements below @top. */
+static void count_below(xmlNodePtr top, int *nsig, int *nassert)
+{
+    xmlNodePtr n = top->children;
+
+    *nsig = 0;
+    *nassert = 0;
+    while (n != NULL && n != top) {
+        if (n->type == XML_ELEMENT_NODE) {
+            if (sts_xml_is(n, STS_NS_DS, "Signature"))
+                (*nsig)++;
+            else if (sts_xml_is(n, STS_NS_SAML2, "Assertion"))
+                (*nassert)++;
+            if (n->children != NULL) {
+                n = n->children;
+                continue;
+            }
+        }
+        while (n != NULL && n != top && n->next == NULL)
+            n = n->parent;
+        if (n == NULL || n == top)
+            break;
+        n = n->next;
+    }
+}
+
+/* Element with an exact Algorithm attribute and no element children. */
+static int algorithm_is(xmlNodePtr el, const char *ns, const char *name, const char *alg)
+{
+    xmlChar *v;
+    int ok;
+
+    if (!sts_xml_is(el, ns, name) || sts_xml_count_elems(el) != 0)
+        return 0;
+    v = xmlGetNoNsProp(el, BAD_CAST "Algorithm");
+    ok = v != NULL && xmlStrEqual(v, BAD_CAST alg);
+    xmlFree(v);
+    return ok;
+}
+
+/* The SAML signing profile, checked on the DOM before any crypto. */
+static sts_errc_t check_profile(xmlNodePtr assertion, const char *uri, int is_ec,
+                                xmlNodePtr *sig_out, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    xmlNodePtr issuer, sig, si, c, ref = NULL, tr, t;
+    xmlChar *ref_uri = NULL;
+    int nsig, nassert, nref = 0;
+
+    count_below(assertion, &nsig, &nassert);
+    if (nsig == 0)
+        return BAD("unsigned assertion");
+    if (nsig > 1)
+        return BAD("more than one ds:Signature in the assertion");
+    if (nassert > 0)
+        return BAD("nested assertion");
+    issuer = sts_xml_first_elem(assertion);
+    if (!sts_xml_is(issuer, STS_NS_SAML2, "Issuer"))
+        return BAD("Issuer is not the first child");
+    sig = sts_xml_next_elem(issuer);
+    if (!sts_xml_is(sig, STS_NS_DS, "Signature"))
+        return BAD("ds:Signature is not a direct child right after Issuer");
+
+    /* Signature: SignedInfo, SignatureValue, KeyInfo?; never Object/Manifest */
+    si = sts_xml_first_elem(sig);
+    c = sts_xml_next_elem(si);
+    if (!sts_xml_is(si, STS_NS_DS, "SignedInfo") || !sts_xml_is(c, STS_NS_DS, "SignatureValue"))
+        return BAD("malformed ds:Signature");
+    c = sts_xml_next_elem(c);
+    if (c != NULL && sts_xml_is(c, STS_NS_DS, "KeyInfo"))
+        c = sts_xml_next_elem(c);
+    if (c != NULL)
+        return BAD("unexpected element in ds:Signature (Object?)");
+
+    /* SignedInfo: CanonicalizationMethod, SignatureMethod, exactly one Reference */
+    c = sts_xml_first_elem(si);
+    if (!algorithm_is(c, STS_NS_DS, "CanonicalizationMethod", STS_DS_ALG_EXC_C14N))
+        return BAD("canonicalization method is not exc-c14n");
+    c = sts_xml_next_elem(c);
+    if (!algorithm_is(c, STS_NS_DS, "SignatureMethod",
+                      is_ec ? STS_DS_ALG_ECDSA_SHA256 : STS_DS_ALG_RSA_SHA256))
+        return BAD("signature method is not %s", is_ec ? "ECDSA-SHA256" : "RSA-SHA256");
+    for (c = sts_xml_next_elem(c); c != NULL; c = sts_xml_next_elem(c)) {
+        if (!sts_xml_is(c, STS_NS_DS, "Reference"))
+            return BAD("unexpected element in SignedInfo");
+        ref = c;
+        nref++;
+    }
+    if (nref != 1)
+        return BAD("%d References (exactly one allowed)", nref);
+
+    ref_uri = xmlGetNoNsProp(ref, BAD_CAST "URI");
+    STS_FAIL_IF(ref_uri == NULL || !xmlStrEqual(ref_uri, BAD_CAST uri), err,
+                STS_E_INVALID_TOKEN, "Reference URI is not the assertion ID");
+
+    /* Reference: Transforms(Enveloped, exc-c14n), DigestMethod SHA-256, DigestValue */
+    tr = sts_xml_first_elem(ref);
+    STS_FAIL_IF(!sts_xml_is(tr, STS_NS_DS, "Transforms") || sts_xml_count_elems(tr) != 2, err,
+                STS_E_INVALID_TOKEN, "transforms are not exactly enveloped + exc-c14n");
+    t = sts_xml_first_elem(tr);
+    STS_FAIL_IF(!algorithm_is(t, STS_NS_DS, "Transform", STS_DS_ALG_ENVELOPED) ||
+                    !algorithm_is(sts_xml_next_elem(t), STS_NS_DS, "Transform",
+                                  STS_DS_ALG_EXC_C14N),
+                err, STS_E_INVALID_TOKEN, "transforms are not exactly enveloped + exc-c14n");
+    c = sts_xml_next_elem(tr);
+    STS_FAIL_IF(!algorithm_is(c, STS_NS_DS, "DigestMethod", STS_DS_ALG_SHA256), err,
+                STS_E_INVALID_TOKEN, "digest method is not SHA-256");
+    c = sts_xml_next_elem(c);
+    STS_FAIL_IF(!sts_xml_is(c, STS_NS_DS, "DigestValue") || sts_xml_next_elem(c) != NULL, err,
+                STS_E_INVALID_TOKEN, "malformed Reference");
+    *sig_out = sig;
+
+cleanup:
+    xmlFree(ref_uri);
+    return rc;
+}
+
+/* The one wrapper that turns xmlsec's tri-state into a verdict. */
+static sts_errc_t verify_signature(sts_keys_t *keys, xmlNodePtr sig, const char *uri,
+                                   sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    xmlSecDSigCtxPtr ctx = NULL;
+    xmlSecDSigReferenceCtxPtr rctx;
+    xmlSecKeyPtr key;
+    int ret, n_env = 0, n_c14n = 0;
+
+    key = sts_keys_thread_key(keys);
+    STS_FAIL_IF(key == NULL, err, STS_E_NOMEM, "no verification key for this thread");
+    ctx = xmlSecDSigCtxCreate(NULL);
+    STS_FAIL_IF(ctx == NULL, err, STS_E_NOMEM, "xmlSecDSigCtxCreate");
+
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+    ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
+    STS_FAIL_IF(xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0 ||
+                    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
+                    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id) < 0 ||
+                    xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
+                    xmlSecDSigCtxEnableSignatureTransform(
+                        ctx, sts_keys_is_ec(keys) ? xmlSecTransformEcdsaSha256Id
+                                                  : xmlSecTransformRsaSha256Id) < 0,
+                err, STS_E_INTERNAL, "cannot set the xmlsec transform allow-lists");
+    /* KeyInfo is never a source of keys: no keys manager, our key preset,
+     * no retrieval or encrypted keys even if xmlsec looked. */
+    ctx->keyInfoReadCtx.maxRetrievalMethodLevel = 0;
+    ctx->keyInfoReadCtx.maxEncryptedKeyLevel = 0;
+    STS_FAIL_IF(xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData,
+                                 (xmlSecPtr)xmlSecKeyDataNameId) < 0,
+                err, STS_E_INTERNAL, "cannot restrict KeyInfo");
+
+    ctx->signKey = key; /* LENT */
+    ret = xmlSecDSigCtxVerify(ctx, sig);
+    ctx->signKey = NULL;
+
+    STS_FAIL_IF(ret < 0, err, STS_E_INVALID_TOKEN, "signature processing failed");
+    STS_FAIL_IF(ctx->status != xmlSecDSigStatusSucceeded, err, STS_E_INVALID_TOKEN,
+                "signature or digest mismatch");
+    STS_FAIL_IF(xmlSecPtrListGetSize(&ctx->signedInfoReferences) != 1, err, STS_E_INVALID_TOKEN,
+                "verified References != 1");
+    rctx = xmlSecPtrListGetItem(&ctx->signedInfoReferences, 0);
+    STS_FAIL_IF(rctx == NULL || rctx->status != xmlSecDSigStatusSucceeded, err,
+                STS_E_INVALID_TOKEN, "Reference not verified");
+    STS_FAIL_IF(rctx->uri == NULL || !xmlStrEqual(rctx->uri, BAD_CAST uri), err,
+                STS_E_INVALID_TOKEN, "verified Reference URI is not the assertion ID");
+    for (xmlSecTransformPtr t = rctx->transformCtx.first; t != NULL; t = t->next) {
+        if (t->id == xmlSecTransformEnvelopedId)
+            n_env++;
+        else if (t->id == xmlSecTransformExclC14NId)
+            n_c14n++;
+        else if (t->id != xmlSecTransformXPointerId && t->id != xmlSecTransformSha256Id &&
+                 t->id != xmlSecTransformMemBufId)
+            STS_FAIL_IF(1, err, STS_E_INVALID_TOKEN, "unexpected transform %s",
+                        t->id->name != NULL ? (const char *)t->id->name : "?");
+    }
+    STS_FAIL_IF(n_env != 1 || n_c14n != 1, err, STS_E_INVALID_TOKEN,
+                "verified transforms are not enveloped + exc-c14n");
+
+cleanup:
+    if (ctx != NULL) {
+        ctx->signKey = NULL;
+        xmlSecDSigCtxDestroy(ctx);
+    }
+    return rc;
+}
+
+/* Text of a leaf element (comments skipped, child elements refused), malloc'd. */
+static sts_errc_t leaf_text(xmlNodePtr el, const char *what, int required, char **out,
+                            sts_err_t *err)
+{
+    xmlChar *v;
+
+    for (xmlNodePtr c = el->children; c != NULL; c = c->next)
+        if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE &&
+            c->type != XML_COMMENT_NODE)
+            return BAD("%s has mixed content", what);
+    v = xmlNodeGetContent(el);
+    if (required && (v == NULL || v[0] == '\0')) {
+        xmlFree(v);
+        return BAD("%s is empty", what);
+    }
+    *out = dup_xml(v != NULL ? v : BAD_CAST "");
+    xmlFree(v);
+    return *out != NULL ? STS_OK : STS_ERR(err, STS_E_NOMEM, "out of memory");
+}
+
+static sts_errc_t time_attr(xmlNodePtr el, const char *name, int required, time_t *out,
+                            sts_err_t *err)
+{
+    xmlChar *v = xmlGetNoNsProp(el, BAD_CAST name);
+    int bad;
+
+    *out = 0;
+    if (v == NULL)
+        return required ? BAD("%s missing", name) : STS_OK;
+    bad = sts_time_parse((const char *)v, out) != 0;
+    xmlFree(v);
+    return bad ? BAD("%s is not a valid xs:dateTime", name) : STS_OK;
+}
+
+static sts_errc_t add_audience(sts_saml_info_t *info, xmlNodePtr aud, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    char *s = NULL;
+    char **grown;
+
+    STS_CHECK(leaf_text(aud, "Audience", 1, &s, err));
+    grown = realloc(info->audiences, (info->naudiences + 1) * sizeof(*grown));
+    STS_FAIL_IF(grown == NULL, err, STS_E_NOMEM, "out of memory");
+    info->audiences = grown;
+    info->audiences[info->naudiences++] = s;
+    s = NULL;
+
+cleanup:
+    free(s);
+    return rc;
+}
+
+/* Reads what the caller may use, from the children of the verified node only. */
+static sts_errc_t read_info(xmlNodePtr assertion, const char *id, sts_saml_info_t **out,
+                            sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sts_saml_info_t *info = NULL;
+    xmlNodePtr subject = NULL, conditions = NULL, nameid = NULL;
+    int nsubj = 0, ncond = 0, nname = 0;
+
+    info = calloc(1, sizeof(*info));
+    STS_FAIL_IF(info == NULL, err, STS_E_NOMEM, "out of memory");
+    info->id = strdup(id);
+    STS_FAIL_IF(info->id == NULL, err, STS_E_NOMEM, "out of memory");
+    STS_CHECK(time_attr(assertion, "IssueInstant", 1, &info->issue_instant, err));
+    /* check_profile() guaranteed the first child is Issuer */
+    STS_CHECK(leaf_text(sts_xml_first_elem(assertion), "Issuer", 1, &info->issuer, err));
+
+    for (xmlNodePtr c = sts_xml_first_elem(assertion); c != NULL; c = sts_xml_next_elem(c)) {
+        if (sts_xml_is(c, STS_NS_SAML2, "Subject")) {
+            subject = c;
+            nsubj++;
+        } else if (sts_xml_is(c, STS_NS_SAML2, "Conditions")) {
+            conditions = c;
+            ncond++;
+        }
+    }
+    STS_FAIL_IF(nsubj != 1, err, STS_E_INVALID_TOKEN, "%d Subject elements", nsubj);
+    STS_FAIL_IF(ncond > 1, err, STS_E_INVALID_TOKEN, "%d Conditions elements", ncond);
+    for (xmlNodePtr c = sts_xml_first_elem(subject); c != NULL; c = sts_xml_next_elem(c)) {
+        if (sts_xml_is(c, STS_NS_SAML2, "NameID")) {
+            nameid = c;
+            nname++;
+        }
+    }
+    STS_FAIL_IF(nname != 1, err, STS_E_INVALID_TOKEN, "%d NameID elements", nname);
+    STS_CHECK(leaf_text(nameid, "NameID", 1, &info->subject, err));
+
+    if (conditions != NULL) {
+        STS_CHECK(time_attr(conditions, "NotBefore", 0, &info->not_before, err));
+        STS_CHECK(time_attr(conditions, "NotOnOrAfter", 0, &info->not_on_or_after, err));
+        for (xmlNodePtr ar = sts_xml_first_elem(conditions); ar != NULL;
+             ar = sts_xml_next_elem(ar)) {
+            if (!sts_xml_is(ar, STS_NS_SAML2, "AudienceRestriction"))
+                continue;
+            for (xmlNodePtr a = sts_xml_first_elem(ar); a != NULL; a = sts_xml_next_elem(a))
+                if (sts_xml_is(a, STS_NS_SAML2, "Audience"))
+                    STS_CHECK(add_audience(info, a, err));
+        }
+    }
+    *out = info;
+    info = NULL;
+
+cleanup:
+    sts_saml_info_free(info);
+    return rc;
+}
+
+sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
+                            sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    xmlDocPtr doc;
+    xmlNodePtr top, sig = NULL;
+    xmlAttrPtr id_attr;
+    xmlChar *id = NULL, *version = NULL;
+    char uri[STS_SAML_ID_MAX + 1];
+    int added = 0, had_ids;
+
+    if (out != NULL)
+        *out = NULL;
+    STS_FAIL_IF(keys == NULL || out == NULL, err, STS_E_INTERNAL,
+                "sts_saml2_verify: bad arguments");
+    STS_FAIL_IF(!sts_xml_is(assertion, STS_NS_SAML2, "Assertion"), err, STS_E_INVALID_TOKEN,
+                "not a saml2:Assertion");
+    doc = assertion->doc;
+    for (top = assertion; top->parent != NULL && top->parent->type == XML_ELEMENT_NODE;)
+        top = top->parent;
+    STS_FAIL_IF(doc == NULL || top->parent != (xmlNodePtr)doc, err, STS_E_INVALID_TOKEN,
+                "assertion is not part of a document");
+    had_ids = doc->ids != NULL;
+
+    version = xmlGetNoNsProp(assertion, BAD_CAST "Version");
+    STS_FAIL_IF(version == NULL || !xmlStrEqual(version, BAD_CAST "2.0"), err,
+                STS_E_INVALID_TOKEN, "Version is not 2.0");
+    id_attr = xmlHasNsProp(assertion, BAD_CAST "ID", NULL);
+    id = xmlGetNoNsProp(assertion, BAD_CAST "ID");
+    STS_FAIL_IF(id_attr == NULL || id == NULL || !id_ok((const char *)id), err,
+                STS_E_INVALID_TOKEN, "missing or malformed ID");
+    snprintf(uri, sizeof(uri), "#%s", (const char *)id);
+
+    /* ID collisions are how wrapping attacks redirect "#ID": refuse any. */
+    STS_FAIL_IF(!id_is_unique(doc, (const char *)id, id_attr), err, STS_E_INVALID_TOKEN,
+                "ID %s is not unique in the document", (const char *)id);
+    {
+        xmlAttrPtr known = xmlGetID(doc, id);
+        if (known == NULL) {
+            STS_FAIL_IF(xmlAddID(NULL, doc, id, id_attr) == NULL, err, STS_E_INVALID_TOKEN,
+                        "cannot register ID %s", (const char *)id);
+            added = 1;
+        } else {
+            STS_FAIL_IF(known != id_attr, err, STS_E_INVALID_TOKEN,
+                        "ID %s is registered to another element", (const char *)id);
+        }
+    }
+
+    STS_CHECK(check_profile(assertion, uri, sts_keys_is_ec(keys), &sig, err));
+    STS_CHECK(verify_signature(keys, sig, uri, err));
+    /* what "#ID" resolved to is still this node */
+    STS_FAIL_IF(xmlGetID(doc, id) != id_attr, err, STS_E_INVALID_TOKEN,
+                "ID resolves to another element");
+    STS_CHECK(read_info(assertion, (const char *)id, out, err));
+    sts_debug("SAML assertion %s verified", (const char *)id);
+
+cleanup:
+    if (added) {
+        xmlRemoveID(doc, id_attr);
+        /* leave the caller's document as it was: no ID table if it had none */
+        if (!had_ids && doc->ids != NULL && xmlHashSize(doc->ids) == 0) {
+            xmlFreeIDTable(doc->ids);
+            doc->ids = NULL;
+        }
+    }
+    if (rc != STS_OK && err != NULL)
+        sts_debug("SAML assertion rejected: %s", err->detail);
+    xmlFree(version);
+    xmlFree(id);
+    return rc;
+}
+
+void sts_saml_info_free(sts_saml_info_t *info)
+{
+    if (info == NULL)
+        return;
+    free(info->id);
+    free(info->issuer);
+    free(info->subject);
+    for (size_t i = 0; i < info->naudiences; i++)
+        free(info->audiences[i]);
+    free(info->audiences);
+    free(info);
+}

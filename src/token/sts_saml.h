@@ -1,0 +1,79 @@
+/*
+ * sts_saml.h - SAML 2.0 assertions: build + sign, verify + read.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Signing: enveloped XML-DSig, exclusive C14N, RSA-SHA256 (or ECDSA-SHA256 for
+ * an EC key), one Reference to "#"+ID, KeyInfo/X509Data with the certificate,
+ * ds:Signature right after Issuer. The output is the exact signed bytes.
+ *
+ * Verifying: structure and signature only (by our key, never KeyInfo). Time
+ * window, issuer and audience policy are the engine's. What is returned is read
+ * from the very element whose signature was checked (signature wrapping fails).
+ */
+#ifndef STS_SAML_H
+#define STS_SAML_H
+
+#include "sts_err.h"
+#include "sts_keys.h"
+
+#include <libxml/tree.h>
+#include <stddef.h>
+#include <time.h>
+
+typedef struct sts_saml_attr {
+    const char *name;
+    const char *const *values;
+    size_t nvalues;
+} sts_saml_attr_t;
+
+typedef struct sts_saml_params {
+    const char *issuer;
+    const char *subject;       /* NameID */
+    const char *audience;      /* AudienceRestriction/Audience (AppliesTo) */
+    time_t issue_instant;
+    time_t not_before;
+    time_t not_on_or_after;
+    time_t authn_instant;
+    const char *authn_context; /* AuthnContextClassRef */
+    const sts_saml_attr_t *attrs;
+    size_t nattrs;
+} sts_saml_params_t;
+
+#define STS_SAML_ID_MAX 64
+
+/**
+ * @brief Build and sign a SAML 2.0 bearer assertion.
+ * @param xml_out new NUL-terminated buffer with the signed assertion (no XML
+ *        declaration, all namespaces declared on the root); free with free().
+ * @param id_out  the assertion's ID ("_" + 32 hex digits).
+ */
+sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
+                           size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err);
+
+/** What a verified assertion says. All strings owned; free with sts_saml_info_free(). */
+typedef struct sts_saml_info {
+    char *id;
+    char *issuer;
+    char *subject;
+    char **audiences;
+    size_t naudiences;
+    time_t issue_instant;
+    time_t not_before;      /* 0 if absent */
+    time_t not_on_or_after; /* 0 if absent */
+} sts_saml_info_t;
+
+/**
+ * @brief Verify @assertion in place (it may sit inside a larger document,
+ * e.g. a SOAP envelope) with @keys, then read it.
+ * Checks: element is saml2:Assertion Version 2.0 with an ID; its ID is unique
+ * in the document; exactly one ds:Signature, a direct child; exactly one
+ * Reference whose URI is "#"+ID; only enveloped + exc-c14n transforms; SHA-256
+ * digest; signature valid under our key.
+ * @return STS_OK with *out, or STS_E_INVALID_TOKEN (detail says why).
+ */
+sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
+                            sts_err_t *err);
+
+void sts_saml_info_free(sts_saml_info_t *info);
+
+#endif /* STS_SAML_H */

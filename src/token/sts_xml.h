@@ -1,0 +1,48 @@
+/*
+ * sts_xml.h - the one hardened way untrusted XML becomes a libxml2 tree.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Refused: any DOCTYPE (internal or external subset), any processing
+ * instruction (the XML declaration is not one), entity references, XInclude
+ * elements, nesting deeper than the limit, text or attribute values longer
+ * than the limit, input larger than the limit. No network, no file access:
+ * the external entity loader refuses every URL.
+ */
+#ifndef STS_XML_H
+#define STS_XML_H
+
+#include "sts_err.h"
+
+#include <libxml/tree.h>
+#include <stddef.h>
+
+typedef struct sts_xml_limits {
+    int max_depth;     /* elements, root = 1 */
+    long max_string;   /* bytes of one text node or attribute value */
+    long max_size;     /* bytes of input */
+} sts_xml_limits_t;
+
+/** @brief Process-wide libxml2 hardening; call once from the main thread before threads start. */
+void sts_xml_init(void);
+
+/**
+ * @brief Parse @buf as one XML document under @limits.
+ * @param out new document on success; free with xmlFreeDoc().
+ * @return STS_OK, or STS_E_INVALID_REQUEST (malformed, DTD, PI, limit) with detail.
+ */
+sts_errc_t sts_xml_parse(const char *buf, size_t len, const sts_xml_limits_t *limits,
+                         xmlDocPtr *out, sts_err_t *err);
+
+/** @brief First element child of @node (skips text/comments) or NULL. */
+xmlNodePtr sts_xml_first_elem(xmlNodePtr node);
+
+/** @brief Next element sibling of @node or NULL. */
+xmlNodePtr sts_xml_next_elem(xmlNodePtr node);
+
+/** @brief True when @node is an element named @name in namespace @ns. */
+int sts_xml_is(const xmlNode *node, const char *ns, const char *name);
+
+/** @brief Number of element children of @node. */
+int sts_xml_count_elems(xmlNodePtr node);
+
+#endif /* STS_XML_H */

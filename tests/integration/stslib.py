@@ -1,0 +1,1141 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Shared harness for the STS integration tests.
+
+Run every test with Debian's /usr/bin/python3 (zeep, lxml, requests). The
+environment gives STS_BIN (the sts binary) and STS_SOURCE_DIR (repository root).
+
+Contents:
+- Server: start `sts serve` on a free loopback port with a temporary data dir,
+  capture its log, stop it with SIGTERM.
+- SOAP 1.1/1.2 envelopes, WS-Addressing headers, wsse:Security with
+  wsu:Timestamp and UsernameToken (text or digest).
+- RST builders for Issue/Validate/Renew/Cancel; raw POST over http.client.
+- Parsers: faults, RSTR/RSTRC, assertions (lxml, never re-serialised for
+  signature checks: the assertion is cut out of the HTTP body as raw bytes).
+- External verifiers: xmlsec1, samlsign, SAML 2.0 schema (offline, local XSDs).
+- Store snapshots (sqlite3 read-only), a loopback listener that counts
+  connections, a fixture signer (xmlsec1 --sign) for forged assertions.
+- StsTestCase: unittest base class with the common refusal assertions.
+"""
+import base64
+import collections
+import copy
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+from lxml import etree
+
+# --------------------------------------------------------------------------
+# Paths and constants
+# --------------------------------------------------------------------------
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("STS_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
+STS_BIN = os.environ.get("STS_BIN") or os.path.join(SOURCE_DIR, "build", "sts")
+CERTS = os.path.join(SOURCE_DIR, "certs")
+SIGNING_KEY = os.path.join(CERTS, "sts-signing.key")
+SIGNING_CERT = os.path.join(CERTS, "sts-signing.crt")
+SECRETS_KEY = os.path.join(CERTS, "dev-secrets.key")
+WSDL_FILE = os.path.join(SOURCE_DIR, "wsdl", "sts.wsdl")
+
+SAML_XSD_DIR = "/usr/share/xml/opensaml"
+XMLTOOLING_XSD_DIR = "/usr/share/xml/xmltooling"
+
+ISSUER = "https://sts.example.com/"
+RP = "https://rp.example.com/"
+USER = "alice"
+PASSWORD = "wonderland"
+USER_ATTRS = {"email": "alice@example.com", "displayName": "Alice Liddell", "role": "doctor"}
+
+NS = {
+    "s11": "http://schemas.xmlsoap.org/soap/envelope/",
+    "s12": "http://www.w3.org/2003/05/soap-envelope",
+    "wst": "http://docs.oasis-open.org/ws-sx/ws-trust/200512",
+    "wsse": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
+    "wsse11": "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd",
+    "wsu": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
+    "wsa": "http://www.w3.org/2005/08/addressing",
+    "wsp": "http://schemas.xmlsoap.org/ws/2004/09/policy",
+    "saml2": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "wsdl": "http://schemas.xmlsoap.org/wsdl/",
+    "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
+    "soap12": "http://schemas.xmlsoap.org/wsdl/soap12/",
+    "xs": "http://www.w3.org/2001/XMLSchema",
+    "sp": "http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702",
+}
+WST = NS["wst"]
+ENV_NS = {11: NS["s11"], 12: NS["s12"]}
+
+UT_PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+PW_TEXT = UT_PROFILE + "#PasswordText"
+PW_DIGEST = UT_PROFILE + "#PasswordDigest"
+B64_ENC = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+WSA_ANON = "http://www.w3.org/2005/08/addressing/anonymous"
+
+REQUEST_TYPE = {b: WST + "/" + b for b in ("Issue", "Validate", "Renew", "Cancel")}
+ACTION = {b: WST + "/RST/" + b for b in ("Issue", "Validate", "Renew", "Cancel")}
+REPLY_ACTION = {
+    "Issue": WST + "/RSTRC/IssueFinal",
+    "Validate": WST + "/RSTR/ValidateFinal",
+    "Renew": WST + "/RSTR/RenewFinal",
+    "Cancel": WST + "/RSTR/CancelFinal",
+}
+TT_SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
+TT_SAML2_PROFILE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"
+TT_STATUS = WST + "/RSTR/Status"
+SAMLID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
+KT_BEARER = WST + "/Bearer"
+KT_SYMMETRIC = WST + "/SymmetricKey"
+KT_PUBLIC = WST + "/PublicKey"
+STATUS_VALID = WST + "/status/valid"
+STATUS_INVALID = WST + "/status/invalid"
+CM_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+ALG_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ALG_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+ALG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ALG_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+FAULT_TEXT = {
+    "InvalidRequest": "The request was invalid or malformed",
+    "FailedAuthentication": "Authentication failed",
+    "RequestFailed": "The specified request failed",
+    "InvalidSecurityToken": "Security token has been revoked",
+    "BadRequest": "The specified RequestSecurityToken is not understood",
+    "InvalidTimeRange": "The requested time range is invalid or unsupported",
+    "InvalidScope": "The request scope is invalid or unsupported",
+    "UnableToRenew": "The requested renewal failed",
+}
+
+DEFAULT = object()  # "compute the usual value"; None means "omit"
+
+HTTP_TIMEOUT = 15.0
+
+
+# --------------------------------------------------------------------------
+# Time
+# --------------------------------------------------------------------------
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def fmt_time(dt):
+    """xs:dateTime in UTC, second precision: YYYY-MM-DDTHH:MM:SSZ."""
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ts(offset=0):
+    """Now + offset seconds, formatted."""
+    return fmt_time(utcnow() + datetime.timedelta(seconds=offset))
+
+
+_DT_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def parse_time(text):
+    """Parse an xs:dateTime (Z, offset or fraction) into an aware datetime."""
+    m = _DT_RE.match((text or "").strip())
+    if not m:
+        raise ValueError("not an xs:dateTime: %r" % text)
+    y, mo, d, h, mi, s = (int(x) for x in m.group(1, 2, 3, 4, 5, 6))
+    frac = m.group(7)
+    us = int(round(float(frac) * 1e6)) if frac else 0
+    if us >= 1000000:
+        us = 999999
+    tz = m.group(8)
+    if tz in (None, "Z"):
+        tzinfo = datetime.timezone.utc
+    else:
+        sign = 1 if tz[0] == "+" else -1
+        tzinfo = datetime.timezone(sign * datetime.timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
+    return datetime.datetime(y, mo, d, h, mi, s, us, tzinfo=tzinfo)
+
+
+# --------------------------------------------------------------------------
+# XML helpers
+# --------------------------------------------------------------------------
+def safe_parser():
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, remove_blank_text=False)
+
+
+def parse_xml(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return etree.fromstring(data, safe_parser())
+
+
+def q(prefix, local):
+    return "{%s}%s" % (NS[prefix], local)
+
+
+def qname_value(el):
+    """Resolve the QName text content of @el to Clark notation {ns}local."""
+    text = (el.text or "").strip()
+    if ":" in text:
+        prefix, local = text.split(":", 1)
+    else:
+        prefix, local = None, text
+    ns = el.nsmap.get(prefix)
+    if ns is None:
+        return text  # unresolvable: return as is so that the comparison fails visibly
+    return "{%s}%s" % (ns, local)
+
+
+def xml_escape(s):
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+# --------------------------------------------------------------------------
+# Envelope builders
+# --------------------------------------------------------------------------
+def timestamp_xml(created_offset=0, expires_offset=300, created=None, expires=None,
+                  with_created=True, with_expires=True, wsu_id="TS-1"):
+    """wsu:Timestamp; offsets are seconds from now."""
+    c = created if created is not None else ts(created_offset)
+    e = expires if expires is not None else ts(created_offset + expires_offset)
+    parts = ['<wsu:Timestamp wsu:Id="%s">' % wsu_id]
+    if with_created:
+        parts.append("<wsu:Created>%s</wsu:Created>" % c)
+    if with_expires:
+        parts.append("<wsu:Expires>%s</wsu:Expires>" % e)
+    parts.append("</wsu:Timestamp>")
+    return "".join(parts)
+
+
+def digest_of(nonce_bytes, created, password):
+    return base64.b64encode(hashlib.sha1(nonce_bytes + created.encode() + password.encode())
+                            .digest()).decode()
+
+
+def username_token_xml(username=USER, password=PASSWORD, digest=False, nonce=None,
+                       created=None, created_offset=0, with_type=True, raw_username=None,
+                       text_nonce=False):
+    """wsse:UsernameToken. digest=True: PasswordDigest with Nonce (bytes) and Created.
+    raw_username: inserted verbatim (for entity tests); otherwise escaped."""
+    uname = raw_username if raw_username is not None else xml_escape(username)
+    parts = ['<wsse:UsernameToken wsu:Id="UT-1">', "<wsse:Username>%s</wsse:Username>" % uname]
+    if digest:
+        nonce = nonce if nonce is not None else os.urandom(16)
+        created = created if created is not None else ts(created_offset)
+        parts.append('<wsse:Password Type="%s">%s</wsse:Password>'
+                     % (PW_DIGEST, digest_of(nonce, created, password)))
+        parts.append('<wsse:Nonce EncodingType="%s">%s</wsse:Nonce>'
+                     % (B64_ENC, base64.b64encode(nonce).decode()))
+        parts.append("<wsu:Created>%s</wsu:Created>" % created)
+    else:
+        typ = ' Type="%s"' % PW_TEXT if with_type else ""
+        parts.append("<wsse:Password%s>%s</wsse:Password>" % (typ, xml_escape(password)))
+        if text_nonce:
+            parts.append('<wsse:Nonce EncodingType="%s">%s</wsse:Nonce>'
+                         % (B64_ENC, base64.b64encode(os.urandom(16)).decode()))
+            parts.append("<wsu:Created>%s</wsu:Created>" % (created or ts(created_offset)))
+    parts.append("</wsse:UsernameToken>")
+    return "".join(parts)
+
+
+def security_xml(version=12, timestamp=DEFAULT, username_token=DEFAULT, must_understand=True,
+                 **ut_kwargs):
+    """wsse:Security with a Timestamp and a UsernameToken (either may be None = omitted,
+    or a string = used verbatim). Extra kwargs go to username_token_xml()."""
+    if timestamp is DEFAULT:
+        timestamp = timestamp_xml()
+    if username_token is DEFAULT:
+        username_token = username_token_xml(**ut_kwargs)
+    mu = ' s:mustUnderstand="1"' if must_understand else ""
+    return ('<wsse:Security%s xmlns:wsse="%s" xmlns:wsu="%s">%s%s</wsse:Security>'
+            % (mu, NS["wsse"], NS["wsu"], timestamp or "", username_token or ""))
+
+
+def wsa_xml(action, to=None, message_id=DEFAULT, reply_to=DEFAULT, fault_to=None,
+            must_understand=True):
+    """WS-Addressing 1.0 headers, MSAL/WCF style."""
+    mu = ' s:mustUnderstand="1"' if must_understand else ""
+    parts = []
+    if action is not None:
+        parts.append('<wsa:Action%s>%s</wsa:Action>' % (mu, action))
+    if message_id is DEFAULT:
+        message_id = "urn:uuid:" + str(uuid.uuid4())
+    if message_id is not None:
+        parts.append("<wsa:MessageID>%s</wsa:MessageID>" % message_id)
+    if reply_to is DEFAULT:
+        reply_to = WSA_ANON
+    if reply_to is not None:
+        parts.append("<wsa:ReplyTo><wsa:Address>%s</wsa:Address></wsa:ReplyTo>" % reply_to)
+    if fault_to is not None:
+        parts.append("<wsa:FaultTo><wsa:Address>%s</wsa:Address></wsa:FaultTo>" % fault_to)
+    if to is not None:
+        parts.append('<wsa:To%s>%s</wsa:To>' % (mu, to))
+    return "".join(parts)
+
+
+def envelope(body, version=12, headers="", prolog='<?xml version="1.0" encoding="utf-8"?>'):
+    """A SOAP envelope (prefix s: for both versions) as bytes."""
+    env_ns = ENV_NS[version]
+    doc = ('%s<s:Envelope xmlns:s="%s" xmlns:wsa="%s" xmlns:wsu="%s">'
+           '<s:Header>%s</s:Header><s:Body>%s</s:Body></s:Envelope>'
+           % (prolog or "", env_ns, NS["wsa"], NS["wsu"], headers, body))
+    return doc.encode("utf-8")
+
+
+# --------------------------------------------------------------------------
+# RST builders
+# --------------------------------------------------------------------------
+def _as_text(x):
+    return x.decode("utf-8") if isinstance(x, (bytes, bytearray)) else x
+
+
+def applies_to_xml(address):
+    return ('<wsp:AppliesTo xmlns:wsp="%s"><wsa:EndpointReference xmlns:wsa="%s">'
+            '<wsa:Address>%s</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>'
+            % (NS["wsp"], NS["wsa"], xml_escape(address)))
+
+
+def rst_xml(request_type, inner=""):
+    return ('<wst:RequestSecurityToken xmlns:wst="%s">%s<wst:RequestType>%s</wst:RequestType>'
+            '</wst:RequestSecurityToken>' % (WST, inner, request_type))
+
+
+def rst_issue(applies_to=RP, token_type=None, key_type=KT_BEARER, lifetime=None,
+              request_type=DEFAULT, extra=""):
+    """Issue RST, MSAL order (AppliesTo, KeyType, then RequestType).
+    lifetime: (created or None, expires or None) strings."""
+    inner = []
+    if token_type is not None:
+        inner.append("<wst:TokenType>%s</wst:TokenType>" % token_type)
+    if applies_to is not None:
+        inner.append(applies_to_xml(applies_to))
+    if lifetime is not None:
+        created, expires = lifetime
+        lt = ["<wst:Lifetime>"]
+        if created is not None:
+            lt.append('<wsu:Created xmlns:wsu="%s">%s</wsu:Created>' % (NS["wsu"], created))
+        if expires is not None:
+            lt.append('<wsu:Expires xmlns:wsu="%s">%s</wsu:Expires>' % (NS["wsu"], expires))
+        lt.append("</wst:Lifetime>")
+        inner.append("".join(lt))
+    if key_type is not None:
+        inner.append("<wst:KeyType>%s</wst:KeyType>" % key_type)
+    inner.append(extra)
+    rt = REQUEST_TYPE["Issue"] if request_type is DEFAULT else request_type
+    return rst_xml(rt, "".join(inner))
+
+
+def rst_target(binding, token, request_type=DEFAULT, raw_target=None):
+    """Validate/Renew/Cancel RST with <wst:{binding}Target> holding @token
+    (raw bytes or str, inserted verbatim). raw_target: whole target element verbatim
+    (or "" to omit it)."""
+    if raw_target is not None:
+        target = raw_target
+    else:
+        target = "<wst:%sTarget>%s</wst:%sTarget>" % (binding, _as_text(token), binding)
+    rt = REQUEST_TYPE[binding] if request_type is DEFAULT else request_type
+    tt = ("<wst:TokenType>%s</wst:TokenType>" % TT_STATUS) if binding == "Validate" else ""
+    return rst_xml(rt, tt + target)
+
+
+# --------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------
+Response = collections.namedtuple("Response", "status headers body elapsed")
+
+
+def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    t0 = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        return Response(r.status, hdrs, data, time.monotonic() - t0)
+    finally:
+        conn.close()
+
+
+def soap_headers(version, action=None, soapaction=DEFAULT):
+    """HTTP headers for a SOAP POST. SOAP 1.1: SOAPAction (soapaction overrides the
+    action; None omits the header). SOAP 1.2: action parameter in Content-Type."""
+    if version == 11:
+        h = {"Content-Type": "text/xml; charset=utf-8"}
+        sa = action if soapaction is DEFAULT else soapaction
+        if sa is not None:
+            h["SOAPAction"] = '"%s"' % sa
+    else:
+        ct = "application/soap+xml; charset=utf-8"
+        sa = action if soapaction is DEFAULT else soapaction
+        if sa is not None:
+            ct += '; action="%s"' % sa
+        h = {"Content-Type": ct}
+    return h
+
+
+# --------------------------------------------------------------------------
+# Response parsing
+# --------------------------------------------------------------------------
+Fault = collections.namedtuple("Fault", "version status code subcode reason")
+
+
+def soap_version_of(root):
+    for v, ns in ENV_NS.items():
+        if root.tag == "{%s}Envelope" % ns:
+            return v
+    return None
+
+
+def body_child(root):
+    v = soap_version_of(root)
+    if v is None:
+        raise AssertionError("not a SOAP envelope: %s" % root.tag)
+    body = root.find("{%s}Body" % ENV_NS[v])
+    if body is None or len(body) == 0:
+        raise AssertionError("empty SOAP body")
+    return body[0]
+
+
+def parse_fault(resp):
+    """Fault(version, http status, code {ns}local, subcode {ns}local or None, reason),
+    or None when the body is not a SOAP fault."""
+    try:
+        root = parse_xml(resp.body)
+    except etree.XMLSyntaxError:
+        return None
+    v = soap_version_of(root)
+    if v is None:
+        return None
+    env = ENV_NS[v]
+    f = root.find("{%s}Body/{%s}Fault" % (env, env))
+    if f is None:
+        return None
+    if v == 11:
+        code_el = f.find("faultcode")
+        reason_el = f.find("faultstring")
+        code = qname_value(code_el) if code_el is not None else None
+        return Fault(11, resp.status, code, None,
+                     reason_el.text if reason_el is not None else None)
+    code_el = f.find("{%s}Code/{%s}Value" % (env, env))
+    sub_el = f.find("{%s}Code/{%s}Subcode/{%s}Value" % (env, env, env))
+    reason_el = f.find("{%s}Reason/{%s}Text" % (env, env))
+    return Fault(12, resp.status,
+                 qname_value(code_el) if code_el is not None else None,
+                 qname_value(sub_el) if sub_el is not None else None,
+                 reason_el.text if reason_el is not None else None)
+
+
+def reply_headers(root):
+    v = soap_version_of(root)
+    h = root.find("{%s}Header" % ENV_NS[v])
+    return h
+
+
+class Rstr:
+    """Facts of one wst:RequestSecurityTokenResponse element."""
+
+    def __init__(self, el):
+        self.el = el
+        self.children = [c.tag for c in el if isinstance(c.tag, str)]
+
+        def text(path):
+            x = el.find(path, NS)
+            return x.text.strip() if x is not None and x.text is not None else None
+        self.lifetime_created = text("wst:Lifetime/wsu:Created")
+        self.lifetime_expires = text("wst:Lifetime/wsu:Expires")
+        self.applies_to = text("wsp:AppliesTo/wsa:EndpointReference/wsa:Address")
+        self.token_type = text("wst:TokenType")
+        self.request_type = text("wst:RequestType")
+        self.key_type = text("wst:KeyType")
+        self.status_code = text("wst:Status/wst:Code")
+        self.status_reason = text("wst:Status/wst:Reason")
+        rst = el.find("wst:RequestedSecurityToken", NS)
+        self.requested_token = rst
+        self.assertion = rst.find("saml2:Assertion", NS) if rst is not None else None
+        self.cancelled = el.find("wst:RequestedTokenCancelled", NS)
+        self.refs = {}
+        for name in ("RequestedAttachedReference", "RequestedUnattachedReference"):
+            r = el.find("wst:" + name, NS)
+            if r is None:
+                continue
+            str_el = r.find("wsse:SecurityTokenReference", NS)
+            kid = str_el.find("wsse:KeyIdentifier", NS) if str_el is not None else None
+            self.refs[name] = {
+                "str": str_el,
+                "children": len(r),
+                "token_type": str_el.get(q("wsse11", "TokenType")) if str_el is not None else None,
+                "value_type": kid.get("ValueType") if kid is not None else None,
+                "key_id": kid.text.strip() if kid is not None and kid.text else None,
+            }
+
+
+def parse_rstr_response(resp, collection):
+    """Return (root, [Rstr]) for an RSTRC (collection=True) or a bare RSTR."""
+    root = parse_xml(resp.body)
+    child = body_child(root)
+    if collection:
+        if child.tag != q("wst", "RequestSecurityTokenResponseCollection"):
+            raise AssertionError("expected RSTRC, got %s" % child.tag)
+        items = [Rstr(c) for c in child if isinstance(c.tag, str)]
+    else:
+        if child.tag != q("wst", "RequestSecurityTokenResponse"):
+            raise AssertionError("expected RSTR, got %s" % child.tag)
+        items = [Rstr(child)]
+    return root, items
+
+
+# --------------------------------------------------------------------------
+# Assertions (SAML)
+# --------------------------------------------------------------------------
+def extract_assertion_bytes(body):
+    """The one saml2:Assertion of an HTTP body, as raw bytes (no re-serialisation)."""
+    start_tag = b"<saml2:Assertion"
+    end_tag = b"</saml2:Assertion>"
+    starts = [m.start() for m in re.finditer(re.escape(start_tag) + rb"[\s>/]", body)]
+    ends = [m.start() for m in re.finditer(re.escape(end_tag), body)]
+    if len(starts) != 1 or len(ends) != 1:
+        raise AssertionError("expected exactly one saml2:Assertion in the body, found %d/%d"
+                             % (len(starts), len(ends)))
+    if ends[0] < starts[0]:
+        raise AssertionError("saml2:Assertion end before start")
+    return body[starts[0]:ends[0] + len(end_tag)]
+
+
+Assertion = collections.namedtuple(
+    "Assertion", "el id issuer subject conf_method not_before not_on_or_after audiences "
+                 "attributes child_tags sig")
+
+
+def assertion_facts(data):
+    """Parse assertion bytes (or an lxml element) into an Assertion tuple."""
+    el = data if isinstance(data, etree._Element) else parse_xml(data)
+
+    def text(path):
+        x = el.find(path, NS)
+        return x.text.strip() if x is not None and x.text is not None else None
+    cond = el.find("saml2:Conditions", NS)
+    attrs = {}
+    for a in el.findall("saml2:AttributeStatement/saml2:Attribute", NS):
+        attrs[a.get("Name")] = [v.text for v in a.findall("saml2:AttributeValue", NS)]
+    sig = el.find("ds:Signature", NS)
+    sig_facts = None
+    if sig is not None:
+        refs = sig.findall("ds:SignedInfo/ds:Reference", NS)
+        sig_facts = {
+            "c14n": sig.find("ds:SignedInfo/ds:CanonicalizationMethod", NS).get("Algorithm"),
+            "method": sig.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm"),
+            "references": [r.get("URI") for r in refs],
+            "transforms": [t.get("Algorithm") for t in refs[0].findall(
+                "ds:Transforms/ds:Transform", NS)] if refs else [],
+            "digest": (refs[0].find("ds:DigestMethod", NS).get("Algorithm") if refs else None),
+            "x509": [x.text.strip() for x in sig.findall(
+                "ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)],
+        }
+    scm = el.find("saml2:Subject/saml2:SubjectConfirmation", NS)
+    return Assertion(
+        el=el, id=el.get("ID"), issuer=text("saml2:Issuer"),
+        subject=text("saml2:Subject/saml2:NameID"),
+        conf_method=scm.get("Method") if scm is not None else None,
+        not_before=cond.get("NotBefore") if cond is not None else None,
+        not_on_or_after=cond.get("NotOnOrAfter") if cond is not None else None,
+        audiences=[a.text for a in el.findall(
+            "saml2:Conditions/saml2:AudienceRestriction/saml2:Audience", NS)],
+        attributes=attrs,
+        child_tags=[c.tag for c in el if isinstance(c.tag, str)],
+        sig=sig_facts)
+
+
+def cert_b64(path=SIGNING_CERT):
+    """Base64 body of a PEM certificate, no line breaks."""
+    with open(path) as f:
+        pem = f.read()
+    m = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", pem, re.S)
+    return "".join(m.group(1).split())
+
+
+Tool = collections.namedtuple("Tool", "ok rc output")
+
+
+def _run(cmd, timeout=60, input_bytes=None):
+    try:
+        p = subprocess.run(cmd, input=input_bytes, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Tool(False, -1, "timeout: %s" % " ".join(cmd))
+    return Tool(p.returncode == 0, p.returncode, p.stdout.decode("utf-8", "replace"))
+
+
+def _tmpfile(data, suffix=".xml"):
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix="sts-test-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
+def xmlsec_verify(assertion, cert=SIGNING_CERT):
+    """xmlsec1 --verify of standalone assertion bytes with the public key of @cert."""
+    path = _tmpfile(assertion)
+    try:
+        return _run(["xmlsec1", "--verify", "--id-attr:ID",
+                     "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                     "--pubkey-cert-pem", cert, path])
+    finally:
+        os.unlink(path)
+
+
+def samlsign_verify(assertion, cert=SIGNING_CERT):
+    """samlsign (OpenSAML) verification: SAML signature profile + key from @cert."""
+    path = _tmpfile(assertion)
+    try:
+        return _run(["samlsign", "-c", cert, "-f", path])
+    finally:
+        os.unlink(path)
+
+
+class _LocalResolver(etree.Resolver):
+    """Map schema locations to local files; refuse everything else (no network)."""
+    MAP = {
+        "http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd":
+            os.path.join(XMLTOOLING_XSD_DIR, "xmldsig-core-schema.xsd"),
+        "http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd":
+            os.path.join(XMLTOOLING_XSD_DIR, "xenc-schema.xsd"),
+    }
+
+    def resolve(self, url, pubid, context):
+        if url in self.MAP:
+            return self.resolve_filename(self.MAP[url], context)
+        base = os.path.basename(url)
+        for d in (XMLTOOLING_XSD_DIR, SAML_XSD_DIR):
+            cand = os.path.join(d, base)
+            if os.path.exists(cand) and (url.startswith("/") or "://" not in url
+                                         or url.startswith("file:")):
+                return self.resolve_filename(cand, context)
+        raise etree.XMLSchemaParseError("refusing to fetch %s" % url)
+
+
+_SAML_SCHEMA = None
+
+
+def saml_schema():
+    global _SAML_SCHEMA
+    if _SAML_SCHEMA is None:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        parser.resolvers.add(_LocalResolver())
+        doc = etree.parse(os.path.join(SAML_XSD_DIR, "saml-schema-assertion-2.0.xsd"), parser)
+        _SAML_SCHEMA = etree.XMLSchema(doc)
+    return _SAML_SCHEMA
+
+
+def schema_validate(assertion):
+    """Validate assertion bytes against saml-schema-assertion-2.0.xsd (offline)."""
+    schema = saml_schema()
+    ok = schema.validate(parse_xml(assertion))
+    return Tool(ok, 0 if ok else 1, "\n".join(str(e) for e in schema.error_log))
+
+
+def xmllint_wellformed(data):
+    path = _tmpfile(data)
+    try:
+        return _run(["xmllint", "--noout", "--nonet", path])
+    finally:
+        os.unlink(path)
+
+
+# --------------------------------------------------------------------------
+# Fixture signer (forged or foreign assertions)
+# --------------------------------------------------------------------------
+def make_keypair(directory, cn="Evil Signer"):
+    """RSA 2048 key + self-signed certificate with openssl. Returns (key, cert)."""
+    key = os.path.join(directory, "evil.key")
+    crt = os.path.join(directory, "evil.crt")
+    r = _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+              "-out", crt, "-days", "2", "-subj", "/CN=%s" % cn])
+    if not r.ok:
+        raise RuntimeError("openssl failed: %s" % r.output)
+    return key, crt
+
+
+SIG_TEMPLATE = (
+    '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+    '<ds:CanonicalizationMethod Algorithm="%(c14n)s"/>'
+    '<ds:SignatureMethod Algorithm="%(rsa)s"/>'
+    '<ds:Reference URI="#%(id)s"><ds:Transforms>'
+    '<ds:Transform Algorithm="%(env)s"/><ds:Transform Algorithm="%(c14n)s"/>'
+    '</ds:Transforms><ds:DigestMethod Algorithm="%(sha)s"/><ds:DigestValue/></ds:Reference>'
+    '</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/>'
+    '</ds:X509Data></ds:KeyInfo></ds:Signature>')
+
+
+def sign_assertion(assertion, key, cert):
+    """(Re-)sign assertion bytes or element: drop any ds:Signature child, put an
+    enveloped exc-c14n RSA-SHA256 template right after Issuer, sign with xmlsec1.
+    Returns the signed assertion as bytes without XML declaration."""
+    el = copy.deepcopy(assertion) if isinstance(assertion, etree._Element) else parse_xml(assertion)
+    for s in el.findall("ds:Signature", NS):
+        el.remove(s)
+    tmpl = parse_xml(SIG_TEMPLATE % {"c14n": ALG_EXC_C14N, "rsa": ALG_RSA_SHA256, "id": el.get("ID"),
+                                     "env": ALG_ENVELOPED, "sha": ALG_SHA256})
+    issuer = el.find("saml2:Issuer", NS)
+    pos = list(el).index(issuer) + 1 if issuer is not None else 0
+    el.insert(pos, tmpl)
+    src = _tmpfile(etree.tostring(el))
+    out = src + ".signed"
+    try:
+        r = _run(["xmlsec1", "--sign", "--privkey-pem", "%s,%s" % (key, cert), "--id-attr:ID",
+                  "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", "--output", out, src])
+        if not r.ok:
+            raise RuntimeError("xmlsec1 --sign failed: %s" % r.output)
+        with open(out, "rb") as f:
+            data = f.read()
+    finally:
+        for p in (src, out):
+            if os.path.exists(p):
+                os.unlink(p)
+    return re.sub(rb"^<\?xml[^>]*\?>\s*", b"", data).strip()
+
+
+def make_assertion(subject=USER, audience=RP, issuer=ISSUER, assertion_id=None,
+                   lifetime=3600, not_before_offset=0):
+    """An unsigned SAML 2.0 bearer assertion shaped like ours (for forgeries)."""
+    aid = assertion_id or "_" + uuid.uuid4().hex
+    nb = ts(not_before_offset)
+    na = ts(not_before_offset + lifetime)
+    now = ts()
+    attrs = "".join(
+        '<saml2:Attribute Name="%s"><saml2:AttributeValue>%s</saml2:AttributeValue>'
+        '</saml2:Attribute>' % (k, xml_escape(v)) for k, v in USER_ATTRS.items())
+    xml = (
+        '<saml2:Assertion xmlns:saml2="%(saml)s" ID="%(id)s" IssueInstant="%(now)s" Version="2.0">'
+        '<saml2:Issuer>%(iss)s</saml2:Issuer>'
+        '<saml2:Subject><saml2:NameID>%(sub)s</saml2:NameID>'
+        '<saml2:SubjectConfirmation Method="%(cm)s"><saml2:SubjectConfirmationData '
+        'NotOnOrAfter="%(na)s"/></saml2:SubjectConfirmation></saml2:Subject>'
+        '<saml2:Conditions NotBefore="%(nb)s" NotOnOrAfter="%(na)s"><saml2:AudienceRestriction>'
+        '<saml2:Audience>%(aud)s</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>'
+        '<saml2:AuthnStatement AuthnInstant="%(now)s"><saml2:AuthnContext>'
+        '<saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password'
+        '</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>'
+        '<saml2:AttributeStatement>%(attrs)s</saml2:AttributeStatement></saml2:Assertion>'
+        % {"saml": NS["saml2"], "id": aid, "now": now, "iss": xml_escape(issuer),
+           "sub": xml_escape(subject), "cm": CM_BEARER, "na": na, "nb": nb,
+           "aud": xml_escape(audience), "attrs": attrs})
+    return xml.encode()
+
+
+# --------------------------------------------------------------------------
+# Loopback listener (SSRF / XXE / ReplyTo probes)
+# --------------------------------------------------------------------------
+class ConnCounter:
+    """Listen on 127.0.0.1:random and count connections (each is answered with
+    nothing and closed)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.count = 0
+        self.data = b""
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.count += 1
+            try:
+                c.settimeout(0.5)
+                self.data += c.recv(4096)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self, settle=1.0):
+        """Wait @settle seconds for late connections, stop, return the count."""
+        time.sleep(settle)
+        self._stop.set()
+        self._t.join(2)
+        self.sock.close()
+        return self.count
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self._stop.is_set():
+            self.close(0)
+
+
+# --------------------------------------------------------------------------
+# Server
+# --------------------------------------------------------------------------
+class Server:
+    """One `sts serve` process with its own temporary data dir and log file."""
+
+    LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+
+    def __init__(self, name="sts", config=None, start_timeout=15.0):
+        self.tmp = tempfile.mkdtemp(prefix="sts-it-%s-" % name)
+        self.data_dir = os.path.join(self.tmp, "data")
+        os.mkdir(self.data_dir)
+        self.log_path = os.path.join(self.tmp, "sts.log")
+        self.config_path = None
+        if config is not None:
+            self.config_path = os.path.join(self.tmp, "config.json")
+            with open(self.config_path, "w") as f:
+                if isinstance(config, str):
+                    f.write(config)
+                else:
+                    json.dump(config, f, indent=2)
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.port = None
+        self.host = "127.0.0.1"
+        self.exit_code = None
+
+    @property
+    def url(self):
+        return "http://%s:%d/sts" % (self.host, self.port)
+
+    def start(self):
+        if not os.path.exists(STS_BIN):
+            raise RuntimeError("STS binary not found: %s" % STS_BIN)
+        cmd = [STS_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        if self.config_path:
+            cmd += ["--config", self.config_path]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=self._log, cwd=self.tmp)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            m = self.LISTEN_RE.search(self.log_text())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("sts exited with %s before listening; log:\n%s"
+                                   % (self.proc.returncode, self.log_text()[-4000:]))
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError("sts did not report 'listening on' within %.0fs; log:\n%s"
+                           % (self.start_timeout, self.log_text()[-4000:]))
+
+    def stop(self, timeout=5.0):
+        """SIGTERM; return the exit code (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.exit_code = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.exit_code = None
+        else:
+            self.exit_code = self.proc.returncode
+        self._log.close()
+        return self.exit_code
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def cleanup(self):
+        if os.environ.get("STS_KEEP_TMP"):
+            return
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- log ---
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_mark(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, mark):
+        with open(self.log_path, "rb") as f:
+            f.seek(mark)
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, mark, pattern, timeout=3.0):
+        """First line after byte @mark that matches regex @pattern, or None."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_since(mark).splitlines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+    # --- HTTP ---
+    def get(self, path, timeout=HTTP_TIMEOUT):
+        return http_request(self.host, self.port, "GET", path, timeout=timeout)
+
+    def post_raw(self, body, headers, path="/sts", timeout=HTTP_TIMEOUT):
+        return http_request(self.host, self.port, "POST", path, body=body, headers=headers,
+                            timeout=timeout)
+
+    def alive(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        try:
+            return self.get("/health", timeout=5).status == 200
+        except OSError:
+            return False
+
+    def soap(self, binding, rst, version=12, action=DEFAULT, soapaction=DEFAULT, wsa=False,
+             wsa_action=DEFAULT, message_id=DEFAULT, reply_to=DEFAULT, fault_to=None,
+             security=DEFAULT, extra_headers="", prolog=DEFAULT, timeout=HTTP_TIMEOUT,
+             **sec_kwargs):
+        """POST one SOAP request.
+        binding: Issue/Validate/Renew/Cancel (selects the default action).
+        action: None = no HTTP-level action; soapaction overrides it (SOAP 1.1 header
+        or SOAP 1.2 Content-Type action parameter).
+        wsa: add WS-Addressing headers (Action=wsa_action, MessageID, ReplyTo, To).
+        security: None = no wsse:Security, a string = verbatim, DEFAULT = built from
+        sec_kwargs (see security_xml)."""
+        act = ACTION[binding] if action is DEFAULT else action
+        headers = ""
+        if wsa:
+            wa = act if wsa_action is DEFAULT else wsa_action
+            headers += wsa_xml(wa, to=self.url, message_id=message_id, reply_to=reply_to,
+                               fault_to=fault_to)
+        if security is DEFAULT:
+            security = security_xml(version, **sec_kwargs)
+        headers += (security or "") + extra_headers
+        kw = {} if prolog is DEFAULT else {"prolog": prolog}
+        body = envelope(_as_text(rst), version, headers, **kw)
+        return self.post_raw(body, soap_headers(version, act, soapaction), timeout=timeout)
+
+    def issue(self, version=12, applies_to=RP, **kw):
+        rst_kw = {k: kw.pop(k) for k in ("token_type", "key_type", "lifetime", "extra")
+                  if k in kw}
+        return self.soap("Issue", rst_issue(applies_to=applies_to, **rst_kw), version, **kw)
+
+    def validate(self, token, version=12, **kw):
+        return self.soap("Validate", rst_target("Validate", token), version, **kw)
+
+    def renew(self, token, version=12, **kw):
+        return self.soap("Renew", rst_target("Renew", token), version, **kw)
+
+    def cancel(self, token, version=12, **kw):
+        return self.soap("Cancel", rst_target("Cancel", token), version, **kw)
+
+    # --- store ---
+    @property
+    def db_path(self):
+        return os.path.join(self.data_dir, "tokens.db")
+
+    def snapshot(self):
+        """All token rows as a list of dicts, ordered by id ([] when no store yet)."""
+        if not os.path.exists(self.db_path):
+            return []
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute("SELECT * FROM tokens ORDER BY id")]
+        finally:
+            con.close()
+
+    def row(self, token_id):
+        for r in self.snapshot():
+            if r["id"] == token_id:
+                return r
+        return None
+
+
+def default_config(**engine_overrides):
+    """A config file mirroring the embedded default (used for short lifetimes).
+    The user list comes from STS_TEST_USERS_JSON if set (until docs/config.md
+    shows alice's hash), otherwise a $6$ crypt hash generated here."""
+    engine = {
+        "issuer": ISSUER,
+        "signing_key": SIGNING_KEY,
+        "signing_cert": SIGNING_CERT,
+        "secrets_key": SECRETS_KEY,
+        "default_lifetime": 3600,
+        "max_lifetime": 3600,
+        "clock_skew": 300,
+        "renew_window": 3600,
+    }
+    engine.update(engine_overrides)
+    return {
+        "engine": engine,
+        "relying_parties": [{"applies_to": RP}],
+        "users": test_users(),
+    }
+
+
+def sha512_crypt(password, salt="stsitest"):
+    r = _run(["openssl", "passwd", "-6", "-salt", salt, password])
+    if not r.ok:
+        raise RuntimeError(r.output)
+    return r.output.strip()
+
+
+def test_users():
+    env = os.environ.get("STS_TEST_USERS_JSON")
+    if env:
+        return json.loads(env)
+    return [{
+        "name": USER,
+        "password_hash": sha512_crypt(PASSWORD),
+        "attributes": {"email": [USER_ATTRS["email"]],
+                       "displayName": [USER_ATTRS["displayName"]],
+                       "role": [USER_ATTRS["role"]]},
+    }]
+
+
+# --------------------------------------------------------------------------
+# unittest base class
+# --------------------------------------------------------------------------
+class StsTestCase(unittest.TestCase):
+    """Starts one server per test class (config = class attribute CONFIG)."""
+
+    CONFIG = None
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cfg = cls.CONFIG() if callable(cls.CONFIG) else cls.CONFIG
+        cls.server = Server(cls.__name__, cfg)
+        try:
+            cls.server.start()
+        except Exception:
+            cls.server.kill()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        srv = cls.server
+        if srv is None:
+            return
+        rc = srv.stop()
+        log = srv.log_text()
+        ok_exit = rc == 0
+        leaked = PASSWORD in log
+        if not ok_exit or leaked:
+            # keep the evidence
+            print("\n[%s] server log kept in %s" % (cls.__name__, srv.tmp))
+        else:
+            srv.cleanup()
+        if not ok_exit:
+            raise AssertionError("sts did not exit 0 within 5 s after SIGTERM (rc=%r)" % rc)
+        if leaked:
+            raise AssertionError("the password appears in the server log (%s)" % srv.log_path)
+
+    # --- convenience ---
+    @property
+    def srv(self):
+        return self.server
+
+    def issue_ok(self, version=12, **kw):
+        """Issue for RP and return (response, Rstr, assertion_bytes)."""
+        r = self.srv.issue(version=version, **kw)
+        self.assertEqual(r.status, 200, "Issue failed: %s" % r.body[:2000])
+        _, items = parse_rstr_response(r, collection=True)
+        self.assertEqual(len(items), 1)
+        return r, items[0], extract_assertion_bytes(r.body)
+
+    def validate_status(self, token, version=12, **kw):
+        """Validate @token; assert the Status RSTR shape; return (code, reason, response)."""
+        r = self.srv.validate(token, version, **kw)
+        self.assertEqual(r.status, 200, "Validate must answer, not fault: %r" % r.body[:2000])
+        self.assertNoSecrets(r)
+        root, items = parse_rstr_response(r, collection=False)
+        rstr = items[0]
+        self.assertEqual(rstr.token_type, TT_STATUS, "Validate RSTR TokenType")
+        self.assertIn(rstr.status_code, (STATUS_VALID, STATUS_INVALID), "wst:Status/wst:Code")
+        self.assertTrue(rstr.status_reason, "wst:Status/wst:Reason present")
+        return rstr.status_code, rstr.status_reason, r
+
+    def assertValid(self, token, version=12):
+        code, reason, _ = self.validate_status(token, version)
+        self.assertEqual(code, STATUS_VALID, "expected status valid (reason: %s)" % reason)
+
+    def assertInvalid(self, token, version=12, store_before=None):
+        """Status invalid, store unchanged, server alive."""
+        before = self.srv.snapshot() if store_before is None else store_before
+        code, reason, _ = self.validate_status(token, version)
+        self.assertEqual(code, STATUS_INVALID, "expected status invalid (reason: %s)" % reason)
+        self.assertEqual(self.srv.snapshot(), before, "store changed by Validate")
+        self.assertTrue(self.srv.alive())
+        return reason
+
+    def assertNoSecrets(self, resp):
+        self.assertNotIn(PASSWORD.encode(), resp.body, "password echoed in the response")
+        root = parse_xml(resp.body)
+        self.assertIsNone(root.find(".//wsse:Security", NS),
+                          "request wsse:Security echoed in the response")
+
+    def assertFault(self, resp, code, version):
+        """Exact WS-Trust fault shape for @version (11/12), HTTP status included."""
+        f = parse_fault(resp)
+        self.assertIsNotNone(f, "expected a SOAP fault, got HTTP %d: %r"
+                             % (resp.status, resp.body[:1500]))
+        self.assertEqual(f.version, version, "fault SOAP version")
+        want = "{%s}%s" % (WST, code)
+        if version == 11:
+            self.assertEqual(resp.status, 500, "SOAP 1.1 fault HTTP status")
+            self.assertTrue(resp.headers.get("content-type", "").startswith("text/xml"),
+                            resp.headers.get("content-type"))
+            self.assertEqual(f.code, want, "faultcode")
+        else:
+            self.assertEqual(resp.status, 400, "SOAP 1.2 sender fault HTTP status")
+            self.assertTrue(resp.headers.get("content-type", "").startswith(
+                "application/soap+xml"), resp.headers.get("content-type"))
+            self.assertEqual(f.code, "{%s}Sender" % NS["s12"], "Code/Value")
+            self.assertEqual(f.subcode, want, "Subcode/Value")
+        self.assertEqual((f.reason or "").strip(), FAULT_TEXT[code], "fault reason text")
+        self.assertNoSecrets(resp)
+        return f
+
+    def assertLogged(self, mark, token, msg=None):
+        line = self.srv.wait_log(mark, re.escape(token))
+        self.assertIsNotNone(line, msg or "no log line containing %r after the request; log tail:\n%s"
+                             % (token, self.srv.log_since(mark)[-2000:]))
+        self.assertRegex(line.lower(), r"\binfo\b", "outcome line is not at INFO level: %s" % line)
+        return line
+
+    def assertRefused(self, send, code, version, store_before=None):
+        """Run send() -> Response; assert the fault, store unchanged, server alive,
+        a log line with wst:<code>, and no password in the log. Returns the response."""
+        before = self.srv.snapshot() if store_before is None else store_before
+        mark = self.srv.log_mark()
+        resp = send()
+        self.assertFault(resp, code, version)
+        self.assertEqual(self.srv.snapshot(), before, "store changed by a refused request")
+        self.assertTrue(self.srv.alive(), "server not alive after the request")
+        self.assertLogged(mark, "wst:" + code)
+        self.assertNotIn(PASSWORD, self.srv.log_since(mark), "password in the log")
+        return resp
