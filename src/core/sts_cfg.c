@@ -546,19 +546,21 @@ static int cfg_fail(cfg_ctx_t *ctx, const char *fmt, ...)
     return r;
 }
 
-/* The parent of ctx->path, for "unknown key "x" in "server"". */
+/* Report @key, a member of the object at ctx->path, as unknown: at the key itself. */
 static int cfg_unknown_key(cfg_ctx_t *ctx, const char *key)
 {
-    if (ctx->path.len == 0)
-        return cfg_fail(ctx, "unknown key \"%s\" at the top level", key);
-    {
-        char parent[CFG_PATH_MAX];
-        snprintf(parent, sizeof(parent), "%s", ctx->path.s);
-        cfg_mark_t m = path_key(&ctx->path, key, strlen(key));
-        int r = cfg_fail(ctx, "unknown key \"%s\" in \"%s\"", key, parent);
-        path_restore(&ctx->path, m);
-        return r;
-    }
+    char parent[CFG_PATH_MAX];
+    cfg_mark_t m;
+    int r;
+
+    snprintf(parent, sizeof(parent), "%s", ctx->path.s);
+    m = path_key(&ctx->path, key, strlen(key));
+    if (parent[0] == '\0')
+        r = cfg_fail(ctx, "unknown key \"%s\" at the top level", key);
+    else
+        r = cfg_fail(ctx, "unknown key \"%s\" in \"%s\"", key, parent);
+    path_restore(&ctx->path, m);
+    return r;
 }
 
 static int cfg_missing_key(cfg_ctx_t *ctx, const char *key)
@@ -589,8 +591,8 @@ static const char *v_uri(const char *s)
     return NULL;
 }
 
-/* "host:port" or "[v6]:port"; host is returned without brackets. */
-static const char *v_listen(const char *s, char **host, int *port)
+/* "host:port" or "[v6]:port"; @host/@hlen name the host inside @s, without brackets. */
+static const char *v_listen(const char *s, const char **host, size_t *hlen, int *port)
 {
     const char *colon;
     const char *hend;
@@ -598,7 +600,6 @@ static const char *v_listen(const char *s, char **host, int *port)
     char buf[INET6_ADDRSTRLEN];
     long v = 0;
 
-    *host = NULL;
     if (*s == '[') {
         hstart = s + 1;
         hend = strchr(hstart, ']');
@@ -637,9 +638,8 @@ static const char *v_listen(const char *s, char **host, int *port)
     }
     if (v > 65535)
         return "must end with a port number 0..65535";
-    *host = strndup(hstart, (size_t)(hend - hstart));
-    if (*host == NULL)
-        return "out of memory";
+    *host = hstart;
+    *hlen = (size_t)(hend - hstart);
     *port = (int)v;
     return NULL;
 }
@@ -756,9 +756,19 @@ static int opt_set_str(cfg_ctx_t *ctx, const cfg_opt_t *o, const char *s, const 
     char *v = NULL;
 
     switch (o->type) {
-    case CT_LISTEN:
-        msg = v_listen(s, &v, &ctx->cfg->listen_port);
+    case CT_LISTEN: {
+        const char *host = NULL;
+        size_t hlen = 0;
+        int port = 0;
+
+        msg = v_listen(s, &host, &hlen, &port);
+        if (msg == NULL) {
+            if ((v = strndup(host, hlen)) == NULL)
+                return cfg_oom(ctx);
+            ctx->cfg->listen_port = port;
+        }
         break;
+    }
     case CT_LOGLEVEL: {
         int lvl = sts_log_level_parse(s);
         if (lvl < 0)

@@ -204,20 +204,25 @@ void sts_soap_reply_header(struct soap *soap, const char *action)
     soap->header = out;
 }
 
-/* Every fault gSOAP raises by itself (parse errors, limits, unknown
- * mustUnderstand headers) passes here: give it the WS-Trust shape and a
- * clean header, and log it. */
+/* Every fault gSOAP raises by itself (parse errors of a chunked body, limits,
+ * unknown mustUnderstand headers, a Body that is no RST) passes here: a
+ * request gSOAP cannot read gets the WS-Trust shape (wst:InvalidRequest) and
+ * a clean header, and is logged. */
 static void seterror_hook(struct soap *soap, const char **code, const char **reason)
 {
-    sts_soap_conn_t *conn = soap->user;
-    (void)code;
-    (void)reason;
-    if (soap->error == SOAP_FAULT || soap->error == SOAP_OK || soap->error == SOAP_EOF)
+    int e = soap->error;
+
+    if (e == SOAP_FAULT || e == SOAP_OK || e == SOAP_EOF || e >= 100 /* HTTP status */)
         return;
-    sts_info("soap %s -> gSOAP error %d (%s)", soap->path ? soap->path : "-", soap->error,
-             *reason ? *reason : "-");
     sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
-    (void)conn;
+    if (e == SOAP_EOM || e == SOAP_TCP_ERROR) {
+        sts_info("soap -> gSOAP error %d", e);
+        return;
+    }
+    sts_info("soap -> wst:InvalidRequest (gSOAP error %d: %s)", e, *reason ? *reason : "-");
+    *code = soap->version == 2 ? "SOAP-ENV:Sender" : "SOAP-ENV:Client";
+    *reason = "The request was invalid or malformed";
+    *soap_faultsubcode(soap) = "wst:InvalidRequest";
 }
 
 /* ---- GET endpoints ---------------------------------------------------------- */
@@ -481,8 +486,11 @@ done:
     }
     free(workers);
     free(wsdl);
-    if (master != NULL)
+    if (master != NULL) {
+        soap_destroy(master);
+        soap_end(master); /* accept timeouts leave a fault struct in the arena */
         soap_free(master);
+    }
     pthread_cond_destroy(&pool.ready);
     pthread_mutex_destroy(&pool.lock);
     return rc;

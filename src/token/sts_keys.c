@@ -24,6 +24,7 @@
 #include <xmlsec/crypto.h>
 #include <xmlsec/errors.h>
 #include <xmlsec/openssl/evp.h>
+#include <xmlsec/openssl/x509.h>
 #include <xmlsec/xmlsec.h>
 
 #include <pthread.h>
@@ -218,6 +219,12 @@ sts_errc_t sts_keys_load(const char *key_file, const char *cert_file, sts_keys_t
         EVP_PKEY *xk = value != NULL ? xmlSecOpenSSLEvpKeyDataGetEvp(value) : NULL;
         STS_FAIL_IF(xk == NULL || EVP_PKEY_eq(xk, keys->pkey) != 1, err, STS_E_CONFIG,
                     "xmlsec and OpenSSL disagree on the key in %s", key_file);
+        /* the files were read twice: the KeyInfo certificate must be the one checked */
+        xmlSecKeyDataPtr x509 = xmlSecKeyGetData(keys->master, xmlSecOpenSSLKeyDataX509Id);
+        STS_FAIL_IF(x509 == NULL || xmlSecOpenSSLKeyDataX509GetCertsSize(x509) != 1 ||
+                        X509_cmp(xmlSecOpenSSLKeyDataX509GetCert(x509, 0), keys->cert) != 0,
+                    err, STS_E_CONFIG, "xmlsec and OpenSSL disagree on the certificate in %s",
+                    cert_file);
     }
 
     keys->gen = atomic_fetch_add(&g_keys_gen, 1UL) + 1UL;

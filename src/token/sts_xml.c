@@ -21,10 +21,6 @@
 #include <limits.h>
 #include <string.h>
 
-/* Used when the caller passes NULL limits. */
-#define STS_XML_DEFAULT_DEPTH 64
-#define STS_XML_DEFAULT_STRING (64L * 1024L)
-#define STS_XML_DEFAULT_SIZE (1024L * 1024L)
 
 /* NONET and no NOENT/DTDLOAD/DTDATTR/DTDVALID/HUGE/XINCLUDE, ever. */
 #define STS_XML_PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
@@ -241,8 +237,9 @@ static const char *check_tree(const xmlDoc *doc, int max_depth, long max_string)
 sts_errc_t sts_xml_parse(const char *buf, size_t len, const sts_xml_limits_t *limits,
                          xmlDocPtr *out, sts_err_t *err)
 {
-    static const sts_xml_limits_t defaults = {STS_XML_DEFAULT_DEPTH, STS_XML_DEFAULT_STRING,
-                                              STS_XML_DEFAULT_SIZE};
+    static const sts_xml_limits_t defaults = {STS_XML_DEFAULT_MAX_DEPTH,
+                                              STS_XML_DEFAULT_MAX_STRING,
+                                              STS_XML_DEFAULT_MAX_SIZE};
     sts_errc_t rc = STS_OK;
     xmlParserCtxtPtr ctxt = NULL;
     xmlDocPtr doc = NULL;

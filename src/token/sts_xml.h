@@ -22,11 +22,17 @@ typedef struct sts_xml_limits {
     long max_size;     /* bytes of input */
 } sts_xml_limits_t;
 
+/* Limits used when sts_xml_parse() is given NULL limits. */
+#define STS_XML_DEFAULT_MAX_DEPTH 64
+#define STS_XML_DEFAULT_MAX_STRING (64L * 1024L)
+#define STS_XML_DEFAULT_MAX_SIZE (1024L * 1024L)
+
 /** @brief Process-wide libxml2 hardening; call once from the main thread before threads start. */
 void sts_xml_init(void);
 
 /**
- * @brief Parse @buf as one XML document under @limits.
+ * @brief Parse @buf as one XML document under @limits (NULL: the defaults above).
+ * Thread-safe after sts_xml_init(); each call builds its own document.
  * @param out new document on success; free with xmlFreeDoc().
  * @return STS_OK, or STS_E_INVALID_REQUEST (malformed, DTD, PI, limit) with detail.
  */

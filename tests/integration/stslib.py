@@ -810,6 +810,8 @@ class Server:
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
+        self.logged_port = None
+        self.died_early = False
         self.host = "127.0.0.1"
         self.exit_code = None
 
@@ -830,8 +832,14 @@ class Server:
         while time.monotonic() < deadline:
             m = self.LISTEN_RE.search(self.log_text())
             if m:
-                self.port = int(m.group(1))
-                return self
+                self.logged_port = int(m.group(1))
+                self.port = self.logged_port
+                if self.port == 0:
+                    # contract violation (the line must carry the bound port); find the
+                    # real one so that the other tests can still run
+                    self.port = self._listening_port()
+                if self.port:
+                    return self
             if self.proc.poll() is not None:
                 raise RuntimeError("sts exited with %s before listening; log:\n%s"
                                    % (self.proc.returncode, self.log_text()[-4000:]))
@@ -840,10 +848,38 @@ class Server:
         raise RuntimeError("sts did not report 'listening on' within %.0fs; log:\n%s"
                            % (self.start_timeout, self.log_text()[-4000:]))
 
+    def _listening_port(self):
+        """The TCP port the process listens on (from /proc), or None."""
+        inodes = set()
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        try:
+            for fd in os.listdir(fd_dir):
+                try:
+                    link = os.readlink(os.path.join(fd_dir, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            return None
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        cols = line.split()
+                        if cols[3] == "0A" and cols[9] in inodes:
+                            return int(cols[1].rsplit(":", 1)[1], 16)
+            except OSError:
+                continue
+        return None
+
     def stop(self, timeout=5.0):
         """SIGTERM; return the exit code (None if it had to be killed)."""
         if self.proc is None:
             return None
+        if self.proc.poll() is not None:
+            self.died_early = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -975,9 +1011,8 @@ class Server:
 
 
 def default_config(**engine_overrides):
-    """A config file mirroring the embedded default (used for short lifetimes).
-    The user list comes from STS_TEST_USERS_JSON if set (until docs/config.md
-    shows alice's hash), otherwise a $6$ crypt hash generated here."""
+    """A config file mirroring the embedded default (for short lifetimes etc.);
+    engine_overrides replace keys of the "engine" section."""
     engine = {
         "issuer": ISSUER,
         "signing_key": SIGNING_KEY,
@@ -991,29 +1026,33 @@ def default_config(**engine_overrides):
     engine.update(engine_overrides)
     return {
         "engine": engine,
-        "relying_parties": [{"applies_to": RP}],
-        "users": test_users(),
+        "relying_parties": [{"applies_to": RP, "match": "exact"}],
+        "users": [alice_user()],
     }
 
 
-def sha512_crypt(password, salt="stsitest"):
-    r = _run(["openssl", "passwd", "-6", "-salt", salt, password])
-    if not r.ok:
-        raise RuntimeError(r.output)
-    return r.output.strip()
+# alice as in the embedded default of src/core/sts_cfg.c (password "wonderland";
+# digest_secret sealed under certs/dev-secrets.key). Read from the source when
+# possible so that a resealed secret (make-dev-pki.sh --force) is picked up.
+_ALICE_HASH = "$y$j9T$xSLkU4/TMywYzBVcUsr3w.$11iZ4FG//tHMIQ5ZGhz7KhtAPCOx7vPprizPPsTxrP5"
+_ALICE_DIGEST = "v1:OyLGPpLrp0SlrhJgJoNBNqOR1i2o+8PYEcAmchOQTQ/VwbAbR0A="
 
 
-def test_users():
-    env = os.environ.get("STS_TEST_USERS_JSON")
-    if env:
-        return json.loads(env)
-    return [{
-        "name": USER,
-        "password_hash": sha512_crypt(PASSWORD),
-        "attributes": {"email": [USER_ATTRS["email"]],
-                       "displayName": [USER_ATTRS["displayName"]],
-                       "role": [USER_ATTRS["role"]]},
-    }]
+def alice_user():
+    h, d = _ALICE_HASH, _ALICE_DIGEST
+    try:
+        with open(os.path.join(SOURCE_DIR, "src", "core", "sts_cfg.c")) as f:
+            src = f.read()
+        m = re.search(r'password_hash\\": "\s*"\\"(\$[^"\\]+)\\"', src)
+        if m:
+            h = m.group(1)
+        m = re.search(r'digest_secret\\": \\"(v1:[^"\\]+)\\"', src)
+        if m:
+            d = m.group(1)
+    except OSError:
+        pass
+    return {"name": USER, "password_hash": h, "digest_secret": d,
+            "attributes": dict(USER_ATTRS)}
 
 
 # --------------------------------------------------------------------------
@@ -1042,13 +1081,15 @@ class StsTestCase(unittest.TestCase):
             return
         rc = srv.stop()
         log = srv.log_text()
-        ok_exit = rc == 0
+        ok_exit = rc == 0 and not srv.died_early
         leaked = PASSWORD in log
         if not ok_exit or leaked:
             # keep the evidence
             print("\n[%s] server log kept in %s" % (cls.__name__, srv.tmp))
         else:
             srv.cleanup()
+        if srv.died_early:
+            raise AssertionError("sts died during the tests (rc=%r); log in %s" % (rc, srv.log_path))
         if not ok_exit:
             raise AssertionError("sts did not exit 0 within 5 s after SIGTERM (rc=%r)" % rc)
         if leaked:

@@ -1,0 +1,972 @@
+/*
+ * test_cfg.c - unit tests of sts_cfg: the embedded default, every mapped
+ * field, exact FILE:LINE:COL of each kind of error, users files, relative
+ * paths, relying-party lookup, and the examples in docs/config.md.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) the STS authors
+ */
+#define _GNU_SOURCE /* mkdtemp, asprintf */
+#include "sts_cfg.h"
+#include "sts_log.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int g_pass, g_fail;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            g_pass++;                                                                              \
+        } else {                                                                                   \
+            g_fail++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STR(a, b) check_str(__FILE__, __LINE__, (a), (b))
+
+static void check_str(const char *file, int line, const char *got, const char *want)
+{
+    if (got != NULL && want != NULL && strcmp(got, want) == 0) {
+        g_pass++;
+        return;
+    }
+    g_fail++;
+    fprintf(stderr, "%s:%d: CHECK failed:\n  got:  %s\n  want: %s\n", file, line,
+            got ? got : "(null)", want ? want : "(null)");
+}
+
+static char g_dir[PATH_MAX];
+static const char *g_srcdir;
+
+/* g_dir/@name; a static buffer, valid until the next call. */
+static const char *tmp_path(const char *name)
+{
+    static char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", g_dir, name);
+    return path;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    const char *path = tmp_path(name);
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
+        buf[fread(buf, 1, (size_t)n, f)] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Load @text as g_dir/cfg.json and expect exactly "g_dir/cfg.json" + @suffix. */
+static void expect_err_at(const char *file, int line, const char *text, const char *suffix)
+{
+    const char *path = write_file("cfg.json", text);
+    sts_cfg_t *cfg = (sts_cfg_t *)1;
+    sts_err_t err;
+    char want[1024];
+
+    memset(&err, 0, sizeof(err));
+    snprintf(want, sizeof(want), "%s%s", path, suffix);
+    if (sts_cfg_load(path, &cfg, &err) != STS_E_CONFIG || cfg != NULL) {
+        g_fail++;
+        fprintf(stderr, "%s:%d: load did not fail with STS_E_CONFIG (want %s)\n", file, line,
+                want);
+        sts_cfg_free(cfg);
+        return;
+    }
+    check_str(file, line, err.detail, want);
+    CHECK(err.code == STS_E_CONFIG);
+    CHECK(strncmp(err.pub, err.detail, sizeof(err.pub) - 1) == 0);
+}
+#define EXPECT_ERR(text, suffix) expect_err_at(__FILE__, __LINE__, (text), (suffix))
+
+/* Expect the load of @path to fail with exactly @want. */
+static void expect_err_full_at(const char *file, int line, const char *path, const char *want)
+{
+    sts_cfg_t *cfg = (sts_cfg_t *)1;
+    sts_err_t err;
+
+    memset(&err, 0, sizeof(err));
+    if (sts_cfg_load(path, &cfg, &err) != STS_E_CONFIG || cfg != NULL) {
+        g_fail++;
+        fprintf(stderr, "%s:%d: load did not fail with STS_E_CONFIG (want %s)\n", file, line,
+                want);
+        sts_cfg_free(cfg);
+        return;
+    }
+    check_str(file, line, err.detail, want);
+}
+#define EXPECT_ERR_FULL(path, want) expect_err_full_at(__FILE__, __LINE__, (path), (want))
+
+static sts_cfg_t *load_ok_at(const char *file, int line, const char *path)
+{
+    sts_cfg_t *cfg = NULL;
+    sts_err_t err;
+
+    memset(&err, 0, sizeof(err));
+    if (sts_cfg_load(path, &cfg, &err) != STS_OK || cfg == NULL) {
+        g_fail++;
+        fprintf(stderr, "%s:%d: load of %s failed: %s\n", file, line, path ? path : "(default)",
+                err.detail);
+        return NULL;
+    }
+    g_pass++;
+    return cfg;
+}
+#define LOAD_OK(path) load_ok_at(__FILE__, __LINE__, (path))
+
+/*
+ * A config whose line 2 is the engine section with @eng inside the braces,
+ * line 3 the relying parties with @rps inside the brackets, and line 4
+ * @extra (if any). Keys inside "engine" start at column 14, relying-party
+ * elements at column 23 and @extra at column 3.
+ */
+#define ENG "\"signing_key\": \"s.key\", \"signing_cert\": \"s.crt\""
+#define RPS "{\"applies_to\": \"https://rp.example.com/\"}"
+static const char *cfg_text(const char *eng, const char *rps, const char *extra)
+{
+    static char buf[4096];
+
+    snprintf(buf, sizeof(buf), "{\n  \"engine\": {%s},\n  \"relying_parties\": [%s]%s\n%s%s%s}\n",
+             eng, rps, extra ? "," : "", extra ? "  " : "", extra ? extra : "", extra ? "\n" : "");
+    return buf;
+}
+
+/* ------------------------------------------------------------------------- */
+
+static void test_embedded_default(void)
+{
+    sts_cfg_t *cfg = LOAD_OK(NULL);
+    const sts_cfg_user_t *alice;
+    const sts_cfg_rp_t *rp;
+    char want[PATH_MAX + 64];
+
+    if (cfg == NULL)
+        return;
+    CHECK_STR(cfg->source, "<embedded default>");
+    CHECK(cfg->strict_key_perms == 0);
+    CHECK_STR(cfg->listen_host, "127.0.0.1");
+    CHECK(cfg->listen_port == 8080);
+    CHECK_STR(cfg->data_dir, "./var");
+    CHECK_STR(cfg->issuer, "https://sts.example.com/");
+    snprintf(want, sizeof(want), "%s/certs", g_srcdir);
+    CHECK_STR(sts_cfg_dev_certs_dir(), want);
+    snprintf(want, sizeof(want), "%s/certs/sts-signing.key", g_srcdir);
+    CHECK_STR(cfg->signing_key_file, want);
+    snprintf(want, sizeof(want), "%s/certs/sts-signing.crt", g_srcdir);
+    CHECK_STR(cfg->signing_cert_file, want);
+    snprintf(want, sizeof(want), "%s/certs/dev-secrets.key", g_srcdir);
+    CHECK_STR(cfg->secrets_key_file, want);
+    snprintf(want, sizeof(want), "%s/wsdl/sts.wsdl", g_srcdir);
+    CHECK_STR(cfg->wsdl_file, want);
+    /* the defaults of every numeric option */
+    CHECK(cfg->workers == 32 && cfg->backlog == 128);
+    CHECK(cfg->recv_timeout == 5 && cfg->send_timeout == 5 && cfg->max_keep_alive == 100);
+    CHECK(cfg->max_message_size == 1048576 && cfg->log_level == STS_LOG_INFO);
+    CHECK(cfg->default_lifetime == 3600 && cfg->max_lifetime == 3600);
+    CHECK(cfg->clock_skew == 300 && cfg->renew_window == 3600);
+    CHECK(cfg->require_timestamp == 1 && cfg->timestamp_max_age == 300);
+    CHECK(cfg->digest_max_age == 300 && cfg->max_xml_depth == 64);
+    CHECK(cfg->max_xml_string == 65536);
+
+    CHECK(cfg->nusers == 1);
+    alice = sts_cfg_find_user(cfg, "alice");
+    CHECK(alice != NULL);
+    if (alice != NULL) {
+        CHECK(strncmp(alice->password_hash, "$y$", 3) == 0);
+        CHECK(alice->digest_secret != NULL && strncmp(alice->digest_secret, "v1:", 3) == 0);
+        CHECK(alice->nattrs == 3);
+        if (alice->nattrs == 3) {
+            CHECK_STR(alice->attrs[0].name, "email");
+            CHECK(alice->attrs[0].nvalues == 1);
+            CHECK_STR(alice->attrs[0].values[0], "alice@example.com");
+            CHECK_STR(alice->attrs[1].name, "displayName");
+            CHECK_STR(alice->attrs[1].values[0], "Alice Liddell");
+            CHECK_STR(alice->attrs[2].name, "role");
+            CHECK_STR(alice->attrs[2].values[0], "doctor");
+        }
+    }
+    CHECK(sts_cfg_find_user(cfg, "Alice") == NULL);
+    CHECK(sts_cfg_find_user(cfg, "bob") == NULL);
+    CHECK(sts_cfg_find_user(cfg, NULL) == NULL);
+
+    CHECK(cfg->nrps == 1);
+    rp = sts_cfg_find_rp(cfg, "https://rp.example.com/");
+    CHECK(rp != NULL && rp->match == STS_MATCH_EXACT && rp->default_lifetime == 0 &&
+          rp->max_lifetime == 0);
+    CHECK(sts_cfg_find_rp(cfg, "https://rp.example.com/x") == NULL);
+    sts_cfg_free(cfg);
+
+    /* STS_CERTS_DIR moves the development PKI */
+    setenv("STS_CERTS_DIR", "/opt/sts-dev-pki", 1);
+    CHECK_STR(sts_cfg_dev_certs_dir(), "/opt/sts-dev-pki");
+    cfg = LOAD_OK(NULL);
+    if (cfg != NULL) {
+        CHECK_STR(cfg->signing_key_file, "/opt/sts-dev-pki/sts-signing.key");
+        CHECK_STR(cfg->secrets_key_file, "/opt/sts-dev-pki/dev-secrets.key");
+    }
+    sts_cfg_free(cfg);
+    unsetenv("STS_CERTS_DIR");
+    sts_cfg_free(NULL);
+}
+
+/* Every key of the format, each with a non-default value. */
+static void test_full_example(void)
+{
+    static const char users_json[] =
+        "{\n"
+        "  \"users\": [\n"
+        "    {\"name\": \"bob\", \"password_hash\": \"$y$bob\"},\n"
+        "    {\"name\": \"carol\", \"password_hash\": \"$6$carol\", \"attributes\": {}}\n"
+        "  ]\n"
+        "}\n";
+    static const char text[] =
+        "{\n"
+        "  \"server\": {\n"
+        "    \"listen\": \"[::1]:9443\",\n"
+        "    \"data_dir\": \"/srv/sts\",\n"
+        "    \"workers\": 8,\n"
+        "    \"backlog\": 64,\n"
+        "    \"recv_timeout\": 10,\n"
+        "    \"send_timeout\": 20,\n"
+        "    \"max_keep_alive\": 50,\n"
+        "    \"max_message_size\": 2097152,\n"
+        "    \"log_level\": \"debug\"\n"
+        "  },\n"
+        "  \"engine\": {\n"
+        "    \"issuer\": \"urn:example:sts\",\n"
+        "    \"signing_key\": \"keys/signing.key\",\n"
+        "    \"signing_cert\": \"keys/signing.crt\",\n"
+        "    \"secrets_key\": \"keys/secrets.key\",\n"
+        "    \"default_lifetime\": 600,\n"
+        "    \"max_lifetime\": 7200,\n"
+        "    \"clock_skew\": 60,\n"
+        "    \"renew_window\": 86400\n"
+        "  },\n"
+        "  \"soap\": {\n"
+        "    \"require_timestamp\": false,\n"
+        "    \"timestamp_max_age\": 120,\n"
+        "    \"digest_max_age\": 90,\n"
+        "    \"max_xml_depth\": 32,\n"
+        "    \"max_xml_string\": 4096,\n"
+        "    \"wsdl\": \"sts.wsdl\"\n"
+        "  },\n"
+        "  \"users\": [\n"
+        "    {\n"
+        "      \"name\": \"alice\",\n"
+        "      \"password_hash\": \"$y$j9T$abc$def\",\n"
+        "      \"digest_secret\": \"v1:AAAA\",\n"
+        "      \"attributes\": {\"email\": \"alice@example.com\", \"role\": [\"doctor\", "
+        "\"nurse\"]}\n"
+        "    }\n"
+        "  ],\n"
+        "  \"users_file\": \"users.json\",\n"
+        "  \"relying_parties\": [\n"
+        "    {\"applies_to\": \"https://rp.example.com/app\", \"match\": \"exact\",\n"
+        "     \"default_lifetime\": 300, \"max_lifetime\": 900},\n"
+        "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"prefix\"}\n"
+        "  ]\n"
+        "}\n";
+    const sts_cfg_user_t *u;
+    sts_cfg_t *cfg;
+    char want[PATH_MAX + 64];
+
+    write_file("users.json", users_json);
+    cfg = LOAD_OK(write_file("cfg.json", text));
+    if (cfg == NULL)
+        return;
+    CHECK_STR(cfg->source, tmp_path("cfg.json"));
+    CHECK(cfg->strict_key_perms == 1);
+    CHECK_STR(cfg->listen_host, "::1");
+    CHECK(cfg->listen_port == 9443);
+    CHECK_STR(cfg->data_dir, "/srv/sts");
+    CHECK(cfg->workers == 8 && cfg->backlog == 64 && cfg->recv_timeout == 10);
+    CHECK(cfg->send_timeout == 20 && cfg->max_keep_alive == 50);
+    CHECK(cfg->max_message_size == 2097152 && cfg->log_level == STS_LOG_DEBUG);
+    CHECK_STR(cfg->issuer, "urn:example:sts");
+    snprintf(want, sizeof(want), "%s/keys/signing.key", g_dir);
+    CHECK_STR(cfg->signing_key_file, want);
+    snprintf(want, sizeof(want), "%s/keys/signing.crt", g_dir);
+    CHECK_STR(cfg->signing_cert_file, want);
+    snprintf(want, sizeof(want), "%s/keys/secrets.key", g_dir);
+    CHECK_STR(cfg->secrets_key_file, want);
+    CHECK(cfg->default_lifetime == 600 && cfg->max_lifetime == 7200);
+    CHECK(cfg->clock_skew == 60 && cfg->renew_window == 86400);
+    CHECK(cfg->require_timestamp == 0 && cfg->timestamp_max_age == 120);
+    CHECK(cfg->digest_max_age == 90 && cfg->max_xml_depth == 32 && cfg->max_xml_string == 4096);
+    snprintf(want, sizeof(want), "%s/sts.wsdl", g_dir);
+    CHECK_STR(cfg->wsdl_file, want);
+
+    /* users: the file's own first, then the users file's, in order */
+    CHECK(cfg->nusers == 3);
+    if (cfg->nusers == 3) {
+        CHECK_STR(cfg->users[0].name, "alice");
+        CHECK_STR(cfg->users[1].name, "bob");
+        CHECK_STR(cfg->users[2].name, "carol");
+    }
+    u = sts_cfg_find_user(cfg, "alice");
+    CHECK(u != NULL);
+    if (u != NULL) {
+        CHECK_STR(u->password_hash, "$y$j9T$abc$def");
+        CHECK_STR(u->digest_secret, "v1:AAAA");
+        CHECK(u->nattrs == 2);
+        if (u->nattrs == 2) {
+            CHECK_STR(u->attrs[0].name, "email");
+            CHECK(u->attrs[0].nvalues == 1);
+            CHECK_STR(u->attrs[0].values[0], "alice@example.com");
+            CHECK_STR(u->attrs[1].name, "role");
+            CHECK(u->attrs[1].nvalues == 2);
+            CHECK_STR(u->attrs[1].values[0], "doctor");
+            CHECK_STR(u->attrs[1].values[1], "nurse");
+        }
+    }
+    u = sts_cfg_find_user(cfg, "bob");
+    CHECK(u != NULL && strcmp(u->password_hash, "$y$bob") == 0 && u->digest_secret == NULL &&
+          u->nattrs == 0);
+    u = sts_cfg_find_user(cfg, "carol");
+    CHECK(u != NULL && strcmp(u->password_hash, "$6$carol") == 0 && u->nattrs == 0);
+
+    CHECK(cfg->nrps == 2);
+    if (cfg->nrps == 2) {
+        CHECK_STR(cfg->rps[0].applies_to, "https://rp.example.com/app");
+        CHECK(cfg->rps[0].match == STS_MATCH_EXACT);
+        CHECK(cfg->rps[0].default_lifetime == 300 && cfg->rps[0].max_lifetime == 900);
+        CHECK_STR(cfg->rps[1].applies_to, "https://rp.example.com/");
+        CHECK(cfg->rps[1].match == STS_MATCH_PREFIX);
+        CHECK(cfg->rps[1].default_lifetime == 0 && cfg->rps[1].max_lifetime == 0);
+    }
+    sts_cfg_free(cfg);
+}
+
+static void test_defaults_in_file(void)
+{
+    sts_cfg_t *cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, NULL)));
+    char want[PATH_MAX + 64];
+
+    if (cfg == NULL)
+        return;
+    CHECK_STR(cfg->listen_host, "127.0.0.1");
+    CHECK(cfg->listen_port == 8080);
+    CHECK_STR(cfg->data_dir, "./var"); /* built-in defaults are used as they are */
+    snprintf(want, sizeof(want), "%s/wsdl/sts.wsdl", g_srcdir);
+    CHECK_STR(cfg->wsdl_file, want);
+    CHECK_STR(cfg->issuer, "https://sts.example.com/");
+    CHECK(cfg->secrets_key_file == NULL);
+    CHECK(cfg->nusers == 0 && cfg->users == NULL);
+    CHECK(cfg->workers == 32 && cfg->require_timestamp == 1 && cfg->log_level == STS_LOG_INFO);
+    CHECK(cfg->strict_key_perms == 1);
+    sts_cfg_free(cfg);
+
+    /* range limits are inclusive */
+    cfg = LOAD_OK(write_file(
+        "cfg.json",
+        cfg_text(ENG ", \"default_lifetime\": 2592000, \"max_lifetime\": 2592000, \"clock_skew\": 0",
+                 RPS,
+                 "\"server\": {\"workers\": 1024, \"listen\": \"localhost:0\", "
+                 "\"max_message_size\": 1024, \"log_level\": \"TRACE\"}, "
+                 "\"soap\": {\"max_xml_depth\": 8, \"require_timestamp\": true}")));
+    if (cfg != NULL) {
+        CHECK(cfg->workers == 1024 && cfg->listen_port == 0 && cfg->max_message_size == 1024);
+        CHECK_STR(cfg->listen_host, "localhost");
+        CHECK(cfg->max_lifetime == 2592000 && cfg->clock_skew == 0 && cfg->max_xml_depth == 8);
+        CHECK(cfg->log_level == STS_LOG_TRACE && cfg->require_timestamp == 1);
+    }
+    sts_cfg_free(cfg);
+
+    /* empty sections are fine; an empty users list too */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, "\"server\": {}, \"soap\": {}, "
+                                                             "\"users\": []")));
+    CHECK(cfg != NULL && cfg->nusers == 0);
+    sts_cfg_free(cfg);
+}
+
+static void test_unknown_keys(void)
+{
+    /* top level */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"sever\": {}"), ":4:3: unknown key \"sever\" at the top level");
+    /* in a section */
+    EXPECT_ERR("{\n"
+               "  \"engine\": {\"signing_key\": \"s.key\", \"signing_cert\": \"s.crt\"},\n"
+               "  \"relying_parties\": [{\"applies_to\": \"https://rp.example.com/\"}],\n"
+               "  \"server\": {\n"
+               "    \"listen\": \"127.0.0.1:9000\",\n"
+               "    \"listn\": 1\n"
+               "  }\n"
+               "}\n",
+               ":6:5: unknown key \"listn\" in \"server\"");
+    EXPECT_ERR(cfg_text(ENG ", \"signing_kee\": 1", RPS, NULL),
+               ":2:63: unknown key \"signing_kee\" in \"engine\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"require_timestamps\": true}"),
+               ":4:12: unknown key \"require_timestamps\" in \"soap\"");
+    /* in an array element */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [\n"
+                        "    {\"name\": \"bob\", \"password_hash\": \"$y$x\", \"pasword\": \"x\"}\n"
+                        "  ]"),
+               ":5:46: unknown key \"pasword\" in \"users[0]\"");
+    EXPECT_ERR("{\n"
+               "  \"engine\": {\"signing_key\": \"s.key\", \"signing_cert\": \"s.crt\"},\n"
+               "  \"relying_parties\": [\n"
+               "    {\"applies_to\": \"https://rp.example.com/\"},\n"
+               "    {\n"
+               "      \"applies_to\": \"urn:rp:two\",\n"
+               "      \"matc\": \"prefix\"\n"
+               "    }\n"
+               "  ]\n"
+               "}\n",
+               ":7:7: unknown key \"matc\" in \"relying_parties[1]\"");
+    /* columns count characters, not bytes; escaped keys are reported decoded */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [\n"
+                        "    {\"name\": \"zo\xc3\xab\", \"password_hash\": \"$y$x\", "
+                        "\"attributes\": {\"city\": \"Z\xc3\xbcrich\"}, \"\\u00e9mail\": \"x\"}\n"
+                        "  ]"),
+               ":5:80: unknown key \"\xc3\xa9mail\" in \"users[0]\"");
+    /* tabs and CRLF line ends */
+    EXPECT_ERR("{\r\n\t\"engine\": {" ENG "},\r\n\t\"relying_parties\": [" RPS "],\r\n"
+               "\t\"server\": {\"workers\": 2,\t\"x\": 1}\r\n}\r\n",
+               ":4:27: unknown key \"x\" in \"server\"");
+    /* the same name at another depth is still unknown there */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"server\": {}}"),
+               ":4:14: unknown key \"server\" in \"server\"");
+}
+
+static void test_duplicate_keys(void)
+{
+    EXPECT_ERR(cfg_text(ENG ", \"signing_key\": \"c\"", RPS, NULL),
+               ":2:63: duplicate key \"signing_key\" in \"engine\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {},\n  \"server\": {}"),
+               ":5:3: duplicate key \"server\" at the top level");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:a\", \"applies_to\": \"urn:b\"}", NULL),
+               ":3:47: duplicate key \"applies_to\" in \"relying_parties[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$x\", "
+                        "\"attributes\": {\"a\": \"1\", \"a\": \"2\"}}]"),
+               ":4:77: duplicate key \"a\" in \"users[0].attributes\"");
+}
+
+static void test_syntax_errors(void)
+{
+    EXPECT_ERR("{\n  \"server\": {\"workers\": 4}\n  \"engine\": {}\n}\n",
+               ":3:10: '}' expected near '\"engine\"'");
+    EXPECT_ERR("{\n  \"server\": {\"workers\": 4,}\n}\n",
+               ":2:27: string or '}' expected near '}'");
+    EXPECT_ERR("{\n  \"server\": {\n", ":3:0: string or '}' expected near end of file");
+    EXPECT_ERR("", ":1:0: '[' or '{' expected near end of file");
+    EXPECT_ERR("{\"server\": tru}", ":1:14: invalid token near 'tru'");
+    EXPECT_ERR("[1, 2]\n", ":1:1: the top level must be an object");
+}
+
+static void test_types_and_ranges(void)
+{
+    /* server */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": \"32\"}"),
+               ":4:14: \"server.workers\" must be an integer");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": 4.5}"),
+               ":4:14: \"server.workers\" must be an integer");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": true}"),
+               ":4:14: \"server.workers\" must be an integer");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": 0}"),
+               ":4:14: \"server.workers\" must be between 1 and 1024 (got 0)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": 1025}"),
+               ":4:14: \"server.workers\" must be between 1 and 1024 (got 1025)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": 99999999999999}"),
+               ":4:14: \"server.workers\" must be between 1 and 1024 (got 99999999999999)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"recv_timeout\": 301}"),
+               ":4:14: \"server.recv_timeout\" must be between 1 and 300 (got 301)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"max_message_size\": 100}"),
+               ":4:14: \"server.max_message_size\" must be between 1024 and 67108864 (got 100)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"log_level\": \"verbose\"}"),
+               ":4:14: \"server.log_level\" must be one of error, warn, notice, info, debug, "
+               "trace");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"log_level\": 3}"),
+               ":4:14: \"server.log_level\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \"8080\"}"),
+               ":4:14: \"server.listen\" must be host:port or [IPv6]:port");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \"::1:8080\"}"),
+               ":4:14: \"server.listen\" must put an IPv6 address in brackets: [::1]:8080");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \"[::g]:80\"}"),
+               ":4:14: \"server.listen\" has an invalid IPv6 address");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \"127.0.0.1:65536\"}"),
+               ":4:14: \"server.listen\" must end with a port number 0..65535");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \"127.0.0.1:\"}"),
+               ":4:14: \"server.listen\" must end with a port number");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \":80\"}"),
+               ":4:14: \"server.listen\" must name a host: 127.0.0.1:8080, [::1]:8080, "
+               "localhost:8080");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"listen\": \"my host:80\"}"),
+               ":4:14: \"server.listen\" has an invalid host name");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"data_dir\": \"\"}"),
+               ":4:14: \"server.data_dir\" must not be empty");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": \"fast\""), ":4:3: \"server\" must be an object");
+    /* soap */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"require_timestamp\": 1}"),
+               ":4:12: \"soap.require_timestamp\" must be true or false");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"max_xml_depth\": 7}"),
+               ":4:12: \"soap.max_xml_depth\" must be between 8 and 256 (got 7)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"max_xml_depth\": 257}"),
+               ":4:12: \"soap.max_xml_depth\" must be between 8 and 256 (got 257)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"wsdl\": 5}"), ":4:12: \"soap.wsdl\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"wsdl\": null}"),
+               ":4:12: \"soap.wsdl\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": []"), ":4:3: \"soap\" must be an object");
+    /* engine */
+    EXPECT_ERR(cfg_text(ENG ", \"clock_skew\": -1", RPS, NULL),
+               ":2:63: \"engine.clock_skew\" must be between 0 and 3600 (got -1)");
+    EXPECT_ERR(cfg_text(ENG ", \"default_lifetime\": 0", RPS, NULL),
+               ":2:63: \"engine.default_lifetime\" must be between 1 and 2592000 (got 0)");
+    EXPECT_ERR(cfg_text(ENG ", \"max_lifetime\": 2592001", RPS, NULL),
+               ":2:63: \"engine.max_lifetime\" must be between 1 and 2592000 (got 2592001)");
+    EXPECT_ERR(cfg_text(ENG ", \"renew_window\": 2592001", RPS, NULL),
+               ":2:63: \"engine.renew_window\" must be between 0 and 2592000 (got 2592001)");
+    EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"sts.example.com\"", RPS, NULL),
+               ":2:63: \"engine.issuer\" must be an absolute URI (scheme:...)");
+    EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"https://sts example/\"", RPS, NULL),
+               ":2:63: \"engine.issuer\" must be an absolute URI without spaces or control "
+               "characters");
+    EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"https:\"", RPS, NULL),
+               ":2:63: \"engine.issuer\" must be an absolute URI (scheme:...)");
+    EXPECT_ERR(cfg_text(ENG ", \"issuer\": 5", RPS, NULL),
+               ":2:63: \"engine.issuer\" must be a string");
+    EXPECT_ERR(cfg_text("\"signing_key\": [\"s.key\"], \"signing_cert\": \"s.crt\"", RPS, NULL),
+               ":2:14: \"engine.signing_key\" must be a string");
+    /* users */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": {\"name\": \"x\"}"), ":4:3: \"users\" must be an array");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [\"alice\"]"),
+               ":4:13: \"users[0]\" must be an object");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [{\"name\": \"x\", \"password_hash\": 5}]"),
+               ":4:27: \"users[0].password_hash\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [{\"name\": \"x\", \"password_hash\": \"plain\"}]"),
+               ":4:27: \"users[0].password_hash\" must be a crypt(3) hash starting with \"$\" "
+               "(see sts passwd)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [{\"password_hash\": \"$y$x\"}]"),
+               ":4:13: missing required key \"name\" in \"users[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [{\"name\": \"x\"}]"),
+               ":4:13: missing required key \"password_hash\" in \"users[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [{\"name\": \"\", \"password_hash\": \"$y$x\"}]"),
+               ":4:14: \"users[0].name\" must be 1 to 256 characters without control characters");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users\": [{\"name\": \"a\\nb\", \"password_hash\": \"$y$x\"}]"),
+               ":4:14: \"users[0].name\" must be 1 to 256 characters without control characters");
+    {
+        /* 256 characters (two bytes each) are fine; 257 are not */
+        char name[600], extra[800];
+        size_t i;
+        for (i = 0; i < 256; i++)
+            memcpy(name + 2 * i, "\xc3\xa9", 2);
+        name[2 * i] = '\0';
+        snprintf(extra, sizeof(extra), "\"users\": [{\"name\": \"%s\", \"password_hash\": \"$y$x\"}]",
+                 name);
+        sts_cfg_free(LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, extra))));
+        snprintf(extra, sizeof(extra), "\"users\": [{\"name\": \"%sx\", \"password_hash\": \"$y$x\"}]",
+                 name);
+        EXPECT_ERR(cfg_text(ENG, RPS, extra), ":4:14: \"users[0].name\" must be 1 to 256 characters "
+                                              "without control characters");
+    }
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$x\", "
+                        "\"digest_secret\": \"plain\"}]"),
+               ":4:52: \"users[0].digest_secret\" must be a sealed secret \"v1:...\" (see sts "
+               "passwd --digest)");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$x\", "
+                        "\"attributes\": {\"role\": [\"a\", 1]}}]"),
+               ":4:81: \"users[0].attributes.role[1]\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$x\", "
+                        "\"attributes\": {\"role\": []}}]"),
+               ":4:67: \"users[0].attributes.role\" must be a string or a non-empty array of "
+               "strings");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$x\", "
+                        "\"attributes\": {\"role\": {\"x\": 1}}}]"),
+               ":4:67: \"users[0].attributes.role\" must be a string or a non-empty array of "
+               "strings");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$x\", "
+                        "\"attributes\": 5}]"),
+               ":4:52: \"users[0].attributes\" must be an object");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"users_file\": 5"), ":4:3: \"users_file\" must be a string");
+    /* relying parties */
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", \"match\": \"glob\"}",
+                        NULL),
+               ":3:65: \"relying_parties[0].match\" must be \"exact\" or \"prefix\"");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"rp.example.com\"}", NULL),
+               ":3:24: \"relying_parties[0].applies_to\" must be an absolute URI (scheme:...)");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com\", \"match\": \"prefix\"}",
+                        NULL),
+               ":3:24: \"relying_parties[0].applies_to\" must have a path after the host when "
+               "\"match\" is \"prefix\" (end it with \"/\")");
+    EXPECT_ERR(cfg_text(ENG, "{\"match\": \"prefix\"}", NULL),
+               ":3:23: missing required key \"applies_to\" in \"relying_parties[0]\"");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", \"default_lifetime\": -5}",
+                        NULL),
+               ":3:65: \"relying_parties[0].default_lifetime\" must be between 0 and 2592000 "
+               "(got -5)");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", \"max_lifetime\": \"5\"}",
+                        NULL),
+               ":3:65: \"relying_parties[0].max_lifetime\" must be an integer");
+    EXPECT_ERR(cfg_text(ENG, "\"https://rp.example.com/\"", NULL),
+               ":3:23: \"relying_parties[0]\" must be an object");
+    EXPECT_ERR("{\n  \"engine\": {" ENG "},\n  \"relying_parties\": {}\n}\n",
+               ":3:3: \"relying_parties\" must be an array");
+    EXPECT_ERR("{\n  \"engine\": [],\n  \"relying_parties\": [" RPS "]\n}\n",
+               ":2:3: \"engine\" must be an object");
+}
+
+static void test_cross_field(void)
+{
+    /* required keys */
+    EXPECT_ERR(cfg_text("\"signing_cert\": \"s.crt\"", RPS, NULL),
+               ":2:3: missing required key \"signing_key\" in \"engine\"");
+    EXPECT_ERR(cfg_text("\"signing_key\": \"s.key\"", RPS, NULL),
+               ":2:3: missing required key \"signing_cert\" in \"engine\"");
+    EXPECT_ERR("{\n  \"relying_parties\": [" RPS "]\n}\n",
+               ":1:1: missing required key \"signing_key\" in \"engine\"");
+    /* lifetimes */
+    EXPECT_ERR(cfg_text(ENG ", \"default_lifetime\": 7200", RPS, NULL),
+               ":2:63: \"engine.default_lifetime\" (7200) must not exceed \"engine.max_lifetime\" "
+               "(3600)");
+    EXPECT_ERR(cfg_text(ENG ", \"max_lifetime\": 60", RPS, NULL),
+               ":2:63: \"engine.default_lifetime\" (3600) must not exceed \"engine.max_lifetime\" "
+               "(60)");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", \"max_lifetime\": 7200}",
+                        NULL),
+               ":3:65: \"relying_parties[0].max_lifetime\" (7200) must not exceed "
+               "\"engine.max_lifetime\" (3600)");
+    EXPECT_ERR(cfg_text(ENG,
+                        "{\"applies_to\": \"https://rp.example.com/\", \"default_lifetime\": 600, "
+                        "\"max_lifetime\": 300}",
+                        NULL),
+               ":3:65: \"relying_parties[0]\": default lifetime 600 exceeds maximum lifetime 300");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", \"max_lifetime\": 300}",
+                        NULL),
+               ":3:65: \"relying_parties[0]\": default lifetime 3600 (engine default) exceeds "
+               "maximum lifetime 300");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", \"default_lifetime\": 5000}",
+                        NULL),
+               ":3:65: \"relying_parties[0]\": default lifetime 5000 exceeds maximum lifetime 3600 "
+               "(engine maximum)");
+    /* relying parties */
+    EXPECT_ERR(cfg_text(ENG, "", NULL),
+               ":3:3: at least one relying party is required in \"relying_parties\"");
+    EXPECT_ERR("{\n  \"engine\": {" ENG "}\n}\n",
+               ":1:1: at least one relying party is required in \"relying_parties\"");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:a\"}, {\"applies_to\": \"urn:a\"}", NULL),
+               ":3:49: duplicate relying party \"urn:a\" (also relying_parties[0])");
+    sts_cfg_free(LOAD_OK(write_file(
+        "cfg.json",
+        cfg_text(ENG, "{\"applies_to\": \"urn:a:\"}, {\"applies_to\": \"urn:a:\", \"match\": \"prefix\"}",
+                 NULL))));
+    /* a digest secret needs the key that sealed it */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"users\": [{\"name\": \"x\", \"password_hash\": \"$y$a\", "
+                        "\"digest_secret\": \"v1:AAAA\"}]"),
+               ":4:52: user \"x\" has a digest_secret but \"engine.secrets_key\" is not set");
+}
+
+static void test_users_file(void)
+{
+    const char *cfg_path;
+    sts_cfg_t *cfg;
+    char want[2048];
+    char *cfgp = NULL;
+
+    /* duplicate in one file */
+    cfg_path = write_file("cfg.json",
+                          cfg_text(ENG, RPS,
+                                   "\"users\": [{\"name\": \"bob\", \"password_hash\": \"$y$a\"}, "
+                                   "{\"name\": \"bob\", \"password_hash\": \"$y$b\"}]"));
+    snprintf(want, sizeof(want), "%s:4:56: duplicate user \"bob\" (first defined at %s:4:14)",
+             cfg_path, cfg_path);
+    EXPECT_ERR_FULL(cfg_path, want);
+
+    /* merge */
+    write_file("users.json", "{\n"
+                             "  \"users\": [\n"
+                             "    {\"name\": \"carol\", \"password_hash\": \"$y$c\"},\n"
+                             "    {\"name\": \"dave\", \"password_hash\": \"$y$d\",\n"
+                             "     \"attributes\": {\"role\": \"nurse\"}}\n"
+                             "  ]\n"
+                             "}\n");
+    cfg_path = write_file("cfg.json",
+                          cfg_text(ENG, RPS,
+                                   "\"users\": [{\"name\": \"bob\", \"password_hash\": \"$y$a\"}], "
+                                   "\"users_file\": \"users.json\""));
+    cfgp = strdup(cfg_path);
+    cfg = LOAD_OK(cfgp);
+    if (cfg != NULL) {
+        CHECK(cfg->nusers == 3);
+        CHECK(sts_cfg_find_user(cfg, "bob") != NULL);
+        CHECK(sts_cfg_find_user(cfg, "carol") != NULL);
+        CHECK(sts_cfg_find_user(cfg, "dave") != NULL &&
+              strcmp(sts_cfg_find_user(cfg, "dave")->attrs[0].values[0], "nurse") == 0);
+    }
+    sts_cfg_free(cfg);
+
+    /* duplicate across the two files: reported where the second one is */
+    write_file("users.json", "{\n"
+                             "  \"users\": [\n"
+                             "    {\"name\": \"bob\", \"password_hash\": \"$y$c\"}\n"
+                             "  ]\n"
+                             "}\n");
+    snprintf(want, sizeof(want), "%s:3:6: duplicate user \"bob\" (first defined at %s:4:14)",
+             tmp_path("users.json"), cfgp);
+    EXPECT_ERR_FULL(cfgp, want);
+
+    /* errors inside the users file name the users file */
+    write_file("users.json", "{\n"
+                             "  \"users\": [\n"
+                             "    {\"name\": \"bob2\", \"password_hash\": \"$y$x\"},\n"
+                             "    {\"name\": \"carol\", \"password_hash\": \"$y$x\", \"role\": \"x\"}\n"
+                             "  ]\n"
+                             "}\n");
+    snprintf(want, sizeof(want), "%s:4:48: unknown key \"role\" in \"users[1]\"",
+             tmp_path("users.json"));
+    EXPECT_ERR_FULL(cfgp, want);
+    write_file("users.json", "{\"users\": [], \"groups\": []}");
+    snprintf(want, sizeof(want), "%s:1:15: unknown key \"groups\" at the top level",
+             tmp_path("users.json"));
+    EXPECT_ERR_FULL(cfgp, want);
+    write_file("users.json", "{\"users\": {}}");
+    snprintf(want, sizeof(want), "%s:1:2: \"users\" must be an array", tmp_path("users.json"));
+    EXPECT_ERR_FULL(cfgp, want);
+    write_file("users.json", "{\"users\": [\n  {\"name\": \"x\" \"password_hash\": \"$y$\"}]}");
+    snprintf(want, sizeof(want), "%s:2:30: '}' expected near '\"password_hash\"'",
+             tmp_path("users.json"));
+    EXPECT_ERR_FULL(cfgp, want);
+    write_file("users.json", "{\"users\": [{\"name\": \"x\", \"name\": \"y\"}]}");
+    snprintf(want, sizeof(want), "%s:1:26: duplicate key \"name\" in \"users[0]\"",
+             tmp_path("users.json"));
+    EXPECT_ERR_FULL(cfgp, want);
+
+    /* a missing users file is reported at the users_file key */
+    write_file("cfg.json", cfg_text(ENG, RPS, "\"users_file\": \"nope.json\""));
+    snprintf(want, sizeof(want), "%s:4:3: \"users_file\": %s: cannot open: No such file or directory",
+             cfgp, tmp_path("nope.json"));
+    EXPECT_ERR_FULL(cfgp, want);
+    free(cfgp);
+}
+
+static void test_relative_paths(void)
+{
+    char sub[PATH_MAX + 16], want[PATH_MAX + 64], cwd[PATH_MAX];
+    sts_cfg_t *cfg;
+
+    snprintf(sub, sizeof(sub), "%s/etc", g_dir);
+    mkdir(sub, 0700);
+    write_file("etc/sts.json",
+               cfg_text("\"signing_key\": \"keys/s.key\", \"signing_cert\": \"./c.crt\", "
+                        "\"secrets_key\": \"/abs/secrets.key\"",
+                        RPS, "\"server\": {\"data_dir\": \"var\"}, \"soap\": {\"wsdl\": \"../w.wsdl\"}"));
+    cfg = LOAD_OK(tmp_path("etc/sts.json"));
+    if (cfg != NULL) {
+        snprintf(want, sizeof(want), "%s/keys/s.key", sub);
+        CHECK_STR(cfg->signing_key_file, want);
+        snprintf(want, sizeof(want), "%s/c.crt", sub);
+        CHECK_STR(cfg->signing_cert_file, want);
+        CHECK_STR(cfg->secrets_key_file, "/abs/secrets.key");
+        snprintf(want, sizeof(want), "%s/var", sub);
+        CHECK_STR(cfg->data_dir, want);
+        snprintf(want, sizeof(want), "%s/../w.wsdl", sub);
+        CHECK_STR(cfg->wsdl_file, want);
+    }
+    sts_cfg_free(cfg);
+
+    /* a relative config path still yields absolute paths */
+    if (getcwd(cwd, sizeof(cwd)) == NULL || chdir(g_dir) != 0) {
+        CHECK(!"chdir");
+        return;
+    }
+    cfg = LOAD_OK("etc/sts.json");
+    if (cfg != NULL) {
+        snprintf(want, sizeof(want), "%s/keys/s.key", sub);
+        CHECK_STR(cfg->signing_key_file, want);
+        CHECK_STR(cfg->source, "etc/sts.json");
+    }
+    sts_cfg_free(cfg);
+    /* and errors name the file as it was given */
+    write_file("etc/bad.json", "{\"x\": 1}");
+    EXPECT_ERR_FULL("etc/bad.json", "etc/bad.json:1:2: unknown key \"x\" at the top level");
+    EXPECT_ERR_FULL("etc/none.json", "etc/none.json: cannot open: No such file or directory");
+    if (chdir(cwd) != 0)
+        CHECK(!"chdir back");
+}
+
+static void test_find_rp(void)
+{
+    sts_cfg_t *cfg = LOAD_OK(write_file(
+        "cfg.json",
+        cfg_text(ENG,
+                 "\n    {\"applies_to\": \"https://a.example/\", \"match\": \"prefix\"},\n"
+                 "    {\"applies_to\": \"https://a.example/x/\", \"match\": \"prefix\", "
+                 "\"max_lifetime\": 60, \"default_lifetime\": 60},\n"
+                 "    {\"applies_to\": \"https://a.example/x/y\", \"max_lifetime\": 120, "
+                 "\"default_lifetime\": 100},\n"
+                 "    {\"applies_to\": \"https://a.example/x/yz/\", \"match\": \"prefix\"},\n"
+                 "    {\"applies_to\": \"urn:b\"}\n  ",
+                 NULL)));
+    const sts_cfg_rp_t *rp;
+
+    if (cfg == NULL)
+        return;
+    CHECK(cfg->nrps == 5);
+    /* exact beats any prefix */
+    rp = sts_cfg_find_rp(cfg, "https://a.example/x/y");
+    CHECK(rp == &cfg->rps[2]);
+    /* the longest prefix wins */
+    CHECK(sts_cfg_find_rp(cfg, "https://a.example/x/y/z") == &cfg->rps[1]);
+    CHECK(sts_cfg_find_rp(cfg, "https://a.example/x/yz/1") == &cfg->rps[3]);
+    CHECK(sts_cfg_find_rp(cfg, "https://a.example/x/") == &cfg->rps[1]);
+    CHECK(sts_cfg_find_rp(cfg, "https://a.example/x") == &cfg->rps[0]);
+    CHECK(sts_cfg_find_rp(cfg, "https://a.example/") == &cfg->rps[0]);
+    CHECK(sts_cfg_find_rp(cfg, "urn:b") == &cfg->rps[4]);
+    /* no match */
+    CHECK(sts_cfg_find_rp(cfg, "https://a.example") == NULL);
+    CHECK(sts_cfg_find_rp(cfg, "https://b.example/") == NULL);
+    CHECK(sts_cfg_find_rp(cfg, "urn:b:c") == NULL);
+    CHECK(sts_cfg_find_rp(cfg, "HTTPS://A.EXAMPLE/") == NULL);
+    CHECK(sts_cfg_find_rp(cfg, "") == NULL);
+    CHECK(sts_cfg_find_rp(cfg, NULL) == NULL);
+    CHECK(sts_cfg_find_rp(NULL, "urn:b") == NULL);
+    sts_cfg_free(cfg);
+}
+
+/* The text between the first "```json" after @marker and the closing "```". */
+static char *doc_block(const char *doc, const char *marker)
+{
+    const char *m = strstr(doc, marker);
+    const char *b, *e;
+
+    if (m == NULL || (b = strstr(m, "```json\n")) == NULL)
+        return NULL;
+    b += strlen("```json\n");
+    if ((e = strstr(b, "\n```")) == NULL)
+        return NULL;
+    return strndup(b, (size_t)(e - b + 1));
+}
+
+/* docs/config.md: its examples must load, and must show every key. */
+static void test_doc_examples(void)
+{
+    static const char *const keys[] = {
+        "\"listen\"", "\"data_dir\"", "\"workers\"", "\"backlog\"", "\"recv_timeout\"",
+        "\"send_timeout\"", "\"max_keep_alive\"", "\"max_message_size\"", "\"log_level\"",
+        "\"issuer\"", "\"signing_key\"", "\"signing_cert\"", "\"secrets_key\"",
+        "\"default_lifetime\"", "\"max_lifetime\"", "\"clock_skew\"", "\"renew_window\"",
+        "\"require_timestamp\"", "\"timestamp_max_age\"", "\"digest_max_age\"",
+        "\"max_xml_depth\"", "\"max_xml_string\"", "\"wsdl\"", "\"users\"", "\"name\"",
+        "\"password_hash\"", "\"digest_secret\"", "\"attributes\"", "\"users_file\"",
+        "\"relying_parties\"", "\"applies_to\"", "\"match\"", NULL};
+    char path[PATH_MAX + 32];
+    char *doc, *example = NULL, *users = NULL, *embedded = NULL;
+    sts_cfg_t *cfg;
+
+    snprintf(path, sizeof(path), "%s/docs/config.md", g_srcdir);
+    doc = read_all(path);
+    CHECK(doc != NULL);
+    if (doc == NULL)
+        return;
+    example = doc_block(doc, "<!-- example: sts.json -->");
+    users = doc_block(doc, "<!-- example: users.json -->");
+    embedded = doc_block(doc, "<!-- embedded default -->");
+    CHECK(example != NULL && users != NULL && embedded != NULL);
+    if (example != NULL && users != NULL) {
+        for (size_t i = 0; keys[i] != NULL; i++)
+            if (strstr(example, keys[i]) == NULL) {
+                g_fail++;
+                fprintf(stderr, "%s:%d: docs example lacks %s\n", __FILE__, __LINE__, keys[i]);
+            }
+        write_file("users.json", users);
+        cfg = LOAD_OK(write_file("cfg.json", example));
+        CHECK(cfg != NULL && cfg->nusers >= 2 && cfg->nrps >= 2);
+        sts_cfg_free(cfg);
+    }
+    /* the embedded default as documented is the one compiled in */
+    if (embedded != NULL) {
+        sts_cfg_t *dflt = LOAD_OK(NULL);
+
+        cfg = LOAD_OK(write_file("cfg.json", embedded));
+        if (cfg != NULL && dflt != NULL) {
+            CHECK_STR(cfg->users[0].password_hash, dflt->users[0].password_hash);
+            CHECK_STR(cfg->users[0].digest_secret, dflt->users[0].digest_secret);
+            CHECK_STR(cfg->issuer, dflt->issuer);
+            CHECK_STR(cfg->rps[0].applies_to, dflt->rps[0].applies_to);
+            CHECK(cfg->nusers == dflt->nusers && cfg->nrps == dflt->nrps);
+            CHECK(cfg->users[0].nattrs == dflt->users[0].nattrs);
+        }
+        sts_cfg_free(cfg);
+        sts_cfg_free(dflt);
+    }
+    free(example);
+    free(users);
+    free(embedded);
+    free(doc);
+}
+
+static void rm_dir(void)
+{
+    char cmd[PATH_MAX + 32];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", g_dir);
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/test_cfg.XXXXXX";
+
+    g_srcdir = getenv("STS_SOURCE_DIR");
+    if (g_srcdir == NULL) {
+        fprintf(stderr, "STS_SOURCE_DIR is not set (ctest sets it)\n");
+        return 2;
+    }
+    unsetenv("STS_CERTS_DIR");
+    if (mkdtemp(tmpl) == NULL || realpath(tmpl, g_dir) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    sts_log_set_level(STS_LOG_WARN); /* the embedded default's notice is expected */
+    test_embedded_default();
+    test_full_example();
+    test_defaults_in_file();
+    test_unknown_keys();
+    test_duplicate_keys();
+    test_syntax_errors();
+    test_types_and_ranges();
+    test_cross_field();
+    test_users_file();
+    test_relative_paths();
+    test_find_rp();
+    test_doc_examples();
+    rm_dir();
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail == 0 ? 0 : 1;
+}

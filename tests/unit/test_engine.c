@@ -1,0 +1,325 @@
+/*
+ * test_engine.c - the lifecycle engine on the embedded default realm, a real
+ * SQLite store in a temporary directory and an injected clock.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "sts_engine.h"
+#include "sts_keys.h"
+#include "sts_ns.h"
+#include "sts_test.h"
+#include "sts_time.h"
+#include "sts_xml.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static time_t g_now;
+static time_t fake_now(void) { return g_now; }
+
+static const char *iso(time_t t, char *buf)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* base64(SHA1(nonce + created + password)) */
+static void make_digest(const unsigned char *nonce, size_t nlen, const char *created,
+                        const char *password, char *out)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha1(), NULL);
+    EVP_DigestUpdate(c, nonce, nlen);
+    EVP_DigestUpdate(c, created, strlen(created));
+    EVP_DigestUpdate(c, password, strlen(password));
+    EVP_DigestFinal_ex(c, md, NULL);
+    EVP_MD_CTX_free(c);
+    EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH);
+}
+
+static long count_rows(const char *dir, const char *where)
+{
+    char path[512], sql[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    snprintf(path, sizeof(path), "%s/tokens.db", dir);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tokens WHERE %s", where);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Parses an issued token the way a face would receive it. */
+static xmlDocPtr parse(const sts_issued_t *is)
+{
+    sts_xml_limits_t lim = {64, 65536, 1 << 20};
+    xmlDocPtr doc = NULL;
+    if (sts_xml_parse(is->token, is->token_len, &lim, &doc, NULL) != STS_OK)
+        return NULL;
+    return doc;
+}
+
+static void test_timestamp(sts_engine_t *e)
+{
+    char c[32], x[32];
+    sts_timestamp_t ts;
+    sts_err_t err;
+
+    CHECK(sts_engine_check_timestamp(e, NULL, &err) == STS_E_AUTH_FAILED); /* required */
+    ts.created = iso(g_now, c);
+    ts.expires = iso(g_now + 300, x);
+    CHECK(sts_engine_check_timestamp(e, &ts, &err) == STS_OK);
+    ts.expires = NULL;
+    CHECK(sts_engine_check_timestamp(e, &ts, &err) == STS_OK);
+    ts.created = iso(g_now - 600, c); /* older than the 300 s maximum age */
+    CHECK(sts_engine_check_timestamp(e, &ts, &err) == STS_E_AUTH_FAILED);
+    ts.created = iso(g_now + 600, c); /* beyond the clock skew */
+    CHECK(sts_engine_check_timestamp(e, &ts, &err) == STS_E_AUTH_FAILED);
+    ts.created = iso(g_now - 100, c); /* expired */
+    ts.expires = iso(g_now - 10, x);
+    CHECK(sts_engine_check_timestamp(e, &ts, &err) == STS_E_AUTH_FAILED);
+    ts.created = "yesterday";
+    ts.expires = NULL;
+    CHECK(sts_engine_check_timestamp(e, &ts, &err) == STS_E_AUTH_FAILED);
+}
+
+static void test_authenticate(sts_engine_t *e)
+{
+    sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
+    sts_principal_t who;
+    sts_err_t err;
+    unsigned char nonce[16];
+    char nonce_b64[64], created[32], digest[64];
+
+    CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
+    CHECK(who.user != NULL && strcmp(who.user->name, "alice") == 0);
+    cred.password = "Wonderland";
+    CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(who.user == NULL);
+    CHECK(strstr(err.detail, "Wonderland") == NULL); /* no secret in the detail */
+    cred.username = "mallory";
+    cred.password = "wonderland";
+    CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(strcmp(err.pub, "Authentication failed") == 0);
+
+    /* PasswordDigest: good, replayed, stale, wrong */
+    RAND_bytes(nonce, sizeof(nonce));
+    EVP_EncodeBlock((unsigned char *)nonce_b64, nonce, sizeof(nonce));
+    iso(g_now, created);
+    make_digest(nonce, sizeof(nonce), created, "wonderland", digest);
+    sts_credential_t dg = {STS_CRED_PASSWORD_DIGEST, "alice", digest, nonce_b64, created};
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_OK);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(strstr(err.detail, "replayed") != NULL);
+
+    RAND_bytes(nonce, sizeof(nonce));
+    EVP_EncodeBlock((unsigned char *)nonce_b64, nonce, sizeof(nonce));
+    iso(g_now - 1000, created);
+    make_digest(nonce, sizeof(nonce), created, "wonderland", digest);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED); /* stale */
+
+    iso(g_now, created);
+    make_digest(nonce, sizeof(nonce), created, "not-it", digest);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+    /* a failed digest does not burn the nonce: the right one still works once */
+    make_digest(nonce, sizeof(nonce), created, "wonderland", digest);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_OK);
+
+    dg.nonce = "***";
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+    dg.nonce = NULL;
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+}
+
+static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const char *dir)
+{
+    sts_issue_req_t req;
+    sts_issued_t *is = NULL;
+    sts_err_t err;
+    char c[32], x[32];
+    long before = count_rows(dir, "1");
+
+    memset(&req, 0, sizeof(req));
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_REQUEST);
+    req.applies_to = "https://evil.example.com/";
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_TARGET);
+    req.applies_to = "https://rp.example.com/";
+    req.token_type = "urn:oasis:names:tc:SAML:1.0:assertion";
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
+    req.token_type = NULL;
+    req.key_type = STS_WST13_SYMMETRIC;
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
+    req.key_type = NULL;
+    req.lifetime_created = iso(g_now, c);
+    req.lifetime_expires = iso(g_now - 5, x);
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_LIFETIME);
+    req.lifetime_expires = "soon";
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_LIFETIME);
+    req.lifetime_created = iso(g_now + 3600, c); /* postdated */
+    req.lifetime_expires = iso(g_now + 7200, x);
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_LIFETIME);
+    CHECK(is == NULL);
+    CHECK(count_rows(dir, "1") == before); /* refusals store nothing */
+
+    /* Lifetime honoured when shorter, capped at the maximum when longer. */
+    req.lifetime_created = iso(g_now, c);
+    req.lifetime_expires = iso(g_now + 600, x);
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_OK);
+    CHECK(is && is->expires - is->created == 600);
+    sts_issued_free(is);
+    req.lifetime_expires = iso(g_now + 86400, x);
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_OK);
+    CHECK(is && is->expires - is->created == 3600);
+    sts_issued_free(is);
+    req.lifetime_created = req.lifetime_expires = NULL;
+    req.token_type = STS_TT_SAML2_WSS;
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_OK);
+    CHECK(is && strcmp(is->token_type, STS_TT_SAML2_WSS) == 0);
+    CHECK(is && strcmp(is->key_type, STS_WST13_BEARER) == 0);
+    CHECK(is && strstr(is->token, "<?xml") == NULL);
+    sts_issued_free(is);
+    CHECK(count_rows(dir, "1") == before + 3);
+}
+
+static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const char *dir)
+{
+    sts_issue_req_t req = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issued_t *t1 = NULL, *t2 = NULL, *t3 = NULL;
+    xmlDocPtr d1 = NULL, d2 = NULL, d3 = NULL, forged = NULL;
+    sts_token_in_t in;
+    sts_verdict_t v;
+    sts_err_t err;
+    sts_cfg_user_t bob = {"bob", NULL, NULL, NULL, 0};
+    sts_principal_t other = {&bob, STS_SAML2_AC_PASSWORD, 0};
+    char where[160];
+
+    CHECK(sts_engine_issue(e, who, &req, &t1, &err) == STS_OK);
+    if (t1 == NULL)
+        return;
+    d1 = parse(t1);
+    in.node = xmlDocGetRootElement(d1);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+
+    /* A tampered copy: not valid, and nothing changes. */
+    {
+        char *copy = strdup(t1->token);
+        char *p = strstr(copy, ">alice<");
+        sts_xml_limits_t lim = {64, 65536, 1 << 20};
+        if (p)
+            memcpy(p + 1, "alicf", 5);
+        CHECK(sts_xml_parse(copy, strlen(copy), &lim, &forged, NULL) == STS_OK);
+        sts_token_in_t fin = {xmlDocGetRootElement(forged)};
+        CHECK(sts_engine_validate(e, who, &fin, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(sts_engine_renew(e, who, &fin, NULL, &t3, &err) == STS_E_UNABLE_TO_RENEW);
+        CHECK(sts_engine_cancel(e, who, &fin, &err) == STS_E_REQUEST_FAILED);
+        free(copy);
+    }
+
+    /* Only the requester may renew or cancel. */
+    CHECK(sts_engine_renew(e, &other, &in, NULL, &t3, &err) == STS_E_UNABLE_TO_RENEW);
+    CHECK(sts_engine_cancel(e, &other, &in, &err) == STS_E_REQUEST_FAILED);
+
+    /* Renew links the two; the predecessor is no longer valid. */
+    CHECK(sts_engine_renew(e, who, &in, NULL, &t2, &err) == STS_OK);
+    if (t2 == NULL)
+        goto done;
+    CHECK(strcmp(t1->id, t2->id) != 0);
+    snprintf(where, sizeof(where), "id='%s' AND state=1 AND replaced_by='%s'", t1->id, t2->id);
+    CHECK(count_rows(dir, where) == 1);
+    snprintf(where, sizeof(where), "id='%s' AND state=0 AND replaces='%s'", t2->id, t1->id);
+    CHECK(count_rows(dir, where) == 1);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+    CHECK(strstr(v.reason, "renewed") != NULL);
+    CHECK(sts_engine_renew(e, who, &in, NULL, &t3, &err) == STS_E_UNABLE_TO_RENEW);
+
+    /* Cancel: idempotent; afterwards invalid and not renewable. */
+    d2 = parse(t2);
+    in.node = xmlDocGetRootElement(d2);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    CHECK(sts_engine_cancel(e, who, &in, &err) == STS_OK);
+    CHECK(sts_engine_cancel(e, who, &in, &err) == STS_OK);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+    CHECK(strstr(v.reason, "cancelled") != NULL);
+    CHECK(sts_engine_renew(e, who, &in, NULL, &t3, &err) == STS_E_UNABLE_TO_RENEW);
+
+    /* Expiry: invalid after NotOnOrAfter + skew, renewable within the window. */
+    sts_issued_free(t3);
+    t3 = NULL;
+    CHECK(sts_engine_issue(e, who, &req, &t3, &err) == STS_OK);
+    if (t3 != NULL) {
+        sts_issued_t *t4 = NULL;
+        time_t saved = g_now;
+        d3 = parse(t3);
+        in.node = xmlDocGetRootElement(d3);
+        g_now = t3->expires + 301; /* past expiry + 300 s skew */
+        CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(strstr(v.reason, "expired") != NULL);
+        g_now = t3->expires + 3601; /* past the 3600 s renew window */
+        CHECK(sts_engine_renew(e, who, &in, NULL, &t4, &err) == STS_E_UNABLE_TO_RENEW);
+        g_now = t3->expires + 1800; /* inside it */
+        CHECK(sts_engine_renew(e, who, &in, NULL, &t4, &err) == STS_OK);
+        CHECK(t4 && t4->expires - t4->created == 3600);
+        sts_issued_free(t4);
+        g_now = saved;
+    }
+done:
+    if (forged)
+        xmlFreeDoc(forged);
+    if (d1)
+        xmlFreeDoc(d1);
+    if (d2)
+        xmlFreeDoc(d2);
+    if (d3)
+        xmlFreeDoc(d3);
+    sts_issued_free(t1);
+    sts_issued_free(t2);
+    sts_issued_free(t3);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/sts-test-engine-XXXXXX";
+    sts_cfg_t *cfg = NULL;
+    sts_engine_t *e = NULL;
+    sts_err_t err;
+    sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
+    sts_principal_t who;
+
+    g_now = time(NULL);
+    sts_time_set_source(fake_now);
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK(sts_keys_global_init(&err) == STS_OK);
+    CHECK(sts_cfg_load(NULL, &cfg, &err) == STS_OK);
+    if (cfg == NULL)
+        return sts_test_summary();
+    free(cfg->data_dir);
+    cfg->data_dir = strdup(dir);
+    CHECK(sts_engine_new(cfg, &e, &err) == STS_OK);
+    if (e != NULL) {
+        test_timestamp(e);
+        test_authenticate(e);
+        CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
+        test_issue_policy(e, &who, dir);
+        test_lifecycle(e, &who, dir);
+    }
+    sts_engine_free(e);
+    sts_cfg_free(cfg);
+    sts_keys_global_cleanup();
+    {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+    }
+    return sts_test_summary();
+}
