@@ -34,33 +34,6 @@ static int replace_str(char **field, const char *value)
     return 0;
 }
 
-/* HOST:PORT or [IPV6]:PORT; port 0 picks a free one. */
-static int apply_listen(sts_cfg_t *cfg, const char *arg)
-{
-    const char *colon = strrchr(arg, ':');
-    char host[256];
-    char *end;
-    long port;
-    size_t hlen;
-
-    if (colon == NULL)
-        return -1;
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
-        return -1;
-    hlen = (size_t)(colon - arg);
-    if (hlen >= 2 && arg[0] == '[' && arg[hlen - 1] == ']') {
-        arg++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= sizeof(host))
-        return -1;
-    memcpy(host, arg, hlen);
-    host[hlen] = '\0';
-    cfg->listen_port = (int)port;
-    return replace_str(&cfg->listen_host, host);
-}
-
 static int load_cfg(const char *path, sts_cfg_t **cfg)
 {
     sts_err_t err;
@@ -93,9 +66,12 @@ static int cmd_serve(int argc, char **argv)
     }
     if (load_cfg(config, &cfg) != 0)
         return 1;
-    if (listen != NULL && apply_listen(cfg, listen) != 0) {
-        fprintf(stderr, "sts: --listen wants HOST:PORT, got \"%s\"\n", listen);
-        goto done;
+    if (listen != NULL) {
+        const char *msg = sts_cfg_set_listen(cfg, listen);
+        if (msg != NULL) {
+            fprintf(stderr, "sts: --listen \"%s\" %s\n", listen, msg);
+            goto done;
+        }
     }
     if (data_dir != NULL && replace_str(&cfg->data_dir, data_dir) != 0)
         goto done;

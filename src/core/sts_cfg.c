@@ -115,9 +115,8 @@ static cfg_mark_t path_index(cfg_path_t *p, size_t idx)
     cfg_mark_t m = {p->len, p->trunc};
     int n;
 
-    if (p->trunc) {
+    if (p->trunc)
         return m;
-    }
     n = snprintf(p->s + p->len, sizeof(p->s) - p->len, "[%zu]", idx);
     if (n < 0 || (size_t)n >= sizeof(p->s) - p->len) {
         p->s[p->len] = '\0';
@@ -563,6 +562,25 @@ static int cfg_unknown_key(cfg_ctx_t *ctx, const char *key)
     return r;
 }
 
+/* Report "\"<path>.<key>\" <message>" at member @key of the object at ctx->path. */
+static int cfg_fail_member(cfg_ctx_t *ctx, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int cfg_fail_member(cfg_ctx_t *ctx, const char *key, const char *fmt, ...)
+{
+    char msg[256];
+    cfg_mark_t m;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    m = path_key(&ctx->path, key, strlen(key));
+    r = cfg_fail(ctx, "\"%s\" %s", ctx->path.s, msg);
+    path_restore(&ctx->path, m);
+    return r;
+}
+
 static int cfg_missing_key(cfg_ctx_t *ctx, const char *key)
 {
     if (ctx->path.len == 0)
@@ -644,15 +662,36 @@ static const char *v_listen(const char *s, const char **host, size_t *hlen, int 
     return NULL;
 }
 
-/* Number of UTF-8 characters (jansson has checked the encoding). */
-static size_t utf8_chars(const char *s)
+const char *sts_cfg_set_listen(sts_cfg_t *cfg, const char *value)
+{
+    const char *host = NULL, *msg;
+    size_t hlen = 0;
+    int port = 0;
+    char *copy;
+
+    if ((msg = v_listen(value, &host, &hlen, &port)) != NULL)
+        return msg;
+    if ((copy = strndup(host, hlen)) == NULL)
+        return "out of memory";
+    free(cfg->listen_host);
+    cfg->listen_host = copy;
+    cfg->listen_port = port;
+    return NULL;
+}
+
+/* A user name: 1..CFG_USER_NAME_MAX UTF-8 characters (jansson has checked the
+ * encoding), no control characters. */
+static int name_ok(const char *s)
 {
     size_t n = 0;
 
-    for (; *s; s++)
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
         if (((unsigned char)*s & 0xC0) != 0x80)
             n++;
-    return n;
+    }
+    return n >= 1 && n <= CFG_USER_NAME_MAX;
 }
 
 /* @value resolved against @base (NULL: as it is). Returns a new string or NULL. */
@@ -988,43 +1027,23 @@ static int user_parse(cfg_ctx_t *ctx, sts_cfg_user_t *u, json_t *obj)
         if (!key_known(key, known))
             return cfg_unknown_key(ctx, key);
     }
-    if (get_string(ctx, obj, "name", &name) != 0 || get_string(ctx, obj, "password_hash", &hash) != 0 ||
+    if (get_string(ctx, obj, "name", &name) != 0 ||
+        get_string(ctx, obj, "password_hash", &hash) != 0 ||
         get_string(ctx, obj, "digest_secret", &secret) != 0)
         return -1;
     if (name == NULL)
         return cfg_missing_key(ctx, "name");
     if (hash == NULL)
         return cfg_missing_key(ctx, "password_hash");
-    {
-        cfg_mark_t m = path_key(&ctx->path, "name", 4);
-        size_t n = utf8_chars(name);
-        int bad = 0;
-
-        for (const char *p = name; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                bad = 1;
-        if (n < 1 || n > CFG_USER_NAME_MAX || bad) {
-            int r = cfg_fail(ctx, "\"%s\" must be 1 to %d characters without control characters",
-                             ctx->path.s, CFG_USER_NAME_MAX);
-            path_restore(&ctx->path, m);
-            return r;
-        }
-        path_restore(&ctx->path, m);
-    }
-    if (hash[0] != '$') {
-        cfg_mark_t m = path_key(&ctx->path, "password_hash", 13);
-        int r = cfg_fail(ctx, "\"%s\" must be a crypt(3) hash starting with \"$\" (see sts passwd)",
-                         ctx->path.s);
-        path_restore(&ctx->path, m);
-        return r;
-    }
-    if (secret != NULL && strncmp(secret, "v1:", 3) != 0) {
-        cfg_mark_t m = path_key(&ctx->path, "digest_secret", 13);
-        int r = cfg_fail(ctx, "\"%s\" must be a sealed secret \"v1:...\" (see sts passwd --digest)",
-                         ctx->path.s);
-        path_restore(&ctx->path, m);
-        return r;
-    }
+    if (!name_ok(name))
+        return cfg_fail_member(ctx, "name", "must be 1 to %d characters without control characters",
+                               CFG_USER_NAME_MAX);
+    if (hash[0] != '$')
+        return cfg_fail_member(ctx, "password_hash",
+                               "must be a crypt(3) hash starting with \"$\" (see sts passwd)");
+    if (secret != NULL && strncmp(secret, "v1:", 3) != 0)
+        return cfg_fail_member(ctx, "digest_secret",
+                               "must be a sealed secret \"v1:...\" (see sts passwd --digest)");
     if ((u->name = strdup(name)) == NULL || (u->password_hash = strdup(hash)) == NULL ||
         (secret != NULL && (u->digest_secret = strdup(secret)) == NULL))
         return cfg_oom(ctx);
@@ -1132,20 +1151,13 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
     } else if (strcmp(match, "prefix") == 0) {
         rp->match = STS_MATCH_PREFIX;
     } else {
-        cfg_mark_t m = path_key(&ctx->path, "match", 5);
-        int r = cfg_fail(ctx, "\"%s\" must be \"exact\" or \"prefix\"", ctx->path.s);
-        path_restore(&ctx->path, m);
-        return r;
+        return cfg_fail_member(ctx, "match", "must be \"exact\" or \"prefix\"");
     }
     msg = v_uri(applies_to);
     if (msg == NULL && rp->match == STS_MATCH_PREFIX && !prefix_is_safe(applies_to))
         msg = "must have a path after the host when \"match\" is \"prefix\" (end it with \"/\")";
-    if (msg != NULL) {
-        cfg_mark_t m = path_key(&ctx->path, "applies_to", 10);
-        int r = cfg_fail(ctx, "\"%s\" %s", ctx->path.s, msg);
-        path_restore(&ctx->path, m);
-        return r;
-    }
+    if (msg != NULL)
+        return cfg_fail_member(ctx, "applies_to", "%s", msg);
     if ((rp->applies_to = strdup(applies_to)) == NULL)
         return cfg_oom(ctx);
     return 0;

@@ -57,7 +57,7 @@ typedef struct sts_cfg {
     char *issuer;          /* SAML Issuer / JWT iss */
     char *signing_key_file;
     char *signing_cert_file;
-    char *secrets_key_file; /* AES-256 key that seals digest secrets (32 raw bytes or 64 hex) */
+    char *secrets_key_file; /* AES-256 key that seals digest secrets (64 hex digits) */
     long default_lifetime; /* seconds */
     long max_lifetime;     /* seconds */
     long clock_skew;       /* seconds */
@@ -87,6 +87,13 @@ typedef struct sts_cfg {
  * @param err  on failure: STS_E_CONFIG with "file:line:column: message" in detail.
  */
 sts_errc_t sts_cfg_load(const char *path, sts_cfg_t **out, sts_err_t *err);
+
+/**
+ * @brief Override the listen address with @value ("host:port", "[v6]:port",
+ * the same syntax and checks as server.listen; port 0 picks a free port).
+ * @return NULL on success, else a static message saying what is wrong.
+ */
+const char *sts_cfg_set_listen(sts_cfg_t *cfg, const char *value);
 
 /** @brief Free a config (NULL is a no-op). */
 void sts_cfg_free(sts_cfg_t *cfg);
