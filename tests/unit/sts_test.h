@@ -8,22 +8,23 @@
 
 #include <stdio.h>
 
-static int sts_test_passed, sts_test_failed;
+/* Counters, visible to a test that defines its own CHECK-like macros. */
+static int g_pass, g_fail;
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (cond) {                                                                                \
-            sts_test_passed++;                                                                     \
+            g_pass++;                                                                     \
         } else {                                                                                   \
-            sts_test_failed++;                                                                     \
+            g_fail++;                                                                     \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
 static inline int sts_test_summary(void)
 {
-    printf("%d passed, %d failed\n", sts_test_passed, sts_test_failed);
-    return sts_test_failed == 0 && sts_test_passed > 0 ? 0 : 1;
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail == 0 && g_pass > 0 ? 0 : 1;
 }
 
 #endif /* STS_TEST_H */

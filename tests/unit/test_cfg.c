@@ -17,17 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int g_pass, g_fail;
+#include "sts_test.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 #define CHECK_STR(a, b) check_str(__FILE__, __LINE__, (a), (b))
 
@@ -967,6 +958,5 @@ int main(void)
     test_find_rp();
     test_doc_examples();
     rm_dir();
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return sts_test_summary();
 }

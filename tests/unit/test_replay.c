@@ -15,17 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-static int g_pass, g_fail;
+#include "sts_test.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
-        }                                                                                          \
-    } while (0)
 
 /* A 16-byte key "nonce-XX" + 8 bytes of @i. */
 static void key_of(uint64_t i, unsigned char k[16])
@@ -299,6 +290,5 @@ int main(void)
     test_capacity();
     test_rolling();
     test_threads();
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return sts_test_summary();
 }

@@ -40,18 +40,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int g_pass;
-static int g_fail;
+#include "sts_test.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 /* rc must be @code and err.detail must contain @why. */
 #define CHECK_ERR(rc, code, e, why)                                                                \
@@ -1254,6 +1244,5 @@ int main(void)
         run("rm -rf '%s'", g_dir);
     else
         fprintf(stderr, "test files kept in %s\n", g_dir);
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return sts_test_summary();
 }

@@ -16,17 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int g_pass, g_fail;
+#include "sts_test.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 static char g_dir[64];
 
@@ -348,6 +339,5 @@ int main(void)
     test_embedded_alice();
     test_threads();
     rm_dir();
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return sts_test_summary();
 }

@@ -15,17 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int g_pass, g_fail;
+#include "sts_test.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
-        }                                                                                          \
-    } while (0)
 
 /* NULL-safe string equality. */
 static int str_eq(const char *a, const char *b)
@@ -445,6 +436,5 @@ int main(void)
     test_concurrent(tmp);
     rm_tree(tmp);
 
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return sts_test_summary();
 }
