@@ -16,6 +16,7 @@
 
 #include "SecurityTokenService.nsmap"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -67,39 +68,49 @@ static size_t body_recv(struct soap *soap, char *buf, size_t len)
     return n;
 }
 
-/* Reads the rest of a Content-Length body into conn->raw (gSOAP has already
- * buffered its start) and parses it with the hardened parser, so malformed
- * XML, a DTD or a PI is refused before gSOAP's parser sees a byte of it.
- * Chunked bodies are captured as gSOAP reads them and parsed afterwards. */
-static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, sts_err_t *err)
+/* Reads a Content-Length body into conn->raw and parses it with the hardened
+ * parser, so malformed XML, a DTD or a PI is refused before gSOAP's parser
+ * sees a byte of it (gSOAP can otherwise wait for bytes that never come).
+ * A body gSOAP has already buffered whole is only copied; otherwise the
+ * buffered start is moved over, the rest read from the socket, and gSOAP is
+ * fed the body from conn->raw. *in_gsoap_buf tells which. Chunked bodies are
+ * captured as gSOAP reads them and parsed afterwards. */
+static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int *in_gsoap_buf,
+                                  sts_err_t *err)
 {
     size_t have = soap->buflen - soap->bufidx, total, got;
     sts_xml_limits_t limits = {conn->cfg->max_xml_depth, conn->cfg->max_xml_string,
                                conn->cfg->max_message_size};
 
+    *in_gsoap_buf = 0;
     if ((soap->imode & SOAP_IO) == SOAP_IO_CHUNK || soap->length == 0)
         return STS_OK;
     if (soap->length > conn->raw_cap)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "body of %llu bytes over the limit",
                        (unsigned long long)soap->length);
     total = (size_t)soap->length;
-    if (have > total)
-        have = total; /* pipelined bytes of a next request stay in gSOAP's buffer */
-    memcpy(conn->raw, soap->buf + soap->bufidx, have);
-    for (got = have; got < total;) {
-        size_t n = conn->sock_recv(soap, conn->raw + got, total - got);
-        if (n == 0)
-            return STS_ERR(err, STS_E_INVALID_REQUEST, "body ended after %zu of %zu bytes", got,
-                           total);
-        got += n;
+    if (have >= total) {
+        memcpy(conn->raw, soap->buf + soap->bufidx, total);
+        *in_gsoap_buf = 1;
+    } else {
+        memcpy(conn->raw, soap->buf + soap->bufidx, have);
+        soap->bufidx += have;
+        for (got = have; got < total;) {
+            size_t n = conn->sock_recv(soap, conn->raw + got, total - got);
+            if (n == 0)
+                return STS_ERR(err, STS_E_INVALID_REQUEST, "body ended after %zu of %zu bytes",
+                               got, total);
+            got += n;
+        }
+        conn->pre_pos = 0;
+        conn->pre_on = 1;
     }
     conn->raw_len = total;
     conn->raw_on = 0;
-    conn->pre_pos = have; /* gSOAP still holds the first @have bytes itself */
-    conn->pre_on = 1;
     return sts_xml_parse(conn->raw, total, &limits, &conn->doc, err);
 }
 
+/* fpreparerecv: capture a chunked body as gSOAP reads and decodes it. */
 static int raw_append(struct soap *soap, const char *buf, size_t len)
 {
     sts_soap_conn_t *conn = soap->user;
@@ -130,7 +141,7 @@ static int http_parse(struct soap *soap)
     sts_soap_conn_t *conn = soap->user;
     static unsigned long long counter;
     sts_err_t err;
-    int rc;
+    int rc, in_gsoap_buf = 0;
 
     conn_reset_request(conn);
     snprintf(conn->reqid, sizeof(conn->reqid), "%llx",
@@ -152,7 +163,11 @@ static int http_parse(struct soap *soap)
         sts_info("POST %s -> 404", soap->path);
         return 404;
     }
-    if ((rc = read_body_ahead(soap, conn, &err)) != STS_OK) {
+    if ((rc = read_body_ahead(soap, conn, &in_gsoap_buf, &err)) != STS_OK) {
+        /* The body is consumed either way: the next request starts after it. */
+        conn->pre_on = 0;
+        if (in_gsoap_buf)
+            soap->bufidx += (size_t)soap->length;
         /* Answered here, in the SOAP version the Content-Type announces. */
         soap_set_version(soap, soap->http_content && strstr(soap->http_content, "soap+xml") ? 2 : 1);
         sts_soap_fault(soap, &err);
@@ -360,6 +375,24 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* With port 0 the kernel picks the port: read it back so the log line and
+ * the published WSDL name the real one. */
+static int bound_port(struct soap *master)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+
+    if (getsockname(master->master, (struct sockaddr *)&sa, &len) != 0) {
+        sts_error("getsockname: %s", strerror(errno));
+        return -1;
+    }
+    if (sa.ss_family == AF_INET6)
+        master->port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    else
+        master->port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    return 0;
+}
+
 static void setup_context(struct soap *soap, const sts_cfg_t *cfg)
 {
     soap_set_namespaces(soap, namespaces);
@@ -404,6 +437,8 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
                   strerror(master->errnum));
         goto done;
     }
+    if (bound_port(master) < 0)
+        goto done;
     snprintf(endpoint, sizeof(endpoint), "http://%s%s%s:%d/sts",
              strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
              strchr(cfg->listen_host, ':') ? "]" : "", master->port);

@@ -1031,6 +1031,19 @@ def default_config(**engine_overrides):
     }
 
 
+def make_user(name, password, attributes=None):
+    """A config user entry made by `sts passwd --digest` (hash + sealed digest secret
+    under certs/dev-secrets.key)."""
+    p = subprocess.run([STS_BIN, "passwd", "--digest"], input=password.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("sts passwd failed: %s" % p.stderr.decode("utf-8", "replace"))
+    entry = json.loads("{%s}" % p.stdout.decode().strip())
+    entry["name"] = name
+    entry["attributes"] = attributes or {}
+    return entry
+
+
 # alice as in the embedded default of src/core/sts_cfg.c (password "wonderland";
 # digest_secret sealed under certs/dev-secrets.key). Read from the source when
 # possible so that a resealed secret (make-dev-pki.sh --force) is picked up.

@@ -12,6 +12,7 @@ import time
 import unittest
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stslib as L  # noqa: E402
 from lxml import etree  # noqa: E402
@@ -111,6 +112,31 @@ class FaultsTest(L.StsTestCase):
                 self.assertEqual(r.status, 200, "first use of the nonce: %r" % r.body[:1500])
                 # same nonce, same Created, fresh Timestamp
                 self.refused("FailedAuthentication", v, digest=True, nonce=nonce, created=created)
+
+    def test_replayed_nonce_reencoded_and_cross_version(self):
+        """Nonces compare as decoded bytes; the cache is shared by both SOAP versions."""
+        nonce, created = os.urandom(16), L.ts()
+        r = self.srv.issue(version=11, digest=True, nonce=nonce, created=created)
+        self.assertEqual(r.status, 200, r.body[:1500])
+        # same nonce over SOAP 1.2
+        self.refused("FailedAuthentication", 12, digest=True, nonce=nonce, created=created)
+
+        # a fresh nonce sent with its base64 wrapped (whitespace is legal in
+        # xs:base64Binary) is accepted; replayed unwrapped it is refused
+        def ut(nonce_text, n, c):
+            return ('<wsse:UsernameToken><wsse:Username>alice</wsse:Username>'
+                    '<wsse:Password Type="%s">%s</wsse:Password>'
+                    '<wsse:Nonce EncodingType="%s">%s</wsse:Nonce>'
+                    '<wsu:Created>%s</wsu:Created></wsse:UsernameToken>'
+                    % (L.PW_DIGEST, L.digest_of(n, c, L.PASSWORD), L.B64_ENC, nonce_text, c))
+        n2, c2 = os.urandom(16), L.ts()
+        b64 = L.base64.b64encode(n2).decode()
+        with self.subTest(case="wrapped base64 nonce"):
+            r = self.srv.issue(version=12, username_token=ut(b64[:8] + "\n" + b64[8:], n2, c2))
+            if r.status != 200:
+                # not in the wire contract; reported as an interop note
+                self.skipTest("server refuses a base64 Nonce containing a line break")
+            self.refused("FailedAuthentication", 12, username_token=ut(b64, n2, c2))
 
     def test_stale_digest_created(self):
         for v in BOTH:
@@ -302,6 +328,27 @@ class FaultsTest(L.StsTestCase):
             with self.subTest(where="header"):
                 self.refused("InvalidRequest", 11, extra_headers="<?evil instruction?>")
             self.assertEqual(lis.close(), 0, "the server fetched the stylesheet")
+
+    def test_deep_nesting(self):
+        """5 000 nested elements in an xs:any slot (coercive parsing; the body stays
+        under 64 KB: large refused bodies are covered by WorkerStateTest)."""
+        depth = 5000
+        extra = "<wst:Claims>" + "<x>" * depth + "</x>" * depth + "</wst:Claims>"
+        r = self.refused("InvalidRequest", 12, extra=extra)
+        self.assertLess(r.elapsed, 5.0)
+
+    def test_oversized_body(self):
+        """A body over max_message_size (1 MiB default): refused, server alive."""
+        before = self.srv.snapshot()
+        extra = "<wst:Claims>" + "A" * (2 * 1024 * 1024) + "</wst:Claims>"
+        try:
+            r = self.srv.issue(version=12, extra=extra)
+            self.assertNotEqual(r.status, 200)
+            self.assertNoSecrets(r)
+        except OSError:
+            pass  # the server may close the connection without reading everything
+        self.assertEqual(self.srv.snapshot(), before)
+        self.assertTrue(self.srv.alive())
 
     # ------------------------------------------------------------------
     # WS-Addressing: no reply or fault is ever sent elsewhere
@@ -523,6 +570,69 @@ class FaultsTest(L.StsTestCase):
         self.assertRefused(lambda: self.srv.cancel(self.token, 12, password="bad"),
                            "FailedAuthentication", 12)
         self.assertValid(self.token)
+
+
+def _one_worker():
+    cfg = L.default_config()
+    cfg["server"] = {"workers": 1}
+    return cfg
+
+
+class WorkerStateTest(L.StsTestCase):
+    """One worker thread, so that the connection after a refused request is served
+    by the same worker: nothing of the refused request may leak into it. Bodies
+    are > 64 KiB (larger than gSOAP's first read) and refused by the pre-parse
+    (DTD, malformed, nesting depth, over-long text)."""
+
+    CONFIG = staticmethod(_one_worker)
+    PAD = '<x:Pad xmlns:x="urn:example:pad">%s</x:Pad>' % ("P" * 1000)
+
+    def _check_next_connection(self, send, code, label):
+        for v in BOTH:
+            with self.subTest(case=label, version=v):
+                before = self.srv.snapshot()
+                try:
+                    r = send(v)
+                except OSError as e:
+                    self.fail("no answer to the refused request: %r" % e)
+                if code is None:
+                    self.assertEqual(r.status, 200, r.body[:500])
+                else:
+                    self.assertFault(r, code, v)
+                h = self.srv.get("/health")
+                self.assertEqual(h.status, 200, "next connection (GET /health) got HTTP %d: %r"
+                                 % (h.status, h.body[:200]))
+                r = self.srv.issue(version=v)
+                self.assertEqual(r.status, 200, "next Issue: %r" % r.body[:300])
+                self.assertEqual(len(self.srv.snapshot()),
+                                 len(before) + (2 if code is None else 1))
+
+    def test_control_large_accepted_body(self):
+        self._check_next_connection(
+            lambda v: self.srv.issue(version=v, extra_headers=self.PAD * 100), None,
+            "100 KB of extra headers, accepted")
+
+    def test_after_large_dtd(self):
+        self._check_next_connection(
+            lambda v: self.srv.issue(version=v, extra_headers=self.PAD * 100,
+                                     prolog='<?xml version="1.0"?><!DOCTYPE s:Envelope []>'),
+            "InvalidRequest", "DTD, 100 KB")
+
+    def test_after_large_malformed(self):
+        self._check_next_connection(
+            lambda v: self.srv.issue(version=v, extra_headers=self.PAD * 100 + "<x:Open>"),
+            "InvalidRequest", "malformed, 100 KB")
+
+    def test_after_too_deep(self):
+        extra = ("<wst:Claims>" + "<x>" * 100 + "A" * 100000 + "</x>" * 100
+                 + "</wst:Claims>")
+        self._check_next_connection(lambda v: self.srv.issue(version=v, extra=extra),
+                                    "InvalidRequest", "nesting too deep, 100 KB")
+
+    def test_after_long_text(self):
+        extra = "<wst:Claims>" + "A" * 600000 + "</wst:Claims>"
+        self._check_next_connection(lambda v: self.srv.issue(version=v, extra=extra),
+                                    "InvalidRequest", "over-long text node, 600 KB")
 
 
 if __name__ == "__main__":

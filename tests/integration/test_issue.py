@@ -3,11 +3,14 @@
 RSTRC shape, the signed assertion checked as raw bytes by xmlsec1, samlsign and
 the SAML 2.0 schema, lifetimes, token types, and the store row."""
 import datetime
+import hashlib
 import os
 import sys
+import threading
 import unittest
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stslib as L  # noqa: E402
 
@@ -142,7 +145,9 @@ class IssueTest(L.StsTestCase):
         self.assertEqual(rel.text.strip(), mid)
         assertion = L.extract_assertion_bytes(r.body)
         a = self.check_assertion(assertion, rstr)
-        self.check_new_row(before, a.id)
+        row = self.check_new_row(before, a.id)
+        self.assertEqual(bytes(row["hash"]), hashlib.sha256(assertion).digest(),
+                         "store hash = SHA-256 of the issued assertion bytes")
         line = self.assertLogged(mark, "ok")
         self.assertNotIn(L.PASSWORD, self.srv.log_since(mark))
         del line
@@ -254,6 +259,56 @@ class IssueTest(L.StsTestCase):
         self.check_rstr(rstr, lifetime=3600)
         a = self.check_assertion(L.extract_assertion_bytes(r.body), rstr)
         self.check_new_row(before, a.id, lifetime=3600)
+
+    def test_wsa_action_only(self):
+        """SOAP 1.1 without SOAPAction, SOAP 1.2 without action parameter: wsa:Action."""
+        for v in (11, 12):
+            with self.subTest(version=v):
+                r = self.srv.issue(version=v, action=None, wsa=True,
+                                   wsa_action=L.ACTION["Issue"])
+                self.assertEqual(r.status, 200, r.body[:2000])
+                L.parse_rstr_response(r, collection=True)
+
+    def test_timestamp_tolerance(self):
+        """Inside the limits: Created 250 s old, Created 200 s ahead (skew 300 s);
+        digest Created 250 s old."""
+        cases = {
+            "created -250s": dict(timestamp=L.timestamp_xml(created_offset=-250,
+                                                           expires_offset=300)),
+            "created +200s": dict(timestamp=L.timestamp_xml(created_offset=200,
+                                                           expires_offset=300)),
+            "digest created -250s": dict(digest=True, created_offset=-250),
+            "timestamp with fraction": dict(timestamp=L.timestamp_xml(
+                created=L.ts(0).replace("Z", ".123Z"), expires=L.ts(300).replace("Z", ".5Z"))),
+        }
+        for name, kw in cases.items():
+            with self.subTest(case=name):
+                r = self.srv.issue(version=12, **kw)
+                self.assertEqual(r.status, 200, r.body[:2000])
+
+    def test_concurrent_issues(self):
+        before = self.srv.snapshot()
+        results = []
+
+        def worker(v):
+            for _ in range(3):
+                results.append(self.srv.issue(version=v, digest=(v == 11)))
+        threads = [threading.Thread(target=worker, args=(11 if i % 2 else 12,))
+                   for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(len(results), 24)
+        ids = set()
+        for r in results:
+            self.assertEqual(r.status, 200, r.body[:1500])
+            a = L.extract_assertion_bytes(r.body)
+            ids.add(L.assertion_facts(a).id)
+        self.assertEqual(len(ids), 24)
+        after = self.srv.snapshot()
+        self.assertEqual(len(after), len(before) + 24)
+        self.assertTrue(ids <= {row["id"] for row in after})
 
     def test_each_issue_gets_a_new_id(self):
         ids = set()

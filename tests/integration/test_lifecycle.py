@@ -9,6 +9,7 @@ import time
 import unittest
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stslib as L  # noqa: E402
 
@@ -139,6 +140,22 @@ class LifecycleTest(LifecycleMixin, L.StsTestCase):
         self.assertInvalid(t1)
         self.assertValid(t2)
 
+    def test_no_action_requesttype_decides(self):
+        """No SOAPAction/action parameter/wsa:Action: RequestType picks the binding."""
+        _, _, t1 = self.issue_ok(12)
+        for v in (11, 12):
+            with self.subTest(version=v):
+                r = self.srv.validate(t1, v, action=None)
+                self.assertEqual(r.status, 200, r.body[:2000])
+                _, items = L.parse_rstr_response(r, collection=False)
+                self.assertEqual(items[0].status_code, L.STATUS_VALID)
+        r = self.srv.renew(t1, 12, action=None)
+        self.assertEqual(r.status, 200, r.body[:2000])
+        t2 = L.extract_assertion_bytes(r.body)
+        r = self.srv.cancel(t2, 11, action=None)
+        self.assertEqual(r.status, 200, r.body[:2000])
+        self.assertEqual(self.srv.row(L.assertion_facts(t2).id)["state"], 2)
+
     def test_validate_reply_addressing(self):
         _, _, t1 = self.issue_ok(12)
         mid = "urn:uuid:" + str(uuid.uuid4())
@@ -195,6 +212,55 @@ class ExpiredBeyondWindowTest(LifecycleMixin, L.StsTestCase):
         snap = self.srv.snapshot()
         self.assertRefused(lambda: self.srv.renew(t1, 12), "UnableToRenew", 12, snap)
         self.assertInvalid(t1)
+
+
+def _two_users():
+    cfg = L.default_config()
+    cfg["users"].append(L.make_user("bob", "looking-glass", {"role": "nurse"}))
+    return cfg
+
+
+class TwoUsersTest(LifecycleMixin, L.StsTestCase):
+    """Renew and Cancel need the user the token was issued to."""
+
+    CONFIG = staticmethod(_two_users)
+    BOB = {"username": "bob", "password": "looking-glass"}
+
+    def test_bob_issues_his_own(self):
+        before = self.srv.snapshot()
+        r = self.srv.issue(version=12, digest=True, **self.BOB)
+        self.assertEqual(r.status, 200, r.body[:2000])
+        a = L.assertion_facts(L.extract_assertion_bytes(r.body))
+        self.assertEqual(a.subject, "bob")
+        self.assertEqual(a.attributes.get("role"), ["nurse"])
+        row = self.srv.row(a.id)
+        self.assertEqual((row["subject"], row["requester"], row["state"]), ("bob", "bob", 0))
+        self.assertEqual(len(self.srv.snapshot()), len(before) + 1)
+
+    def test_bob_cannot_renew_alices_token(self):
+        _, _, t1 = self.issue_ok(12)
+        snap = self.srv.snapshot()
+        for v in (11, 12):
+            with self.subTest(version=v):
+                self.assertRefused(lambda: self.srv.renew(t1, v, **self.BOB), "UnableToRenew",
+                                   v, snap)
+        self.assertValid(t1)
+
+    def test_bob_cannot_cancel_alices_token(self):
+        _, _, t1 = self.issue_ok(12)
+        snap = self.srv.snapshot()
+        for v in (11, 12):
+            with self.subTest(version=v):
+                self.assertRefused(lambda: self.srv.cancel(t1, v, **self.BOB), "RequestFailed",
+                                   v, snap)
+        self.assertValid(t1)
+        self.assertEqual(self.srv.row(L.assertion_facts(t1).id)["state"], 0)
+
+    def test_alice_password_is_not_bobs(self):
+        snap = self.srv.snapshot()
+        self.assertRefused(lambda: self.srv.issue(version=12, username="bob",
+                                                  password=L.PASSWORD),
+                           "FailedAuthentication", 12, snap)
 
 
 if __name__ == "__main__":

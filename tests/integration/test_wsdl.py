@@ -10,6 +10,7 @@ import sys
 import unittest
 from urllib.parse import urlparse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stslib as L  # noqa: E402
 from lxml import etree  # noqa: E402
@@ -251,6 +252,25 @@ class WsdlServedTest(L.StsTestCase):
         svc = client.wsdl.services[SERVICE]
         for p in svc.ports.values():
             self.assertEqual(p.binding_options["address"], self.srv.url)
+
+    def test_responses_match_wsdl_schema(self):
+        """What the server sends (RSTRC, Validate/Renew/Cancel RSTR) is valid
+        against the inline schemas of the WSDL it publishes (element order too)."""
+        schema, _ = wsdl_schemas_compiled(L.parse_xml(self.srv.get("/sts?wsdl").body))
+        r = self.srv.issue(version=12)
+        t1 = L.extract_assertion_bytes(r.body)
+        bodies = {"Issue": r}
+        bodies["Validate"] = self.srv.validate(t1)
+        bodies["Renew"] = self.srv.renew(t1, 11)
+        t2 = L.extract_assertion_bytes(bodies["Renew"].body)
+        bodies["Cancel"] = self.srv.cancel(t2)
+        bodies["Validate (invalid)"] = self.srv.validate(t2)
+        for name, resp in bodies.items():
+            with self.subTest(binding=name):
+                self.assertEqual(resp.status, 200, resp.body[:1500])
+                child = L.body_child(L.parse_xml(resp.body))
+                ok = schema.validate(etree.ElementTree(child))
+                self.assertTrue(ok, "%s: %s" % (name, schema.error_log))
 
     # ------------------------------------------------------------------
     def _issue(self, client, tr, port):
