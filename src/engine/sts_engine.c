@@ -107,34 +107,35 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *e, const sts_timestamp_t *ts
     return STS_OK;
 }
 
+/* Decodes xs:base64Binary (white space allowed, as the schema type says) of
+ * at most @outmax bytes. Returns 0, or -1 when malformed or too long. */
 static int b64_decode(const char *in, unsigned char *out, size_t outmax, size_t *outlen)
 {
-    size_t inlen = strlen(in);
-    unsigned char *tmp;
+    unsigned char compact[128], tmp[96];
+    size_t inlen = 0;
     int n;
 
-    if (inlen == 0 || inlen % 4 != 0 || inlen / 4 * 3 > outmax + 2)
-        return -1;
-    tmp = malloc(inlen / 4 * 3 + 1);
-    if (tmp == NULL)
-        return -1;
-    n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)inlen);
-    if (n < 0) {
-        free(tmp);
-        return -1;
+    for (const char *p = in; *p; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            continue;
+        if (inlen == sizeof(compact))
+            return -1;
+        compact[inlen++] = (unsigned char)*p;
     }
+    if (inlen == 0 || inlen % 4 != 0 || inlen / 4 * 3 > sizeof(tmp))
+        return -1;
+    n = EVP_DecodeBlock(tmp, compact, (int)inlen);
+    if (n < 0)
+        return -1;
     /* EVP_DecodeBlock keeps the padding bytes: remove them. */
-    if (in[inlen - 1] == '=')
+    if (compact[inlen - 1] == '=')
         n--;
-    if (in[inlen - 2] == '=')
+    if (compact[inlen - 2] == '=')
         n--;
-    if ((size_t)n > outmax) {
-        free(tmp);
+    if ((size_t)n > outmax)
         return -1;
-    }
     memcpy(out, tmp, (size_t)n);
     *outlen = (size_t)n;
-    free(tmp);
     return 0;
 }
 
