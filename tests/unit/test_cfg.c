@@ -686,7 +686,7 @@ static void test_users_file(void)
 {
     const char *cfg_path;
     sts_cfg_t *cfg;
-    char want[2048];
+    char want[3 * (PATH_MAX + 64)];
     char *cfgp = NULL;
 
     /* duplicate in one file */
