@@ -17,6 +17,7 @@ Contents:
   connections, a fixture signer (xmlsec1 --sign) for forged assertions.
 - StsTestCase: unittest base class with the common refusal assertions.
 """
+import atexit
 import base64
 import collections
 import copy
@@ -48,7 +49,21 @@ STS_BIN = os.environ.get("STS_BIN") or os.path.join(SOURCE_DIR, "build", "sts")
 CERTS = os.path.join(SOURCE_DIR, "certs")
 SIGNING_KEY = os.path.join(CERTS, "sts-signing.key")
 SIGNING_CERT = os.path.join(CERTS, "sts-signing.crt")
-SECRETS_KEY = os.path.join(CERTS, "dev-secrets.key")
+DEV_SECRETS_KEY = os.path.join(CERTS, "dev-secrets.key")
+
+
+def _private_copy(path):
+    """A 0600 copy of @path in a fresh temporary directory: a config file makes
+    the STS insist on private key files, and a git checkout leaves certs/ 0644."""
+    d = tempfile.mkdtemp(prefix="sts-test-keys-")
+    atexit.register(shutil.rmtree, d, True)
+    dst = os.path.join(d, os.path.basename(path))
+    shutil.copyfile(path, dst)
+    os.chmod(dst, 0o600)
+    return dst
+
+
+SECRETS_KEY = _private_copy(DEV_SECRETS_KEY)
 WSDL_FILE = os.path.join(SOURCE_DIR, "wsdl", "sts.wsdl")
 
 SAML_XSD_DIR = "/usr/share/xml/opensaml"
