@@ -22,8 +22,6 @@ typedef enum sts_binding {
 
 /*
  * Per-connection (per worker thread) state, reached through soap->user.
- * The raw capture holds the bytes of the current HTTP body exactly as
- * received (after transfer decoding), bounded by the message size limit.
  */
 typedef struct sts_soap_conn {
     sts_engine_t *engine;
@@ -31,40 +29,84 @@ typedef struct sts_soap_conn {
     const char *wsdl;      /* borrowed: the published WSDL, address rewritten */
     size_t wsdl_len;
     int (*http_parse)(struct soap *);                /* gSOAP's own HTTP header parser */
+    int (*http_header)(struct soap *, const char *, const char *); /* gSOAP's header-line hook */
     size_t (*sock_recv)(struct soap *, char *, size_t); /* gSOAP's own socket read */
 
-    char *raw;
+    char *raw;        /* the request body, read ahead and decoded (max_message_size) */
     size_t raw_len;
     size_t raw_cap;
-    int raw_on;       /* capturing the body as gSOAP reads it (chunked bodies) */
-    int raw_overflow; /* more than the limit arrived */
-    size_t pre_pos;   /* a body read ahead: gSOAP is fed raw[pre_pos..raw_len) */
+    size_t pre_pos;   /* gSOAP is fed raw[pre_pos..raw_len) */
     int pre_on;
     xmlDocPtr doc;    /* the body parsed by the hardened parser (owned), or NULL */
 
     /* per request */
     char reqid[20];
-    char *soapaction;   /* SOAPAction / SOAP 1.2 action as received, or NULL */
-    int action_conflict; /* SOAPAction and wsa:Action disagree */
-    sts_binding_t binding; /* the binding being answered (for the log line) */
+    char *soapaction;    /* SOAPAction / SOAP 1.2 action as received, or NULL */
+    char content_type[128]; /* as received, truncated */
+    int n_content_length; /* Content-Length headers seen */
+    int bad_framing;     /* malformed Content-Length or Transfer-Encoding */
+    int has_transfer_encoding;
+    int has_content_encoding;
+    time_t deadline;     /* the request must be read completely by then; 0: not started */
+    int reply_wsa;       /* answer with WS-Addressing headers */
+    char *reply_relates_to; /* the request's wsa:MessageID (soap arena), or NULL */
 } sts_soap_conn_t;
 
-/* sts_soap_wsse.c: what the raw envelope says that gSOAP's structs are not trusted with. */
+/* sts_soap_wsse.c: the request as the hardened parser reads it. Every field
+ * the face uses comes from this one tree; gSOAP's structs only dispatch. */
+
+/* RST children, as a bit set of what a request carries. */
+enum {
+    STS_RST_TOKEN_TYPE = 1 << 0,
+    STS_RST_REQUEST_TYPE = 1 << 1,
+    STS_RST_APPLIES_TO = 1 << 2,
+    STS_RST_LIFETIME = 1 << 3,
+    STS_RST_KEY_TYPE = 1 << 4,
+    STS_RST_VALIDATE_TARGET = 1 << 5,
+    STS_RST_RENEW_TARGET = 1 << 6,
+    STS_RST_CANCEL_TARGET = 1 << 7,
+    STS_RST_OTHER = 1 << 8 /* anything else: OnBehalfOf, Claims, Entropy, extensions... */
+};
+
 typedef struct sts_soap_envelope {
     xmlDocPtr doc;          /* owned (taken from the connection when it parsed ahead) */
+    int soap_version;       /* 1 or 2, from the Envelope namespace */
     xmlNodePtr rst;         /* Body/wst:RequestSecurityToken */
+
+    /* WS-Addressing headers (borrowed from @doc, NULL when absent) */
+    const char *wsa_action;
+    const char *wsa_message_id;
+    const char *wsa_reply_to;  /* ReplyTo/Address */
+    const char *wsa_fault_to;  /* FaultTo/Address */
+    int wsa_reply_to_present;
+    int wsa_fault_to_present;
+
+    /* wsse:Security addressed to us */
     int have_timestamp;
     sts_timestamp_t ts;     /* borrowed from @doc */
     int have_cred;
     sts_credential_t cred;  /* borrowed from @doc */
+
+    /* RST fields (borrowed from @doc, NULL when absent) */
+    unsigned present;       /* STS_RST_* bits of the children present */
+    const char *other_child; /* local name of the first STS_RST_OTHER child */
+    const char *context;
+    const char *request_type;
+    const char *token_type;
+    const char *key_type;
+    const char *applies_to;
+    const char *lifetime_created;
+    const char *lifetime_expires;
 } sts_soap_envelope_t;
 
 /**
- * @brief Parse the captured body with the hardened parser and read the
- * wsse:Security header (at most one, with at most one Timestamp and one
- * UsernameToken) and locate the RST.
- * @return STS_OK, STS_E_INVALID_REQUEST (malformed, DTD, structure) or
- *         STS_E_AUTH_FAILED (a Security header we cannot accept).
+ * @brief Take the body the connection parsed ahead (or parse the captured
+ * bytes) and read the envelope: structure [Header?, Body], WS-Addressing
+ * headers, the wsse:Security header addressed to us (at most one, with at
+ * most one Timestamp and one UsernameToken) and the RST's fields.
+ * @return STS_OK, STS_E_INVALID_REQUEST (malformed, DTD, structure,
+ *         repeated elements) or STS_E_AUTH_FAILED (a Security header we
+ *         cannot accept).
  */
 sts_errc_t sts_soap_envelope_read(sts_soap_conn_t *conn, sts_soap_envelope_t *env,
                                   sts_err_t *err);
@@ -73,7 +115,7 @@ void sts_soap_envelope_free(sts_soap_envelope_t *env);
 /**
  * @brief The single element inside RST/@target_name (e.g. "ValidateTarget").
  * @return STS_OK with *out, or STS_E_INVALID_REQUEST when the target is
- *         missing, repeated or does not hold exactly one element.
+ *         missing or does not hold exactly one element.
  */
 sts_errc_t sts_soap_envelope_target(const sts_soap_envelope_t *env, const char *target_name,
                                     xmlNodePtr *out, sts_err_t *err);
@@ -92,7 +134,11 @@ int sts_soap_fault(struct soap *soap, const sts_err_t *err);
 /* sts_soap_server.c */
 
 /** @brief Fresh reply header: wsa:Action/@action and wsa:RelatesTo when the
- *  request used WS-Addressing; never the request's wsse:Security. */
+ *  request used WS-Addressing (conn->reply_wsa); never the request's
+ *  wsse:Security. */
 void sts_soap_reply_header(struct soap *soap, const char *action);
+
+/** @brief A response was sent: the next request's deadline starts with its first read. */
+void sts_soap_request_done(struct soap *soap);
 
 #endif /* STS_SOAP_INT_H */

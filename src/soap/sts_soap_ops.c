@@ -50,35 +50,55 @@ static const binding_row_t *by_action(const char *uri)
     return NULL;
 }
 
-static int is_anonymous(const struct wsa5__EndpointReferenceType *epr, int none_ok)
+static int is_anonymous(const char *address, int none_ok)
 {
-    if (epr == NULL)
-        return 1;
-    if (epr->Address == NULL)
-        return 0;
-    return strcmp(epr->Address, STS_WSA_ANONYMOUS) == 0 ||
-           (none_ok && strcmp(epr->Address, STS_WSA_NONE) == 0);
+    return address != NULL && (strcmp(address, STS_WSA_ANONYMOUS) == 0 ||
+                               (none_ok && strcmp(address, STS_WSA_NONE) == 0));
 }
 
-/* Which binding this request asks for, refusing any disagreement. */
-static sts_errc_t pick_binding(struct soap *soap, const struct wst__RequestSecurityTokenType *rst,
+/* RST children each binding understands; anything else is refused, never dropped. */
+static unsigned allowed_children(sts_binding_t b)
+{
+    unsigned common = STS_RST_TOKEN_TYPE | STS_RST_REQUEST_TYPE;
+    switch (b) {
+    case STS_BINDING_ISSUE:
+        return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE;
+    case STS_BINDING_VALIDATE: return common | STS_RST_VALIDATE_TARGET;
+    case STS_BINDING_RENEW: return common | STS_RST_RENEW_TARGET;
+    case STS_BINDING_CANCEL: return common | STS_RST_CANCEL_TARGET;
+    default: return 0;
+    }
+}
+
+/*
+ * Which binding this request asks for, refusing any disagreement: RequestType
+ * decides; the HTTP action and wsa:Action, when present, must agree with it
+ * and with each other; and gSOAP must have dispatched to that operation (or to
+ * Issue, its fallback when no action matched).
+ */
+static sts_errc_t pick_binding(struct soap *soap, sts_binding_t op, const sts_soap_envelope_t *env,
                                const binding_row_t **out, sts_err_t *err)
 {
     const sts_soap_conn_t *conn = soap->user;
-    const binding_row_t *b = by_request_type(rst->RequestType);
-    const char *action = soap->action;
+    const binding_row_t *b = by_request_type(env->request_type);
+    const char *action = env->wsa_action ? env->wsa_action : conn->soapaction;
 
     if (b == NULL)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "unsupported RequestType");
-    if (conn->action_conflict)
+    if (env->wsa_action && conn->soapaction && strcmp(env->wsa_action, conn->soapaction) != 0)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "SOAPAction and wsa:Action disagree");
-    if (action != NULL && action[0] != '\0' && by_action(action) != b)
+    if (action != NULL && by_action(action) != b)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "action does not match RequestType %s",
                        b->name);
-    if (soap->header != NULL && (!is_anonymous(soap->header->wsa5__ReplyTo, 0) ||
-                                 !is_anonymous(soap->header->wsa5__FaultTo, 1)))
+    if (op != b->binding && op != STS_BINDING_ISSUE)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "dispatched to another operation");
+    if ((env->wsa_reply_to_present && !is_anonymous(env->wsa_reply_to, 0)) ||
+        (env->wsa_fault_to_present && !is_anonymous(env->wsa_fault_to, 1)))
         return STS_ERR(err, STS_E_INVALID_REQUEST,
                        "non-anonymous ReplyTo/FaultTo: replies only go back on the connection");
+    if (env->present & ~allowed_children(b->binding))
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "RST element not supported by %s: %s",
+                       b->name, env->other_child ? env->other_child : "a target or field");
     *out = b;
     return STS_OK;
 }
@@ -191,28 +211,14 @@ static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityToken
 /* ---- the bindings ------------------------------------------------------------ */
 
 static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap,
-                           const struct wst__RequestSecurityTokenType *rst,
-                           const sts_principal_t *who,
+                           const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
-    sts_issue_req_t req;
+    sts_issue_req_t req = {env->applies_to, env->token_type, env->key_type,
+                           env->lifetime_created, env->lifetime_expires};
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
-    memset(&req, 0, sizeof(req));
-    if (rst->wsp__AppliesTo && rst->wsp__AppliesTo->wsa5__EndpointReference)
-        req.applies_to = rst->wsp__AppliesTo->wsa5__EndpointReference->Address;
-    req.token_type = rst->TokenType;
-    req.key_type = rst->KeyType;
-    if (rst->Lifetime != NULL) {
-        req.lifetime_created = rst->Lifetime->wsu__Created;
-        req.lifetime_expires = rst->Lifetime->wsu__Expires;
-    }
-    /* Requests we cannot honour yet are refused, never answered with a
-     * plain bearer token (proof keys, delegation: issue #4). */
-    if (rst->Entropy || rst->UseKey || rst->OnBehalfOf || rst->ComputedKeyAlgorithm ||
-        rst->KeySize || rst->Claims || rst->SecondaryParameters || rst->__size > 0)
-        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "RST element not supported yet");
     if ((rc = sts_engine_issue(conn->engine, who, &req, &is, err)) == STS_OK)
         rc = put_issued(soap, r, is, STS_WST13_ISSUE, err);
     sts_issued_free(is);
@@ -242,7 +248,6 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
 }
 
 static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
-                           const struct wst__RequestSecurityTokenType *rst,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
@@ -252,7 +257,7 @@ static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
 
     if ((rc = sts_soap_envelope_target(env, "RenewTarget", &tok.node, err)) != STS_OK)
         return rc;
-    if ((rc = sts_engine_renew(conn->engine, who, &tok, rst->TokenType, &is, err)) == STS_OK)
+    if ((rc = sts_engine_renew(conn->engine, who, &tok, env->token_type, &is, err)) == STS_OK)
         rc = put_issued(soap, r, is, STS_WST13_RENEW, err);
     sts_issued_free(is);
     return rc;
@@ -297,6 +302,7 @@ static int send_rstr(struct soap *soap, struct wst__RequestSecurityTokenResponse
                                                        "") ||
         soap_body_end_out(soap) || soap_envelope_end_out(soap) || soap_end_send(soap))
         return soap->error;
+    sts_soap_request_done(soap);
     soap_closesock(soap);
     return SOAP_STOP; /* answered: gSOAP sends nothing more */
 }
@@ -304,8 +310,10 @@ static int send_rstr(struct soap *soap, struct wst__RequestSecurityTokenResponse
 /*
  * The one handler behind the four operations. @op is the operation gSOAP
  * dispatched to; exactly one of @rstrc (Issue) and @rstr (others) is set.
+ * gSOAP's request struct is not read: the envelope comes from the one tree
+ * the hardened parser built.
  */
-static int handle(struct soap *soap, sts_binding_t op, struct wst__RequestSecurityTokenType *rst,
+static int handle(struct soap *soap, sts_binding_t op,
                   struct wst__RequestSecurityTokenResponseCollectionType *rstrc,
                   struct wst__RequestSecurityTokenResponseType *rstr)
 {
@@ -327,16 +335,19 @@ static int handle(struct soap *soap, sts_binding_t op, struct wst__RequestSecuri
     }
     soap_default_wst__RequestSecurityTokenResponseType(soap, r);
 
-    if ((rc = sts_soap_envelope_read(conn, &env, &err)) != STS_OK ||
-        (rc = pick_binding(soap, rst, &b, &err)) != STS_OK ||
+    rc = sts_soap_envelope_read(conn, &env, &err);
+    if (env.wsa_message_id != NULL || env.wsa_action != NULL) {
+        conn->reply_wsa = 1;
+        conn->reply_relates_to = soap_strdup(soap, env.wsa_message_id);
+    }
+    if (rc != STS_OK || (rc = pick_binding(soap, op, &env, &b, &err)) != STS_OK ||
         (rc = authenticate(conn, &env, &who, &err)) != STS_OK)
         goto fault;
-    conn->binding = b->binding;
-    r->Context = soap_strdup(soap, rst->Context);
+    r->Context = soap_strdup(soap, env.context);
     switch (b->binding) {
-    case STS_BINDING_ISSUE: rc = do_issue(conn, soap, rst, &who, r, &err); break;
+    case STS_BINDING_ISSUE: rc = do_issue(conn, soap, &env, &who, r, &err); break;
     case STS_BINDING_VALIDATE: rc = do_validate(conn, soap, &env, &who, r, &err); break;
-    case STS_BINDING_RENEW: rc = do_renew(conn, soap, rst, &env, &who, r, &err); break;
+    case STS_BINDING_RENEW: rc = do_renew(conn, soap, &env, &who, r, &err); break;
     case STS_BINDING_CANCEL: rc = do_cancel(conn, soap, &env, &who, r, &err); break;
     default: rc = STS_ERR(&err, STS_E_INTERNAL, "binding %d", (int)b->binding); break;
     }
@@ -348,7 +359,7 @@ static int handle(struct soap *soap, sts_binding_t op, struct wst__RequestSecuri
     soap->action = soap_strdup(soap, b->final_action); /* SOAP 1.2 Content-Type action */
     sts_soap_reply_header(soap, b->final_action);
     if (b->binding == STS_BINDING_ISSUE) {
-        if (rstrc == NULL) /* pick_binding() makes the action agree: cannot happen */
+        if (rstrc == NULL) /* pick_binding() makes op and binding agree: cannot happen */
             return soap->error = SOAP_FAULT;
         rstrc->__sizeRequestSecurityTokenResponse = 1;
         rstrc->RequestSecurityTokenResponse = r;
@@ -366,23 +377,27 @@ fault:
 int __wst__Issue(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
                  struct wst__RequestSecurityTokenResponseCollectionType *out)
 {
-    return handle(soap, STS_BINDING_ISSUE, rst, out, NULL);
+    (void)rst;
+    return handle(soap, STS_BINDING_ISSUE, out, NULL);
 }
 
 int __wst__Validate(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
                     struct wst__RequestSecurityTokenResponseType *out)
 {
-    return handle(soap, STS_BINDING_VALIDATE, rst, NULL, out);
+    (void)rst;
+    return handle(soap, STS_BINDING_VALIDATE, NULL, out);
 }
 
 int __wst__Renew(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
                  struct wst__RequestSecurityTokenResponseType *out)
 {
-    return handle(soap, STS_BINDING_RENEW, rst, NULL, out);
+    (void)rst;
+    return handle(soap, STS_BINDING_RENEW, NULL, out);
 }
 
 int __wst__Cancel(struct soap *soap, struct wst__RequestSecurityTokenType *rst,
                   struct wst__RequestSecurityTokenResponseType *out)
 {
-    return handle(soap, STS_BINDING_CANCEL, rst, NULL, out);
+    (void)rst;
+    return handle(soap, STS_BINDING_CANCEL, NULL, out);
 }

@@ -17,12 +17,15 @@
 #include "SecurityTokenService.nsmap"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #define STS_QUEUE_MAX 1024
 #define STS_WSDL_ADDRESS "http://localhost:8080/sts"
@@ -35,31 +38,47 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-/* ---- raw body capture ----------------------------------------------------- */
+/* ---- request framing and the body read ahead ------------------------------ */
 
-static int raw_init(struct soap *soap)
+static void conn_reset_request(sts_soap_conn_t *conn)
 {
-    sts_soap_conn_t *conn = soap->user;
-    conn->raw_len = 0;
-    conn->raw_on = 0;
-    conn->raw_overflow = 0;
-    conn->pre_on = 0;
+    free(conn->soapaction);
+    conn->soapaction = NULL;
     if (conn->doc != NULL) {
         xmlFreeDoc(conn->doc);
         conn->doc = NULL;
     }
-    return SOAP_OK;
+    conn->raw_len = 0;
+    conn->pre_pos = 0;
+    conn->pre_on = 0;
+    conn->content_type[0] = '\0';
+    conn->n_content_length = 0;
+    conn->bad_framing = 0;
+    conn->has_transfer_encoding = 0;
+    conn->has_content_encoding = 0;
+    conn->reply_wsa = 0;
+    conn->reply_relates_to = NULL;
 }
 
-/* gSOAP's socket read, except that a body read ahead is served from memory,
- * followed by end-of-file: gSOAP never waits for bytes that will not come. */
+/* gSOAP's socket read, bounded by the request's deadline; a body read ahead
+ * is served from memory, then end-of-file: gSOAP never waits for bytes that
+ * will not come. */
 static size_t body_recv(struct soap *soap, char *buf, size_t len)
 {
     sts_soap_conn_t *conn = soap->user;
     size_t n;
 
-    if (!conn->pre_on)
+    if (!conn->pre_on) {
+        /* A request (idle wait, header and body) gets 4 x recv_timeout in all,
+         * however slowly it trickles in; the first read starts the clock and
+         * sts_soap_request_done() stops it. */
+        time_t now = time(NULL);
+        if (conn->deadline == 0)
+            conn->deadline = now + 4 * (time_t)conn->cfg->recv_timeout;
+        else if (now > conn->deadline)
+            return 0;
         return conn->sock_recv(soap, buf, len);
+    }
     n = conn->raw_len - conn->pre_pos;
     if (n > len)
         n = len;
@@ -68,108 +87,243 @@ static size_t body_recv(struct soap *soap, char *buf, size_t len)
     return n;
 }
 
-/* Reads a Content-Length body into conn->raw and parses it with the hardened
- * parser, so malformed XML, a DTD or a PI is refused before gSOAP's parser
- * sees a byte of it (gSOAP can otherwise wait for bytes that never come).
- * A body gSOAP has already buffered whole is only copied; otherwise the
- * buffered start is moved over, the rest read from the socket, and gSOAP is
- * fed the body from conn->raw. *in_gsoap_buf tells which. Chunked bodies are
- * captured as gSOAP reads them and parsed afterwards. */
-static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int *in_gsoap_buf,
+/* Reads body bytes: what gSOAP already buffered first, then the socket. */
+typedef struct body_reader {
+    struct soap *soap;
+    sts_soap_conn_t *conn;
+    char stage[4096];
+    size_t pos, len;
+} body_reader_t;
+
+static int rd_fill(body_reader_t *rd)
+{
+    struct soap *soap = rd->soap;
+
+    if (rd->pos < rd->len)
+        return 0;
+    if (soap->bufidx < soap->buflen) {
+        rd->len = soap->buflen - soap->bufidx;
+        if (rd->len > sizeof(rd->stage))
+            rd->len = sizeof(rd->stage);
+        memcpy(rd->stage, soap->buf + soap->bufidx, rd->len);
+        soap->bufidx += rd->len;
+    } else {
+        rd->len = body_recv(soap, rd->stage, sizeof(rd->stage));
+    }
+    rd->pos = 0;
+    return rd->len > 0 ? 0 : -1;
+}
+
+static int rd_byte(body_reader_t *rd)
+{
+    if (rd_fill(rd) != 0)
+        return -1;
+    return (unsigned char)rd->stage[rd->pos++];
+}
+
+static int rd_bytes(body_reader_t *rd, char *dst, size_t n)
+{
+    while (n > 0) {
+        size_t k;
+        if (rd_fill(rd) != 0)
+            return -1;
+        k = rd->len - rd->pos < n ? rd->len - rd->pos : n;
+        memcpy(dst, rd->stage + rd->pos, k);
+        rd->pos += k;
+        dst += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* One CRLF-terminated line (a bare LF is tolerated) of at most @max bytes. */
+static int rd_line(body_reader_t *rd, char *line, size_t max)
+{
+    size_t n = 0;
+    int c;
+
+    while ((c = rd_byte(rd)) >= 0 && c != '\n') {
+        if (n + 1 >= max)
+            return -1;
+        line[n++] = (char)c;
+    }
+    if (c < 0)
+        return -1;
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    line[n] = '\0';
+    return 0;
+}
+
+/* RFC 9112 section 7.1: chunk-size [; ext] CRLF data CRLF ... 0 CRLF trailers CRLF. */
+static sts_errc_t read_chunked(body_reader_t *rd, size_t cap, size_t *total, int *too_big,
+                               sts_err_t *err)
+{
+    sts_soap_conn_t *conn = rd->conn;
+    char line[256], crlf[2];
+
+    for (;;) {
+        unsigned long size = 0;
+        const char *p = line;
+        if (rd_line(rd, line, sizeof(line)) != 0)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "chunk header malformed or cut off");
+        if (!isxdigit((unsigned char)*p))
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "chunk size malformed");
+        for (; isxdigit((unsigned char)*p); p++) {
+            if (size > cap)
+                break;
+            size = size * 16 + (unsigned long)(isdigit((unsigned char)*p)
+                                                   ? *p - '0'
+                                                   : (tolower((unsigned char)*p) - 'a' + 10));
+        }
+        if (*p != '\0' && *p != ';' && *p != ' ' && *p != '\t')
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "chunk size malformed");
+        if (size == 0)
+            break;
+        if (size > cap - conn->raw_len) {
+            *too_big = 1;
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "chunked body over the limit");
+        }
+        if (rd_bytes(rd, conn->raw + conn->raw_len, size) != 0 || rd_bytes(rd, crlf, 2) != 0 ||
+            crlf[0] != '\r' || crlf[1] != '\n')
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "chunk data cut off or unterminated");
+        conn->raw_len += size;
+    }
+    do { /* trailer fields, ignored, up to the empty line */
+        if (rd_line(rd, line, sizeof(line)) != 0)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "chunked trailer malformed");
+    } while (line[0] != '\0');
+    *total = conn->raw_len;
+    return STS_OK;
+}
+
+/*
+ * Reads the whole body (Content-Length or chunked, our own limits) into
+ * conn->raw and parses it with the hardened parser, so malformed XML, a DTD
+ * or a PI is refused before gSOAP's parser sees a byte of it. gSOAP then gets
+ * the decoded body from conn->raw through body_recv(). Bytes after the body
+ * (a pipelined request, which gSOAP cannot serve) end the connection after
+ * this answer. Returns STS_OK, or an error with *http_status set when the
+ * answer is an HTTP status rather than a SOAP fault.
+ */
+static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int *http_status,
                                   sts_err_t *err)
 {
-    size_t have = soap->buflen - soap->bufidx, total, got;
+    body_reader_t rd;
+    size_t total = 0;
+    int chunked = (soap->imode & SOAP_IO) == SOAP_IO_CHUNK, too_big = 0;
+    sts_errc_t rc;
     sts_xml_limits_t limits = {conn->cfg->max_xml_depth, conn->cfg->max_xml_string,
                                conn->cfg->max_message_size};
 
-    *in_gsoap_buf = 0;
-    if ((soap->imode & SOAP_IO) == SOAP_IO_CHUNK || soap->length == 0)
-        return STS_OK;
-    if (soap->length > conn->raw_cap)
-        return STS_ERR(err, STS_E_INVALID_REQUEST, "body of %llu bytes over the limit",
-                       (unsigned long long)soap->length);
-    total = (size_t)soap->length;
-    if (have >= total) {
-        memcpy(conn->raw, soap->buf + soap->bufidx, total);
-        *in_gsoap_buf = 1;
+    rd.soap = soap;
+    rd.conn = conn;
+    rd.pos = rd.len = 0;
+    conn->raw_len = 0;
+    if (chunked) {
+        rc = read_chunked(&rd, conn->raw_cap, &total, &too_big, err);
+    } else if (soap->length > conn->raw_cap) {
+        too_big = 1;
+        rc = STS_ERR(err, STS_E_INVALID_REQUEST, "body of %llu bytes over the limit",
+                     (unsigned long long)soap->length);
     } else {
-        memcpy(conn->raw, soap->buf + soap->bufidx, have);
-        soap->bufidx += have;
-        for (got = have; got < total;) {
-            size_t n = conn->sock_recv(soap, conn->raw + got, total - got);
-            if (n == 0)
-                return STS_ERR(err, STS_E_INVALID_REQUEST, "body ended after %zu of %zu bytes",
-                               got, total);
-            got += n;
-        }
-        conn->pre_pos = 0;
-        conn->pre_on = 1;
+        total = (size_t)soap->length;
+        rc = rd_bytes(&rd, conn->raw, total) == 0
+                 ? STS_OK
+                 : STS_ERR(err, STS_E_INVALID_REQUEST, "body cut off before %zu bytes", total);
+    }
+    if (rc != STS_OK) {
+        *http_status = too_big ? 413 : 400;
+        return rc;
+    }
+    if (rd.pos < rd.len || soap->bufidx < soap->buflen) {
+        sts_info("pipelined request after the body: answering this one, then closing");
+        soap->keep_alive = 0;
+        soap->bufidx = soap->buflen;
     }
     conn->raw_len = total;
-    conn->raw_on = 0;
+    conn->pre_pos = 0;
+    conn->pre_on = 1;
+    soap->length = total;
+    soap->imode &= ~SOAP_IO; /* gSOAP reads the decoded body, no chunk framing */
     return sts_xml_parse(conn->raw, total, &limits, &conn->doc, err);
 }
 
-/* fpreparerecv: capture a chunked body as gSOAP reads and decodes it. */
-static int raw_append(struct soap *soap, const char *buf, size_t len)
+/* Content-Length must be one run of digits; Transfer-Encoding only "chunked". */
+static int http_header(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
 
-    if (!conn->raw_on || conn->raw_overflow)
-        return SOAP_OK;
-    if (conn->raw_len + len > conn->raw_cap) {
-        conn->raw_overflow = 1; /* gSOAP's recv_maxlength ends the request */
-        return SOAP_OK;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        size_t n = strspn(val, "0123456789");
+        conn->n_content_length++;
+        if (n == 0 || n > 12 || val[n] != '\0')
+            conn->bad_framing = 1;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        if (conn->has_transfer_encoding++ || strcasecmp(val, "chunked") != 0)
+            conn->bad_framing = 1;
+    } else if (strcasecmp(key, "Content-Encoding") == 0) {
+        if (strcasecmp(val, "identity") != 0)
+            conn->has_content_encoding = 1;
+    } else if (strcasecmp(key, "Content-Type") == 0) {
+        snprintf(conn->content_type, sizeof(conn->content_type), "%s", val);
     }
-    memcpy(conn->raw + conn->raw_len, buf, len);
-    conn->raw_len += len;
-    return SOAP_OK;
+    return conn->http_header(soap, key, val);
 }
 
-static void conn_reset_request(sts_soap_conn_t *conn)
+/* text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2): 1 or 2, else 0. */
+static int soap_media_type(const char *content_type)
 {
-    free(conn->soapaction);
-    conn->soapaction = NULL;
-    conn->action_conflict = 0;
-    conn->binding = STS_BINDING_NONE;
+    size_t n = strcspn(content_type, "; \t");
+    if (n == 8 && strncasecmp(content_type, "text/xml", n) == 0)
+        return 1;
+    if (n == 20 && strncasecmp(content_type, "application/soap+xml", n) == 0)
+        return 2;
+    return 0;
 }
 
-/* After gSOAP has parsed the HTTP header: start capturing the body (gSOAP
- * re-delivers the part of the first buffer that follows the header). */
+/* Refuse @status over HTTP and close: the body (if any) was not read. */
+static int refuse(struct soap *soap, int status, const char *why)
+{
+    sts_info("POST %s -> HTTP %d (%s)", soap->path, status, why);
+    soap->keep_alive = 0;
+    return status;
+}
+
+/* gSOAP's HTTP header parser, then our checks and the body read ahead. */
 static int http_parse(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
     static unsigned long long counter;
     sts_err_t err;
-    int rc, in_gsoap_buf = 0;
+    int rc, version, status = 0;
 
     conn_reset_request(conn);
     snprintf(conn->reqid, sizeof(conn->reqid), "%llx",
              __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     sts_log_set_reqid(conn->reqid);
-    rc = conn->http_parse(soap);
-    conn->raw_len = 0;
-    conn->raw_on = 1;
-    if (rc != SOAP_OK)
+    if ((rc = conn->http_parse(soap)) != SOAP_OK)
         return rc;
-    if (soap->action != NULL && soap->action[0] != '\0') {
-        conn->soapaction = strdup(soap->action);
-        if (conn->soapaction == NULL)
-            return SOAP_EOM;
-    }
+    if (soap->action != NULL && soap->action[0] != '\0' &&
+        (conn->soapaction = strdup(soap->action)) == NULL)
+        return SOAP_EOM;
     if (soap->status != SOAP_POST)
         return SOAP_OK;
-    if (strcmp(soap->path, "/sts") != 0) {
-        sts_info("POST %s -> 404", soap->path);
-        return 404;
-    }
-    if ((rc = read_body_ahead(soap, conn, &in_gsoap_buf, &err)) != STS_OK) {
-        /* The body is consumed either way: the next request starts after it. */
-        conn->pre_on = 0;
-        if (in_gsoap_buf)
-            soap->bufidx += (size_t)soap->length;
+    if (strcmp(soap->path, "/sts") != 0)
+        return refuse(soap, 404, "no such endpoint");
+    if (conn->bad_framing || conn->n_content_length > 1 ||
+        (conn->n_content_length && conn->has_transfer_encoding))
+        return refuse(soap, 400, "ambiguous message framing");
+    if (!conn->n_content_length && !conn->has_transfer_encoding)
+        return refuse(soap, 411, "no Content-Length");
+    if (conn->has_content_encoding || (version = soap_media_type(conn->content_type)) == 0)
+        return refuse(soap, 415, "not text/xml or application/soap+xml");
+    if (read_body_ahead(soap, conn, &status, &err) != STS_OK) {
+        sts_soap_request_done(soap);
+        if (status != 0)
+            return refuse(soap, status, err.detail);
         /* Answered here, in the SOAP version the Content-Type announces. */
-        soap_set_version(soap, soap->http_content && strstr(soap->http_content, "soap+xml") ? 2 : 1);
+        soap_set_version(soap, (short)version);
         sts_soap_fault(soap, &err);
         soap_send_fault(soap);
         return SOAP_STOP;
@@ -177,43 +331,55 @@ static int http_parse(struct soap *soap)
     return SOAP_OK;
 }
 
-/* ---- WS-Addressing lite ---------------------------------------------------- */
+/* After each request on a keep-alive connection: free its arena now, not at
+ * the end of the connection (100 requests of 1 MiB would otherwise pile up). */
+static int serve_loop(struct soap *soap)
+{
+    sts_soap_request_done(soap);
+    soap_destroy(soap);
+    soap_end(soap);
+    return SOAP_OK;
+}
 
-/* Called once the SOAP Header is parsed: the action used for dispatch is
- * wsa:Action when present, and it must agree with the HTTP-level action. */
-static int header_hook(struct soap *soap)
+void sts_soap_request_done(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
+    conn->deadline = 0;
+    conn->pre_on = 0; /* the next request is read from the socket */
+}
+
+/* ---- WS-Addressing lite ---------------------------------------------------- */
+
+/* Once the SOAP Header is parsed, gSOAP dispatches on wsa:Action when there
+ * is one. The operations check the action again against the envelope as the
+ * hardened parser read it. */
+static int header_hook(struct soap *soap)
+{
     const char *wsa_action = soap->header ? soap->header->wsa5__Action : NULL;
 
-    if (wsa_action == NULL)
-        return SOAP_OK;
-    if (conn->soapaction != NULL && strcmp(conn->soapaction, wsa_action) != 0)
-        conn->action_conflict = 1;
-    soap->action = soap_strdup(soap, wsa_action);
+    if (wsa_action != NULL)
+        soap->action = soap_strdup(soap, wsa_action);
     return SOAP_OK;
 }
 
 void sts_soap_reply_header(struct soap *soap, const char *action)
 {
-    const struct SOAP_ENV__Header *in = soap->header;
+    const sts_soap_conn_t *conn = soap->user;
     struct SOAP_ENV__Header *out;
-    const char *msgid = in ? in->wsa5__MessageID : NULL;
-    int used_wsa = in && (in->wsa5__MessageID || in->wsa5__Action);
 
     soap->header = NULL; /* never echo the request header (wsse:Security!) */
-    if (!used_wsa)
+    if (conn == NULL || !conn->reply_wsa)
         return;
     out = soap_malloc(soap, sizeof(*out));
     if (out == NULL)
         return;
     soap_default_SOAP_ENV__Header(soap, out);
     out->wsa5__Action = soap_strdup(soap, action);
-    if (msgid != NULL) {
+    if (conn->reply_relates_to != NULL) {
         out->wsa5__RelatesTo = soap_malloc(soap, sizeof(*out->wsa5__RelatesTo));
         if (out->wsa5__RelatesTo != NULL) {
             soap_default_wsa5__RelatesToType(soap, out->wsa5__RelatesTo);
-            out->wsa5__RelatesTo->__item = soap_strdup(soap, msgid);
+            out->wsa5__RelatesTo->__item = conn->reply_relates_to;
         }
     }
     soap->header = out;
@@ -230,6 +396,10 @@ static void seterror_hook(struct soap *soap, const char **code, const char **rea
     if (e == SOAP_FAULT || e == SOAP_OK || e == SOAP_EOF || e >= 100 /* HTTP status */)
         return;
     sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
+    if (e == SOAP_MUSTUNDERSTAND || e == SOAP_VERSIONMISMATCH) {
+        sts_info("soap -> %s", e == SOAP_MUSTUNDERSTAND ? "MustUnderstand" : "VersionMismatch");
+        return; /* SOAP's own fault codes, as the SOAP specs define them */
+    }
     if (e == SOAP_EOM || e == SOAP_TCP_ERROR) {
         sts_info("soap -> gSOAP error %d", e);
         return;
@@ -366,6 +536,7 @@ static void *worker_main(void *arg)
 
     while (soap_valid_socket(s = pool_pop(w->pool))) {
         soap->socket = s;
+        sts_soap_request_done(soap); /* whatever the last connection left */
         soap_serve(soap);
         soap_destroy(soap);
         soap_end(soap);
@@ -409,8 +580,7 @@ static void setup_context(struct soap *soap, const sts_cfg_t *cfg)
     soap->fget = http_get;
     soap->fheader = header_hook;
     soap->fseterror = seterror_hook;
-    soap->fprepareinitrecv = raw_init;
-    soap->fpreparerecv = raw_append;
+    soap->fserveloop = serve_loop;
 }
 
 int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
@@ -466,6 +636,8 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
         w->soap->fparse = http_parse;
         w->conn.sock_recv = w->soap->frecv;
         w->soap->frecv = body_recv;
+        w->conn.http_header = w->soap->fparsehdr;
+        w->soap->fparsehdr = http_header;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             break;
     }

@@ -1,12 +1,13 @@
 /*
- * sts_soap_wsse.c - read WS-Security and token targets from the raw envelope.
+ * sts_soap_wsse.c - read a request from the one tree the hardened parser built.
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * gSOAP's own parser skips DTDs and keeps only the last of repeated elements,
- * so the security-relevant parts of a request are read here instead, from the
- * captured request bytes, by the hardened libxml2 parser: one tree, in which
- * the element that is verified is the element that is used. Translation only:
- * the engine decides whether the credentials and tokens are good.
+ * gSOAP's own parser skips DTDs and keeps only one of repeated elements, so
+ * it only dispatches: every field the face uses (WS-Addressing headers,
+ * wsse:Security, the RST's fields and token targets) is read here, from the
+ * request bytes as libxml2 parsed them, so that the element that is checked
+ * is the element that is used. Translation only: the engine decides whether
+ * the credentials and tokens are good.
  */
 #include "sts_log.h"
 #include "sts_ns.h"
@@ -14,9 +15,13 @@
 
 #include <string.h>
 
+#define STS_SOAP12_ROLE_NEXT STS_NS_SOAP12 "/role/next"
+#define STS_SOAP12_ROLE_ULTIMATE STS_NS_SOAP12 "/role/ultimateReceiver"
+#define STS_SOAP11_ACTOR_NEXT "http://schemas.xmlsoap.org/soap/actor/next"
+
+/* Element content when it is one text node, else NULL (absent or mixed). */
 static const char *node_text(xmlNodePtr node)
 {
-    /* Element content as a single text child; anything else counts as absent. */
     if (node == NULL || node->children == NULL)
         return NULL;
     if (node->children->next != NULL || node->children->type != XML_TEXT_NODE)
@@ -24,7 +29,17 @@ static const char *node_text(xmlNodePtr node)
     return (const char *)node->children->content;
 }
 
-/* The only child of @parent named {ns}name; NULL if absent; -1 in *dup if repeated. */
+/* Value of the attribute {ns}name of @node when it is plain text, else NULL. */
+static const char *attr_text(xmlNodePtr node, const char *ns, const char *name)
+{
+    xmlAttrPtr a = xmlHasNsProp(node, BAD_CAST name, BAD_CAST ns);
+    if (a == NULL || a->children == NULL || a->children->next != NULL ||
+        a->children->type != XML_TEXT_NODE)
+        return NULL;
+    return (const char *)a->children->content;
+}
+
+/* The only child of @parent named {ns}name; NULL if absent; *dup set if repeated. */
 static xmlNodePtr only_child(xmlNodePtr parent, const char *ns, const char *name, int *dup)
 {
     xmlNodePtr found = NULL;
@@ -38,6 +53,8 @@ static xmlNodePtr only_child(xmlNodePtr parent, const char *ns, const char *name
     return found;
 }
 
+/* ---- wsse:Security -------------------------------------------------------- */
+
 static sts_errc_t read_timestamp(xmlNodePtr ts, sts_soap_envelope_t *env, sts_err_t *err)
 {
     int dup = 0;
@@ -49,8 +66,8 @@ static sts_errc_t read_timestamp(xmlNodePtr ts, sts_soap_envelope_t *env, sts_er
     env->have_timestamp = 1;
     env->ts.created = node_text(created);
     env->ts.expires = node_text(expires);
-    if (created != NULL && env->ts.created == NULL)
-        return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp/Created not plain text");
+    if ((created != NULL && env->ts.created == NULL) || (expires != NULL && env->ts.expires == NULL))
+        return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp values not plain text");
     return STS_OK;
 }
 
@@ -61,37 +78,31 @@ static sts_errc_t read_username_token(xmlNodePtr ut, sts_soap_envelope_t *env, s
     xmlNodePtr pass = only_child(ut, STS_NS_WSSE, "Password", &dup);
     xmlNodePtr nonce = only_child(ut, STS_NS_WSSE, "Nonce", &dup);
     xmlNodePtr created = only_child(ut, STS_NS_WSU, "Created", &dup);
-    xmlChar *type = NULL, *enc = NULL;
-    sts_errc_t rc = STS_OK;
+    const char *type, *enc;
 
-    STS_FAIL_IF(dup, err, STS_E_AUTH_FAILED, "UsernameToken with repeated children");
-    STS_FAIL_IF(user == NULL || pass == NULL, err, STS_E_AUTH_FAILED,
-                "UsernameToken without Username or Password");
+    if (dup)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "UsernameToken with repeated children");
     env->cred.username = node_text(user);
     env->cred.password = node_text(pass);
-    STS_FAIL_IF(env->cred.username == NULL || env->cred.password == NULL, err, STS_E_AUTH_FAILED,
-                "UsernameToken Username/Password not plain text");
-    type = xmlGetNoNsProp(pass, BAD_CAST "Type");
-    if (type == NULL || strcmp((const char *)type, STS_WSSE_PASSWORD_TEXT) == 0) {
+    if (env->cred.username == NULL || env->cred.password == NULL)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "UsernameToken without plain Username/Password");
+    type = attr_text(pass, NULL, "Type");
+    if (type == NULL || strcmp(type, STS_WSSE_PASSWORD_TEXT) == 0) {
         env->cred.kind = STS_CRED_PASSWORD_TEXT;
-    } else if (strcmp((const char *)type, STS_WSSE_PASSWORD_DIGEST) == 0) {
+    } else if (strcmp(type, STS_WSSE_PASSWORD_DIGEST) == 0) {
         env->cred.kind = STS_CRED_PASSWORD_DIGEST;
-        STS_FAIL_IF(nonce == NULL || created == NULL, err, STS_E_AUTH_FAILED,
-                    "PasswordDigest without Nonce or Created");
-        enc = xmlGetNoNsProp(nonce, BAD_CAST "EncodingType");
-        STS_FAIL_IF(enc != NULL && strcmp((const char *)enc, STS_WSSE_BASE64) != 0, err,
-                    STS_E_AUTH_FAILED, "Nonce EncodingType not Base64Binary");
+        enc = nonce ? attr_text(nonce, NULL, "EncodingType") : NULL;
+        if (nonce == NULL || created == NULL)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "PasswordDigest without Nonce or Created");
+        if (enc != NULL && strcmp(enc, STS_WSSE_BASE64) != 0)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "Nonce EncodingType not Base64Binary");
         env->cred.nonce = node_text(nonce);
         env->cred.created = node_text(created);
     } else {
-        rc = STS_ERR(err, STS_E_AUTH_FAILED, "unsupported Password Type");
-        goto cleanup;
+        return STS_ERR(err, STS_E_AUTH_FAILED, "unsupported Password Type");
     }
     env->have_cred = 1;
-cleanup:
-    xmlFree(type);
-    xmlFree(enc);
-    return rc;
+    return STS_OK;
 }
 
 static sts_errc_t read_security(xmlNodePtr sec, sts_soap_envelope_t *env, sts_err_t *err)
@@ -121,65 +132,148 @@ static sts_errc_t read_security(xmlNodePtr sec, sts_soap_envelope_t *env, sts_er
     return STS_OK;
 }
 
-/* RST children that may appear at most once. */
+/* Is this header block addressed to us, the ultimate receiver? */
+static int for_us(xmlNodePtr block, int soap_version)
+{
+    const char *ns = soap_version == 2 ? STS_NS_SOAP12 : STS_NS_SOAP11;
+    const char *name = soap_version == 2 ? "role" : "actor";
+    const char *target;
+
+    if (xmlHasNsProp(block, BAD_CAST name, BAD_CAST ns) == NULL)
+        return 1;
+    if ((target = attr_text(block, ns, name)) == NULL)
+        return 0;
+    if (soap_version == 2)
+        return strcmp(target, STS_SOAP12_ROLE_ULTIMATE) == 0 ||
+               strcmp(target, STS_SOAP12_ROLE_NEXT) == 0;
+    return strcmp(target, STS_SOAP11_ACTOR_NEXT) == 0;
+}
+
+/* ---- header ------------------------------------------------------------------ */
+
+static sts_errc_t read_header(xmlNodePtr header, sts_soap_envelope_t *env, sts_err_t *err)
+{
+    xmlNodePtr sec = NULL, reply_to = NULL, fault_to = NULL;
+    int dup = 0;
+
+    for (xmlNodePtr c = sts_xml_first_elem(header); c; c = sts_xml_next_elem(c)) {
+        if (sts_xml_is(c, STS_NS_WSSE, "Security")) {
+            if (!for_us(c, env->soap_version))
+                continue; /* for another node: not our credentials */
+            if (sec != NULL)
+                return STS_ERR(err, STS_E_AUTH_FAILED, "more than one wsse:Security for us");
+            sec = c;
+        }
+    }
+    env->wsa_action = node_text(only_child(header, STS_NS_WSA, "Action", &dup));
+    env->wsa_message_id = node_text(only_child(header, STS_NS_WSA, "MessageID", &dup));
+    reply_to = only_child(header, STS_NS_WSA, "ReplyTo", &dup);
+    fault_to = only_child(header, STS_NS_WSA, "FaultTo", &dup);
+    only_child(header, STS_NS_WSA, "To", &dup);
+    if (dup)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated WS-Addressing header");
+    if (reply_to != NULL) {
+        env->wsa_reply_to_present = 1;
+        env->wsa_reply_to = node_text(only_child(reply_to, STS_NS_WSA, "Address", &dup));
+    }
+    if (fault_to != NULL) {
+        env->wsa_fault_to_present = 1;
+        env->wsa_fault_to = node_text(only_child(fault_to, STS_NS_WSA, "Address", &dup));
+    }
+    if (dup)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated wsa:Address");
+    return sec != NULL ? read_security(sec, env, err) : STS_OK;
+}
+
+/* ---- the RST ----------------------------------------------------------------- */
+
 static const struct {
     const char *ns, *name;
-} rst_singletons[] = {
-    {STS_NS_WST13, "TokenType"},      {STS_NS_WST13, "RequestType"},
-    {STS_NS_WSP, "AppliesTo"},        {STS_NS_WST13, "Lifetime"},
-    {STS_NS_WST13, "KeyType"},        {STS_NS_WST13, "ValidateTarget"},
-    {STS_NS_WST13, "RenewTarget"},    {STS_NS_WST13, "CancelTarget"},
-    {STS_NS_WST13, "OnBehalfOf"},     {STS_NS_WST13, "Claims"},
+    unsigned bit;
+} rst_children[] = {
+    {STS_NS_WST13, "TokenType", STS_RST_TOKEN_TYPE},
+    {STS_NS_WST13, "RequestType", STS_RST_REQUEST_TYPE},
+    {STS_NS_WSP, "AppliesTo", STS_RST_APPLIES_TO},
+    {STS_NS_WST13, "Lifetime", STS_RST_LIFETIME},
+    {STS_NS_WST13, "KeyType", STS_RST_KEY_TYPE},
+    {STS_NS_WST13, "ValidateTarget", STS_RST_VALIDATE_TARGET},
+    {STS_NS_WST13, "RenewTarget", STS_RST_RENEW_TARGET},
+    {STS_NS_WST13, "CancelTarget", STS_RST_CANCEL_TARGET},
 };
+
+static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
+{
+    xmlNodePtr rst = env->rst, epr, life;
+    int dup = 0;
+
+    for (xmlNodePtr c = sts_xml_first_elem(rst); c; c = sts_xml_next_elem(c)) {
+        unsigned bit = STS_RST_OTHER;
+        for (size_t i = 0; i < sizeof(rst_children) / sizeof(rst_children[0]); i++)
+            if (sts_xml_is(c, rst_children[i].ns, rst_children[i].name))
+                bit = rst_children[i].bit;
+        if (bit != STS_RST_OTHER && (env->present & bit))
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "RST element %s repeated",
+                           (const char *)c->name);
+        if (bit == STS_RST_OTHER && env->other_child == NULL)
+            env->other_child = (const char *)c->name;
+        env->present |= bit;
+    }
+    env->context = attr_text(rst, NULL, "Context");
+    env->request_type = node_text(only_child(rst, STS_NS_WST13, "RequestType", &dup));
+    env->token_type = node_text(only_child(rst, STS_NS_WST13, "TokenType", &dup));
+    env->key_type = node_text(only_child(rst, STS_NS_WST13, "KeyType", &dup));
+    epr = only_child(only_child(rst, STS_NS_WSP, "AppliesTo", &dup), STS_NS_WSA,
+                     "EndpointReference", &dup);
+    env->applies_to = node_text(only_child(epr, STS_NS_WSA, "Address", &dup));
+    life = only_child(rst, STS_NS_WST13, "Lifetime", &dup);
+    env->lifetime_created = node_text(only_child(life, STS_NS_WSU, "Created", &dup));
+    env->lifetime_expires = node_text(only_child(life, STS_NS_WSU, "Expires", &dup));
+    if (dup)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated element inside the RST");
+    return STS_OK;
+}
 
 sts_errc_t sts_soap_envelope_read(sts_soap_conn_t *conn, sts_soap_envelope_t *env,
                                   sts_err_t *err)
 {
-    const sts_cfg_t *cfg = conn->cfg;
-    sts_xml_limits_t limits = {cfg->max_xml_depth, cfg->max_xml_string, cfg->max_message_size};
-    xmlNodePtr root, header = NULL, body = NULL, sec = NULL;
+    xmlNodePtr root, first, header = NULL, body = NULL;
     const char *soapns;
     sts_errc_t rc;
-    int dup = 0;
 
     memset(env, 0, sizeof(*env));
-    if (conn->doc != NULL) { /* parsed ahead, before gSOAP read the body */
-        env->doc = conn->doc;
-        conn->doc = NULL;
-    } else {
-        if (conn->raw_overflow)
-            return STS_ERR(err, STS_E_INVALID_REQUEST, "message larger than the capture limit");
-        if ((rc = sts_xml_parse(conn->raw, conn->raw_len, &limits, &env->doc, err)) != STS_OK)
-            return rc;
-    }
+    /* The body was read and parsed ahead, before gSOAP read it. */
+    if (conn->doc == NULL)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "no parsed body");
+    env->doc = conn->doc;
+    conn->doc = NULL;
     root = xmlDocGetRootElement(env->doc);
-    if (sts_xml_is(root, STS_NS_SOAP11, "Envelope"))
+    if (sts_xml_is(root, STS_NS_SOAP11, "Envelope")) {
         soapns = STS_NS_SOAP11;
-    else if (sts_xml_is(root, STS_NS_SOAP12, "Envelope"))
+        env->soap_version = 1;
+    } else if (sts_xml_is(root, STS_NS_SOAP12, "Envelope")) {
         soapns = STS_NS_SOAP12;
-    else
+        env->soap_version = 2;
+    } else {
         return STS_ERR(err, STS_E_INVALID_REQUEST, "not a SOAP envelope");
-    header = only_child(root, soapns, "Header", &dup);
-    body = only_child(root, soapns, "Body", &dup);
-    if (dup || body == NULL || sts_xml_count_elems(body) != 1)
-        return STS_ERR(err, STS_E_INVALID_REQUEST, "envelope needs one Header and one Body child");
+    }
+    /* Exactly [Header?, Body]: gSOAP reads only a Header before the Body. */
+    first = sts_xml_first_elem(root);
+    if (sts_xml_is(first, soapns, "Header")) {
+        header = first;
+        first = sts_xml_next_elem(first);
+    }
+    if (sts_xml_is(first, soapns, "Body"))
+        body = first;
+    if (body == NULL || sts_xml_next_elem(body) != NULL)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "envelope must be [Header?, Body]");
+    if (sts_xml_count_elems(body) != 1)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "Body must hold exactly one element");
     env->rst = sts_xml_first_elem(body);
     if (!sts_xml_is(env->rst, STS_NS_WST13, "RequestSecurityToken"))
         return STS_ERR(err, STS_E_INVALID_REQUEST, "Body does not hold a WS-Trust 1.3 RST");
-    /* gSOAP keeps one of repeated elements: refuse what the two parsers could read apart. */
-    for (size_t i = 0; i < sizeof(rst_singletons) / sizeof(rst_singletons[0]); i++) {
-        only_child(env->rst, rst_singletons[i].ns, rst_singletons[i].name, &dup);
-        if (dup)
-            return STS_ERR(err, STS_E_INVALID_REQUEST, "RST element %s repeated",
-                           rst_singletons[i].name);
-    }
-    if (header != NULL)
-        sec = only_child(header, STS_NS_WSSE, "Security", &dup);
-    if (dup)
-        return STS_ERR(err, STS_E_AUTH_FAILED, "more than one wsse:Security header");
-    if (sec != NULL)
-        return read_security(sec, env, err);
-    return STS_OK;
+    if ((rc = read_rst(env, err)) != STS_OK)
+        return rc;
+    return header != NULL ? read_header(header, env, err) : STS_OK;
 }
 
 void sts_soap_envelope_free(sts_soap_envelope_t *env)
