@@ -26,9 +26,44 @@ int sts_log_level_parse(const char *name)
     return -1;
 }
 
+/*
+ * Copies @in to @out (@outlen > 0, always NUL-terminated) with every byte that
+ * could forge or hide part of a log line escaped as \xNN: C0 controls (CR/LF
+ * would start a new record), DEL, and every byte >= 0x80 (C1 controls such as
+ * NEL, U+2028/U+2029, bidi overrides are all non-ASCII). A backslash becomes
+ * \\ so an escape in the output always means an escaped byte. Only whole
+ * escapes are written: truncation never leaves half of one.
+ */
+static void log_escape(const char *in, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = (char)*p;
+        } else if (*p == '\\') {
+            if (o + 2 >= outlen)
+                break;
+            out[o++] = '\\';
+            out[o++] = '\\';
+        } else {
+            if (o + 4 >= outlen)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 0x0f];
+        }
+    }
+    out[o] = '\0';
+}
+
 void sts_log_set_reqid(const char *reqid)
 {
-    snprintf(t_reqid, sizeof(t_reqid), "%s", reqid ? reqid : "-");
+    log_escape(reqid ? reqid : "-", t_reqid, sizeof(t_reqid));
 }
 
 const char *sts_log_reqid(void) { return t_reqid; }
@@ -39,6 +74,7 @@ void sts_log_write(sts_log_level_t level, const char *file, int line, const char
                    const char *fmt, ...)
 {
     char msg[1024];
+    char safe[4 * sizeof(msg)]; /* each byte of msg escapes to at most 4 */
     char ts[32];
     struct timespec now;
     struct tm tm;
@@ -47,16 +83,14 @@ void sts_log_write(sts_log_level_t level, const char *file, int line, const char
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    /* One line per record: control characters from peer data never split it. */
-    for (char *p = msg; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            *p = ' ';
+    /* One line per record: peer data in the message never splits or disguises it. */
+    log_escape(msg, safe, sizeof(safe));
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     const char *base = strrchr(file, '/');
     fprintf(stderr, "%s.%03ldZ %-6s [%s] %s (%s:%d %s)\n", ts, now.tv_nsec / 1000000L,
-            level_names[level], t_reqid, msg, base ? base + 1 : file, line, func);
+            level_names[level], t_reqid, safe, base ? base + 1 : file, line, func);
 }
 
 char *sts_log_fp(const void *data, size_t len, char out[13])

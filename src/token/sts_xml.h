@@ -26,6 +26,11 @@ typedef struct sts_xml_limits {
 #define STS_XML_DEFAULT_MAX_DEPTH 64
 #define STS_XML_DEFAULT_MAX_STRING (64L * 1024L)
 #define STS_XML_DEFAULT_MAX_SIZE (1024L * 1024L)
+/* Attributes plus namespace declarations in one start tag. libxml2 2.9's
+ * duplicate check is quadratic in this number (90,000 cost ~13 s), so it is
+ * bounded before libxml2 sees the document; real WS-Trust/SAML tags carry a
+ * handful. */
+#define STS_XML_DEFAULT_MAX_ATTRS 64
 
 /** @brief Process-wide libxml2 hardening; call once from the main thread before threads start. */
 void sts_xml_init(void);

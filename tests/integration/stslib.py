@@ -1208,3 +1208,212 @@ class StsTestCase(unittest.TestCase):
         self.assertLogged(mark, "wst:" + code)
         self.assertNotIn(PASSWORD, self.srv.log_since(mark), "password in the log")
         return resp
+
+
+# --------------------------------------------------------------------------
+# Raw HTTP (transport tests): exact bytes on one socket, every wait bounded
+# --------------------------------------------------------------------------
+def vm_rss_kb(pid):
+    """VmRSS of process @pid in kB (from /proc/PID/status), or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def server_rss_kb(server):
+    """VmRSS of a running Server's process in kB."""
+    return vm_rss_kb(server.proc.pid)
+
+
+def http_head_bytes(method, path, headers=(), host="127.0.0.1", version="HTTP/1.1"):
+    """Request line and header block, verbatim and in order (duplicates allowed).
+    @headers: sequence of (name, value) pairs or raw "Name: value" strings.
+    A Host header is added first unless @host is None."""
+    lines = ["%s %s %s" % (method, path, version)]
+    if host is not None:
+        lines.append("Host: %s" % host)
+    for h in headers:
+        lines.append(h if isinstance(h, str) else "%s: %s" % h)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def chunked_body(data, size=4096, ext="", sizes=None):
+    """HTTP/1.1 chunked encoding of @data: chunks of @size bytes (or the
+    successive lengths in @sizes, the last one repeated), each chunk-size line
+    followed by @ext verbatim (e.g. ";x=y"), then the last chunk and an empty
+    trailer."""
+    out, pos, i = [], 0, 0
+    while pos < len(data):
+        n = size if sizes is None else sizes[min(i, len(sizes) - 1)]
+        piece = data[pos:pos + n]
+        out.append(b"%x%s\r\n%s\r\n" % (len(piece), ext.encode("latin-1"), piece))
+        pos += n
+        i += 1
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+def pad_xml(nbytes, run=60000):
+    """About @nbytes of inert padding for a SOAP Header: runs of white space
+    (each shorter than the 64 KiB string limit) between empty foreign elements
+    (no mustUnderstand). Exactly @nbytes long when nbytes >= 64."""
+    el = '<x:Pad xmlns:x="urn:example:pad"/>'
+    parts, left = [], nbytes
+    while left > 0:
+        if left <= len(el):
+            parts.append(" " * left)
+            break
+        parts.append(el)
+        left -= len(el)
+        ws = min(run, left)
+        parts.append(" " * ws)
+        left -= ws
+    return "".join(parts)
+
+
+class RawConn:
+    """One client TCP connection to 127.0.0.1 with exact bytes on the wire.
+    Every operation is bounded by a timeout; a reset by the peer counts as the
+    connection being closed (self.reset tells it was a reset)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        if host != "127.0.0.1":
+            raise ValueError("tests only ever connect to 127.0.0.1")
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+        self.send_error = None
+
+    # --- sending ---
+    def send(self, data, timeout=5.0):
+        """sendall; returns False (and records the error) when the peer has
+        closed or reset the connection or the send timed out."""
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError) as e:
+            self.send_error = e
+            return False
+
+    # --- receiving ---
+    def _fill(self, deadline):
+        """Read once more into the buffer; False when nothing more will come
+        (EOF/reset) or the deadline passed."""
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            self.eof = self.reset = True
+            return False
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _need(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise socket.timeout("connection %s after %d of %d bytes"
+                                     % ("closed" if self.eof else "timed out", len(self.buf), n))
+
+    def _line(self, deadline):
+        while b"\r\n" not in self.buf:
+            if not self._fill(deadline):
+                raise socket.timeout("connection %s while reading a line (have %r)"
+                                     % ("closed" if self.eof else "timed out", self.buf[:200]))
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_response(self, timeout=HTTP_TIMEOUT, request_method="POST"):
+        """The next complete HTTP response as a Response (headers: lower-case
+        names; a repeated header's values joined by ", "; the raw header list
+        is in headers["__list__"]). Raises socket.timeout when no complete
+        response arrives in time."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        while True:
+            while b"\r\n\r\n" not in self.buf:
+                if not self._fill(deadline):
+                    raise socket.timeout("no complete response header (%s; have %r)"
+                                         % ("closed" if self.eof else "timed out",
+                                            self.buf[:300]))
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ", 2)
+            status = int(parts[1])
+            hlist = []
+            for ln in lines[1:]:
+                k, _, v = ln.partition(":")
+                hlist.append((k.strip().lower(), v.strip()))
+            if 100 <= status < 200:
+                continue  # interim response
+            break
+        hdrs = {}
+        for k, v in hlist:
+            hdrs[k] = (hdrs[k] + ", " + v) if k in hdrs else v
+        hdrs["__list__"] = hlist
+        te = hdrs.get("transfer-encoding", "").lower()
+        if request_method == "HEAD" or status in (204, 304):
+            body = b""
+        elif "chunked" in te:
+            chunks = []
+            while True:
+                size = int(self._line(deadline).split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self._line(deadline) != b"":  # trailer
+                        pass
+                    break
+                self._need(size + 2, deadline)
+                chunks.append(self.buf[:size])
+                self.buf = self.buf[size + 2:]
+            body = b"".join(chunks)
+        elif "content-length" in hdrs:
+            n = int(hdrs["content-length"].split(",")[0])
+            self._need(n, deadline)
+            body, self.buf = self.buf[:n], self.buf[n:]
+        else:  # delimited by the end of the connection
+            while self._fill(deadline):
+                pass
+            if not self.eof:
+                raise socket.timeout("response without length not ended by close")
+            body, self.buf = self.buf, b""
+        return Response(status, hdrs, body, time.monotonic() - t0)
+
+    def wait_closed(self, timeout=2.0):
+        """Wait up to @timeout for the peer to end the connection. Returns
+        (closed, bytes received meanwhile, seconds waited)."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        before = len(self.buf)
+        while self._fill(deadline):
+            pass
+        extra = self.buf[before:]
+        return self.eof, extra, time.monotonic() - t0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sts_test.h"
@@ -372,6 +373,266 @@ static void test_xml(void)
     REFUSED("<r>admin&#0;x</r>", "malformed");
     REFUSED("<r>\xc0\xaf</r>", "malformed");
     REFUSED("", "empty");
+}
+
+/* Like REFUSED, for input with NUL bytes and under @lim (NULL: the defaults). */
+static void expect_refused_len(const char *xml, size_t len, const sts_xml_limits_t *lim,
+                               const char *why, int line)
+{
+    xmlDocPtr doc = (xmlDocPtr)1;
+    sts_err_t e;
+    sts_errc_t rc;
+
+    sts_err_clear(&e);
+    rc = sts_xml_parse(xml, len, lim, &doc, &e);
+    if (rc == STS_E_INVALID_REQUEST && doc == NULL && strstr(e.detail, why) != NULL) {
+        g_pass++;
+    } else {
+        g_fail++;
+        fprintf(stderr, "%s:%d: refusal expected (%s): rc=%s detail=\"%s\"\n", __FILE__, line,
+                why, sts_errc_name(rc), e.detail);
+        if (rc == STS_OK)
+            xmlFreeDoc(doc);
+    }
+}
+#define REFUSED_LEN(xml, len, lim, why) expect_refused_len((xml), (len), (lim), (why), __LINE__)
+#define REFUSED_BIN(lit, why) REFUSED_LEN((lit), sizeof(lit) - 1, NULL, (why))
+
+/* Parses @xml under @lim and returns 1 when it is accepted. */
+static int accepted(const char *xml, const sts_xml_limits_t *lim)
+{
+    xmlDocPtr doc = NULL;
+    sts_err_t e;
+    sts_errc_t rc = sts_xml_parse(xml, strlen(xml), lim, &doc, &e);
+
+    if (rc != STS_OK)
+        fprintf(stderr, "not accepted: %s\n", e.detail);
+    xmlFreeDoc(doc);
+    return rc == STS_OK;
+}
+
+/* "<r" + @n attributes named <prefix><i> (xmlns:p<i> when @prefix is "xmlns:p") + "/>",
+ * after @head. Returns a new string; free(). */
+static char *many_attrs(const char *head, const char *prefix, int n)
+{
+    size_t cap = strlen(head) + (size_t)n * (strlen(prefix) + 16) + 16;
+    char *s = malloc(cap), *p = s;
+
+    p += sprintf(p, "%s<r", head);
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, " %s%d=\"u\"", prefix, i);
+    strcpy(p, "/>");
+    return s;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Refused under the default limits, with the time it took printed (libxml2
+ * 2.9.14's duplicate-attribute check is quadratic: ~13 s for 90,000 attributes
+ * when it is reached). */
+static void refused_timed(const char *what, const char *xml, const char *why, int line)
+{
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_refused_len(xml, strlen(xml), NULL, why, line);
+    printf("refusing %s (%zu bytes) took %.6f s\n", what, strlen(xml), seconds_since(&t0));
+}
+
+static void test_xml_attr_limit(void)
+{
+    sts_xml_limits_t lim = g_small;
+    char *s;
+
+    /* the CPU bombs: refused by the pre-scan before libxml2 runs */
+    s = many_attrs("", "a", 90000);
+    refused_timed("90,000 attributes", s, "too many attributes", __LINE__);
+    free(s);
+    s = many_attrs("", "xmlns:p", 30000);
+    refused_timed("30,000 xmlns declarations", s, "too many attributes", __LINE__);
+    free(s);
+    /* a start tag libxml2 gives up on is not a place to hide one: it resumes
+     * in content and would parse the next start tag, so the pre-scan refuses
+     * the broken one rather than mis-lexing the rest */
+    s = many_attrs("<w><a \"> ", "a", 90000);
+    refused_timed("a broken tag, then 90,000 attributes", s, "malformed", __LINE__);
+    free(s);
+    s = many_attrs("<!DOCTYPE w>", "a", 90000);
+    refused_timed("a DOCTYPE, then 90,000 attributes", s, "DTD not allowed", __LINE__);
+    free(s);
+
+    /* the limit: attributes and namespace declarations together */
+    s = many_attrs("", "a", STS_XML_DEFAULT_MAX_ATTRS);
+    CHECK(accepted(s, &lim));
+    free(s);
+    s = many_attrs("", "a", STS_XML_DEFAULT_MAX_ATTRS + 1);
+    REFUSED(s, "too many attributes");
+    free(s);
+    s = many_attrs("", "xmlns:p", STS_XML_DEFAULT_MAX_ATTRS + 1);
+    REFUSED(s, "too many attributes");
+    free(s);
+    /* declarations on the parent do not count for the child */
+    s = many_attrs("<w xmlns=\"urn:w\" xmlns:q=\"urn:q\" q:a=\"1\">", "a",
+                   STS_XML_DEFAULT_MAX_ATTRS);
+    strcat(s, "</w>");
+    CHECK(accepted(s, NULL));
+    free(s);
+    {
+        char mixed[2048], *p = mixed;
+        p += sprintf(p, "<r");
+        for (int i = 0; i < STS_XML_DEFAULT_MAX_ATTRS / 2; i++)
+            p += sprintf(p, " xmlns:p%d='urn:%d'", i, i);
+        for (int i = 0; i < STS_XML_DEFAULT_MAX_ATTRS / 2; i++)
+            p += sprintf(p, " a%d=\"\"", i);
+        strcpy(p, "/>");
+        CHECK(accepted(mixed, &lim));
+        strcpy(p, " x=''/>");
+        REFUSED(mixed, "too many attributes");
+    }
+    /* the count is per start tag, not per document */
+    {
+        char *a = many_attrs("", "a", STS_XML_DEFAULT_MAX_ATTRS);
+        size_t n = 3 * strlen(a) + 16;
+        char *doc = malloc(n);
+        snprintf(doc, n, "<w>%s%s%s</w>", a, a, a);
+        CHECK(accepted(doc, NULL));
+        free(doc);
+        free(a);
+    }
+
+    /* what is not an attribute: '=' and '>' in values, comments, CDATA, text,
+     * end tags; each of these holds more than the limit of "attributes" */
+    {
+        char eqs[STS_XML_DEFAULT_MAX_ATTRS * 2 + 2], *body = NULL;
+        memset(eqs, '=', sizeof(eqs) - 1);
+        eqs[sizeof(eqs) - 1] = '\0';
+        char *a = many_attrs("", "a", STS_XML_DEFAULT_MAX_ATTRS + 10);
+        size_t n = strlen(eqs) * 4 + strlen(a) * 3 + 256;
+        body = malloc(n);
+        snprintf(body, n,
+                 "<w v=\"%s>\" s='%s\"=\"'>%s<!--%s--><![CDATA[%s]]>%s</w  >", eqs, eqs,
+                 eqs, a, a, eqs);
+        CHECK(accepted(body, NULL));
+        /* a comment that ends early hides nothing: the tag after it counts */
+        snprintf(body, n, "<w><!-- -->%s</w>", a);
+        REFUSED_LEN(body, strlen(body), NULL, "too many attributes");
+        free(body);
+        free(a);
+    }
+
+    /* lexical errors the pre-scan refuses instead of guessing where libxml2
+     * would resume */
+    REFUSED("<r a=\"1\"b=\"2\"/>", "malformed");
+    REFUSED("<r a=\"1/>", "malformed");
+    REFUSED("<r a=\"<\"/>", "malformed");
+    REFUSED("<r a/>", "malformed");
+    REFUSED("<r =\"1\"/>", "malformed");
+    REFUSED("< r/>", "malformed");
+    REFUSED("<r></ r>", "malformed");
+    REFUSED("<r></r x>", "malformed");
+    REFUSED("<r><!-- a -- b --></r>", "malformed");
+    REFUSED("<r><!-- a --->", "malformed");
+    REFUSED("<r><!-- <a b='1'/> </r>", "malformed");
+    REFUSED("<r><![CDATA[ <a b='1'/> </r>", "malformed");
+    REFUSED("<r><", "malformed");
+    /* "<!" that is neither a comment nor CDATA is a DTD, wherever it is */
+    REFUSED("<r><!ENTITY x \"y\"></r>", "DTD not allowed");
+    REFUSED("<!-- c --><!DOCTYPE r [", "DTD not allowed");
+    REFUSED("<r><![CDAT[x]]></r>", "DTD not allowed");
+
+    /* what a token service really parses: a SOAP 1.2 RST with WS-Security */
+    {
+        const char *env =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" "
+            "xmlns:a=\"http://www.w3.org/2005/08/addressing\" "
+            "xmlns:u=\"http://docs.oasis-open.org/wss/2004/01/"
+            "oasis-200401-wss-wssecurity-utility-1.0.xsd\">"
+            "<s:Header><a:Action s:mustUnderstand=\"1\">"
+            "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue</a:Action>"
+            "<a:MessageID>urn:uuid:0b6a7c4e-1f7e-4d8c-9a51-3a2c1f0e9d11</a:MessageID>"
+            "<o:Security s:mustUnderstand=\"1\" xmlns:o=\"http://docs.oasis-open.org/wss/"
+            "2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\">"
+            "<u:Timestamp u:Id=\"_0\"><u:Created>2026-01-02T03:04:05Z</u:Created>"
+            "<u:Expires>2026-01-02T03:09:05Z</u:Expires></u:Timestamp>"
+            "<o:UsernameToken u:Id=\"uuid-1\"><o:Username>alice</o:Username>"
+            "<o:Password Type=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-"
+            "username-token-profile-1.0#PasswordText\">wonderland</o:Password>"
+            "</o:UsernameToken></o:Security></s:Header>"
+            "<s:Body><t:RequestSecurityToken xmlns:t=\"http://docs.oasis-open.org/ws-sx/"
+            "ws-trust/200512\"><t:TokenType>http://docs.oasis-open.org/wss/oasis-wss-"
+            "saml-token-profile-1.1#SAMLV2.0</t:TokenType>"
+            "<t:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue"
+            "</t:RequestType></t:RequestSecurityToken></s:Body></s:Envelope>";
+        CHECK(accepted(env, NULL));
+    }
+}
+
+/* gSOAP reads every request as UTF-8 whatever it declares; the parser must
+ * see the same characters or a name could mean two things. */
+static void test_xml_encoding(void)
+{
+    xmlDocPtr doc = NULL;
+    sts_err_t e;
+
+    /* "+AGE-lice" is "alice" in UTF-7 */
+    REFUSED("<?xml version=\"1.0\" encoding=\"UTF-7\"?><u>+AGE-lice</u>",
+            "only UTF-8 is accepted");
+    REFUSED("<?xml version='1.0' encoding='ISO-8859-1'?><u>x</u>", "only UTF-8 is accepted");
+    REFUSED("<?xml version=\"1.0\" encoding=\"UTF-16\" standalone=\"yes\"?><u/>",
+            "only UTF-8 is accepted");
+    REFUSED("<?xml version=\"1.0\" encoding=\"utf-8x\"?><u/>", "only UTF-8 is accepted");
+    CHECK(accepted("<?xml version=\"1.0\" encoding=\"UTF-8\"?><u/>", NULL));
+    CHECK(accepted("<?xml version=\"1.0\" encoding=\"utf-8\"?><u/>", NULL));
+    CHECK(accepted("<?xml version='1.0' encoding='Utf8' standalone='no' ?><u/>", NULL));
+    CHECK(accepted("<?xml version=\"1.0\"?><u/>", NULL));
+    CHECK(accepted("\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?><u/>", NULL));
+    CHECK(accepted("\xef\xbb\xbf<u>\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80</u>", NULL));
+    /* a declaration the pre-scan cannot read exactly is refused */
+    REFUSED("<?xml encoding=\"UTF-8\"?><u/>", "malformed");
+    REFUSED("<?xml version=\"1.0\"encoding=\"UTF-8\"?><u/>", "malformed");
+    REFUSED("<?xml version=\"1.0\" encoding=\"UTF-8?><u/>", "malformed");
+    REFUSED("<?xml version=\"1.0\" standalone=\"no\" encoding=\"UTF-8\"?><u/>", "malformed");
+    REFUSED("<?xml version=\"1.0\" version=\"1.0\"?><u/>", "malformed");
+    REFUSED("<?xml version=\"1.0\" encoding=\"UTF-8\"><u/>", "malformed");
+    /* byte-order marks other than UTF-8's: libxml2 switches on them even
+     * with XML_PARSE_IGNORE_ENC */
+    REFUSED_BIN("\xff\xfe<\0u\0/\0>\0", "only UTF-8 is accepted");
+    REFUSED_BIN("\xfe\xff\0<\0u\0/\0>", "only UTF-8 is accepted");
+    REFUSED_BIN("\xff\xfe\0\0<\0\0\0/\0\0\0>\0\0\0", "only UTF-8 is accepted");
+    REFUSED_BIN("\0\0\xfe\xff\0\0\0<\0\0\0/\0\0\0>", "only UTF-8 is accepted");
+    /* ... and on these signatures without a BOM: UTF-16LE "<?xml" and EBCDIC */
+    REFUSED_BIN("<\0?\0x\0m\0l\0 \0v\0e\0r\0s\0i\0o\0n\0=\0\"\0001\0.\0000\0\"\0?\0>"
+                "\0<\0u\0>\0a\0<\0/\0u\0>\0",
+                "only UTF-8 is accepted");
+    REFUSED_BIN("\x4c\x6f\xa7\x94\x93\x40\xa5\x85\x99\xa2\x89\x96\x95\x7e\x7f\xf1\x4b\xf0"
+                "\x7f\x6f\x6e\x4c\xa4\x6e\x81\x93\x89\x83\x85\x4c\x61\xa4\x6e",
+                "invalid UTF-8");
+    /* invalid UTF-8 and NUL, anywhere */
+    REFUSED_BIN("<u>a\0b</u>", "only UTF-8 is accepted");
+    REFUSED_BIN("<u>\xc0\xaf</u>", "malformed");       /* overlong '/' */
+    REFUSED_BIN("<u>\xed\xa0\x80</u>", "malformed");   /* a surrogate */
+    REFUSED_BIN("<u>\xf4\x90\x80\x80</u>", "malformed"); /* above U+10FFFF */
+    REFUSED_BIN("<u a=\"\x80\"/>", "malformed");
+    REFUSED_BIN("<u><!--\xff--></u>", "malformed");
+    REFUSED_BIN("<u>\xe2\x82</u>", "malformed");
+
+    /* the parse is of the bytes as they are */
+    {
+        const char *x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><u>+AGE-lice</u>";
+        CHECK(sts_xml_parse(x, strlen(x), NULL, &doc, &e) == STS_OK);
+        if (doc != NULL) {
+            xmlChar *c = xmlNodeGetContent(xmlDocGetRootElement(doc));
+            CHECK(c != NULL && strcmp((char *)c, "+AGE-lice") == 0);
+            xmlFree(c);
+            xmlFreeDoc(doc);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1226,6 +1487,8 @@ int main(void)
     }
 
     test_xml();
+    test_xml_attr_limit();
+    test_xml_encoding();
     test_keys();
     test_roundtrip(g_rsa, "rsa", "rsa.crt");
     test_roundtrip(g_ec, "ec", "ec.crt");
