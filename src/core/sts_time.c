@@ -79,16 +79,20 @@ int sts_time_parse(const char *s, time_t *out)
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
-    tm.tm_sec = se;
+    tm.tm_sec = 0;
     time_t t = timegm(&tm);
     if (t == (time_t)-1)
         return -1;
-    /* timegm normalises 31 Feb into March: refuse such dates. */
+    /* timegm normalises 31 Feb into March: refuse such dates. The check is
+     * made at second 0 so that it cannot depend on the seconds: a leap second
+     * (":60") would otherwise roll 23:59:60 into the next day and have to be
+     * exempted, and the exemption let 31 Feb through. */
     struct tm back;
     gmtime_r(&t, &back);
-    if (back.tm_mday != d && se != 60)
+    if (back.tm_mday != d || back.tm_mon != mo - 1 || back.tm_year != y - 1900)
         return -1;
-    *out = t - sign * (oh * 3600 + om * 60);
+    /* ":60" is the next second (time_t has no leap seconds) */
+    *out = t + se - sign * (oh * 3600 + om * 60);
     return 0;
 }
 

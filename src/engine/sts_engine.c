@@ -34,6 +34,7 @@ struct sts_engine {
     sts_replay_t *replay;
     unsigned char seal_key[STS_SEAL_KEYLEN];
     int have_seal_key;
+    time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */
 };
 
 sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *err)
@@ -45,6 +46,7 @@ sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *e
     e = calloc(1, sizeof(*e));
     STS_FAIL_IF(e == NULL, err, STS_E_NOMEM, "engine allocation");
     e->cfg = cfg;
+    e->started = sts_time_now();
     STS_CHECK(sts_keys_load(cfg->signing_key_file, cfg->signing_cert_file, &e->keys, err));
     STS_CHECK(sts_store_open(cfg->data_dir, &e->store, err));
     e->replay = sts_replay_new(STS_REPLAY_CAPACITY);
@@ -184,6 +186,13 @@ static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
                 "PasswordDigest Created in the future");
     STS_FAIL_IF(now - created > cfg->digest_max_age, err, STS_E_AUTH_FAILED,
                 "PasswordDigest Created too old");
+    /* The replay cache lives in memory: a digest from before this process
+     * started may have been accepted by the previous one, and nothing here
+     * remembers its nonce. A client whose request straddles a restart retries
+     * with a new digest. */
+    STS_FAIL_IF(created < e->started, err, STS_E_AUTH_FAILED,
+                "PasswordDigest Created %lds before the engine started",
+                (long)(e->started - created));
     STS_FAIL_IF(user == NULL || user->digest_secret == NULL || !e->have_seal_key, err,
                 STS_E_AUTH_FAILED, "no digest secret for this user");
     if (sts_unseal(e->seal_key, user->digest_secret, &password, &inner) != STS_OK) {
@@ -194,26 +203,19 @@ static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
                 STS_E_AUTH_FAILED, "PasswordDigest mismatch");
 
     /* Only a correct digest is remembered, so a flood of bad ones cannot fill
-     * the cache. The key binds the user to the nonce; it lives as long as the
-     * Created could still be accepted. */
-    {
-        unsigned char key[STS_NONCE_MAX + 258];
-        size_t ulen = strlen(cred->username);
-        if (ulen > 256)
-            ulen = 256;
-        memcpy(key, cred->username, ulen);
-        key[ulen] = '\0';
-        memcpy(key + ulen + 1, nonce, nonce_len);
-        switch (sts_replay_check(e->replay, key, ulen + 1 + nonce_len,
-                                 created + cfg->digest_max_age + cfg->clock_skew + 1, now)) {
-        case STS_REPLAY_FRESH: break;
-        case STS_REPLAY_SEEN:
-            rc = STS_ERR(err, STS_E_AUTH_FAILED, "PasswordDigest nonce replayed");
-            goto cleanup;
-        case STS_REPLAY_FULL:
-            rc = STS_ERR(err, STS_E_AUTH_FAILED, "nonce cache full: refusing digest logins");
-            goto cleanup;
-        }
+     * the cache. The key is the nonce alone: the digest does not cover the
+     * username, so a (nonce, user) key would let a captured digest be replayed
+     * as any other user with the same password. A nonce is remembered as long
+     * as its Created could still be accepted. */
+    switch (sts_replay_check(e->replay, nonce, nonce_len,
+                             created + cfg->digest_max_age + cfg->clock_skew + 1, now)) {
+    case STS_REPLAY_FRESH: break;
+    case STS_REPLAY_SEEN:
+        rc = STS_ERR(err, STS_E_AUTH_FAILED, "PasswordDigest nonce replayed");
+        goto cleanup;
+    case STS_REPLAY_FULL:
+        rc = STS_ERR(err, STS_E_AUTH_FAILED, "nonce cache full: refusing digest logins");
+        goto cleanup;
     }
 cleanup:
     sts_free_secret(password);

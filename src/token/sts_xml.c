@@ -571,6 +571,9 @@ sts_errc_t sts_xml_parse(const char *buf, size_t len, const sts_xml_limits_t *li
     parse_state_t st;
     const char *why = NULL;
     size_t at = 0;
+    /* Not yet a member of sts_xml_limits_t: a fourth member breaks every
+     * positional {depth, string, size} initialiser under -Wextra -Werror
+     * (-Wmissing-field-initializers), and those live in other modules. */
     int max_attrs = STS_XML_DEFAULT_MAX_ATTRS;
 
     if (out != NULL)

@@ -5,8 +5,11 @@
  * Refused: any DOCTYPE (internal or external subset), any processing
  * instruction (the XML declaration is not one), entity references, XInclude
  * elements, nesting deeper than the limit, text or attribute values longer
- * than the limit, input larger than the limit. No network, no file access:
- * the external entity loader refuses every URL.
+ * than the limit, input larger than the limit, a start tag with more than
+ * STS_XML_DEFAULT_MAX_ATTRS attributes and namespace declarations, and
+ * anything but UTF-8 (another declared encoding, a UTF-16/32 byte-order mark,
+ * NUL bytes, invalid UTF-8): the bytes are read as UTF-8, as gSOAP reads them.
+ * No network, no file access: the external entity loader refuses every URL.
  */
 #ifndef STS_XML_H
 #define STS_XML_H
@@ -39,7 +42,7 @@ void sts_xml_init(void);
  * @brief Parse @buf as one XML document under @limits (NULL: the defaults above).
  * Thread-safe after sts_xml_init(); each call builds its own document.
  * @param out new document on success; free with xmlFreeDoc().
- * @return STS_OK, or STS_E_INVALID_REQUEST (malformed, DTD, PI, limit) with detail.
+ * @return STS_OK, or STS_E_INVALID_REQUEST (malformed, DTD, PI, encoding, limit) with detail.
  */
 sts_errc_t sts_xml_parse(const char *buf, size_t len, const sts_xml_limits_t *limits,
                          xmlDocPtr *out, sts_err_t *err);

@@ -271,13 +271,15 @@ class IssueTest(L.StsTestCase):
 
     def test_timestamp_tolerance(self):
         """Inside the limits: Created 250 s old, Created 200 s ahead (skew 300 s);
-        digest Created 250 s old."""
+        a digest Created 200 s ahead. (A digest Created before the server started
+        is refused whatever its age: the nonce cache does not survive a restart;
+        tests/unit/test_engine.c covers digest ages with an injected clock.)"""
         cases = {
             "created -250s": dict(timestamp=L.timestamp_xml(created_offset=-250,
                                                            expires_offset=300)),
             "created +200s": dict(timestamp=L.timestamp_xml(created_offset=200,
                                                            expires_offset=300)),
-            "digest created -250s": dict(digest=True, created_offset=-250),
+            "digest created +200s": dict(digest=True, created_offset=200),
             "timestamp with fraction": dict(timestamp=L.timestamp_xml(
                 created=L.ts(0).replace("Z", ".123Z"), expires=L.ts(300).replace("Z", ".5Z"))),
         }

@@ -63,7 +63,7 @@ static long count_rows(const char *dir, const char *where)
 /* Parses an issued token the way a face would receive it. */
 static xmlDocPtr parse(const sts_issued_t *is)
 {
-    sts_xml_limits_t lim = {64, 65536, 1 << 20};
+    sts_xml_limits_t lim = {.max_depth = 64, .max_string = 65536, .max_size = 1 << 20};
     xmlDocPtr doc = NULL;
     if (sts_xml_parse(is->token, is->token_len, &lim, &doc, NULL) != STS_OK)
         return NULL;
@@ -142,6 +142,100 @@ static void test_authenticate(sts_engine_t *e)
     CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
 }
 
+/* A fresh random nonce in @b64 (>= 32 bytes) and its PasswordDigest in @digest. */
+static void new_digest(unsigned char nonce[16], char *b64, const char *created,
+                       const char *password, char *digest)
+{
+    RAND_bytes(nonce, 16);
+    EVP_EncodeBlock((unsigned char *)b64, nonce, 16);
+    make_digest(nonce, 16, created, password, digest);
+}
+
+/* The digest covers nonce, Created and password but not the username, and the
+ * nonce cache does not survive a restart. */
+static void test_digest_replay(sts_engine_t *e, const sts_cfg_t *cfg)
+{
+    sts_principal_t who;
+    sts_err_t err;
+    unsigned char nonce[16];
+    char nonce_b64[64], created[32], digest[64];
+    sts_credential_t dg = {STS_CRED_PASSWORD_DIGEST, "alice", digest, nonce_b64, created};
+    sts_engine_t *e2 = NULL;
+    time_t saved = g_now;
+
+    /* replayed as carol, who has the same password: still a replay */
+    iso(g_now, created);
+    new_digest(nonce, nonce_b64, created, "wonderland", digest);
+    dg.username = "carol";
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_OK);
+    CHECK(who.user != NULL && strcmp(who.user->name, "carol") == 0);
+    dg.username = "alice";
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(strstr(err.detail, "replayed") != NULL);
+    CHECK(who.user == NULL);
+    /* and the other way round */
+    new_digest(nonce, nonce_b64, created, "wonderland", digest);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_OK);
+    dg.username = "carol";
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(strstr(err.detail, "replayed") != NULL);
+    dg.username = "alice";
+
+    /* Created before this engine started: refused, though fresh and correct */
+    iso(g_now - 1, created);
+    new_digest(nonce, nonce_b64, created, "wonderland", digest);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(strstr(err.detail, "before the engine started") != NULL);
+    CHECK(strcmp(err.pub, "Authentication failed") == 0);
+
+    /* a restart: the digest the old engine accepted is not accepted again by
+     * the new one, whose cache is empty */
+    iso(g_now, created);
+    new_digest(nonce, nonce_b64, created, "wonderland", digest);
+    CHECK(sts_engine_authenticate(e, &dg, &who, &err) == STS_OK);
+    g_now += 5;
+    CHECK(sts_engine_new(cfg, &e2, &err) == STS_OK);
+    if (e2 != NULL) {
+        CHECK(sts_engine_authenticate(e2, &dg, &who, &err) == STS_E_AUTH_FAILED);
+        CHECK(strstr(err.detail, "before the engine started") != NULL);
+        /* ... while one made after the restart is */
+        iso(g_now, created);
+        new_digest(nonce, nonce_b64, created, "wonderland", digest);
+        CHECK(sts_engine_authenticate(e2, &dg, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(e2, &dg, &who, &err) == STS_E_AUTH_FAILED);
+        /* password text logins do not care when the engine started */
+        sts_credential_t pw = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
+        CHECK(sts_engine_authenticate(e2, &pw, &who, &err) == STS_OK);
+    }
+    sts_engine_free(e2);
+    g_now = saved;
+}
+
+/* Adds carol, with alice's password and digest secret, to @cfg. */
+static int add_carol(sts_cfg_t *cfg)
+{
+    const sts_cfg_user_t *alice = sts_cfg_find_user(cfg, "alice");
+    sts_cfg_user_t *users;
+    sts_cfg_user_t *c;
+    size_t ai;
+
+    if (alice == NULL || alice->password_hash == NULL || alice->digest_secret == NULL)
+        return -1;
+    ai = (size_t)(alice - cfg->users);
+    users = realloc(cfg->users, (cfg->nusers + 1) * sizeof(*users));
+    if (users == NULL)
+        return -1;
+    cfg->users = users;
+    alice = &users[ai]; /* the realloc may have moved it */
+    c = &users[cfg->nusers];
+    memset(c, 0, sizeof(*c));
+    c->name = strdup("carol");
+    c->password_hash = strdup(alice->password_hash);
+    c->digest_secret = strdup(alice->digest_secret);
+    cfg->nusers++;
+    return c->name != NULL && c->password_hash != NULL && c->digest_secret != NULL ? 0 : -1;
+}
+
 static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const char *dir)
 {
     sts_issue_req_t req;
@@ -215,7 +309,7 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
     {
         char *copy = strdup(t1->token);
         char *p = strstr(copy, ">alice<");
-        sts_xml_limits_t lim = {64, 65536, 1 << 20};
+        sts_xml_limits_t lim = {.max_depth = 64, .max_string = 65536, .max_size = 1 << 20};
         if (p)
             memcpy(p + 1, "alicf", 5);
         CHECK(sts_xml_parse(copy, strlen(copy), &lim, &forged, NULL) == STS_OK);
@@ -305,10 +399,12 @@ int main(void)
         return sts_test_summary();
     free(cfg->data_dir);
     cfg->data_dir = strdup(dir);
+    CHECK(add_carol(cfg) == 0);
     CHECK(sts_engine_new(cfg, &e, &err) == STS_OK);
     if (e != NULL) {
         test_timestamp(e);
         test_authenticate(e);
+        test_digest_replay(e, cfg);
         CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
         test_issue_policy(e, &who, dir);
         test_lifecycle(e, &who, dir);

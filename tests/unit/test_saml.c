@@ -147,7 +147,8 @@ static int count_str(const char *s, const char *needle)
     return n;
 }
 
-static const sts_xml_limits_t g_token_limits = {32, 64 * 1024, 1024 * 1024};
+static const sts_xml_limits_t g_token_limits = {
+    .max_depth = 32, .max_string = 64 * 1024, .max_size = 1024 * 1024};
 
 static sts_errc_t parse_token(const char *xml, xmlDocPtr *doc, sts_err_t *e)
 {
@@ -233,7 +234,7 @@ static char *issue(sts_keys_t *keys, char id[STS_SAML_ID_MAX])
 /* sts_xml                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static const sts_xml_limits_t g_small = {8, 64, 2048};
+static const sts_xml_limits_t g_small = {.max_depth = 8, .max_string = 64, .max_size = 2048};
 
 static void expect_refused(const char *xml, const char *why, int line)
 {
@@ -336,7 +337,7 @@ static void test_xml(void)
     free(s);
     s = nested(300); /* beyond libxml2's own limit, still our message */
     {
-        sts_xml_limits_t lim = {8, 64, 100000};
+        sts_xml_limits_t lim = {.max_depth = 8, .max_string = 64, .max_size = 100000};
         CHECK(sts_xml_parse(s, strlen(s), &lim, &doc, &e) == STS_E_INVALID_REQUEST &&
               doc == NULL && strstr(e.detail, "nesting too deep") != NULL);
     }
@@ -498,10 +499,10 @@ static void test_xml_attr_limit(void)
     {
         char *a = many_attrs("", "a", STS_XML_DEFAULT_MAX_ATTRS);
         size_t n = 3 * strlen(a) + 16;
-        char *doc = malloc(n);
-        snprintf(doc, n, "<w>%s%s%s</w>", a, a, a);
-        CHECK(accepted(doc, NULL));
-        free(doc);
+        char *w = malloc(n);
+        snprintf(w, n, "<w>%s%s%s</w>", a, a, a);
+        CHECK(accepted(w, NULL));
+        free(w);
         free(a);
     }
 

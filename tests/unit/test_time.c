@@ -30,6 +30,29 @@ int main(void)
     CHECK(sts_time_parse("", &t) == -1);
     CHECK(sts_time_parse(NULL, &t) == -1);
     CHECK(sts_time_parse("1969-12-31T23:59:59Z", &t) == -1);
+    /* the day-of-month check does not depend on the seconds, ":60" included */
+    CHECK(sts_time_parse("2026-02-31T23:59:60Z", &t) == -1);
+    CHECK(sts_time_parse("2026-02-31T00:00:60Z", &t) == -1);
+    CHECK(sts_time_parse("2026-02-31T12:30:60.5Z", &t) == -1);
+    CHECK(sts_time_parse("2026-02-29T23:59:60Z", &t) == -1); /* 2026 is no leap year */
+    CHECK(sts_time_parse("2024-02-30T23:59:60Z", &t) == -1);
+    CHECK(sts_time_parse("2026-04-31T23:59:60+02:00", &t) == -1);
+    CHECK(sts_time_parse("2026-02-31T23:59:59Z", &t) == -1);
+    CHECK(sts_time_parse("2026-02-31T23:59:61Z", &t) == -1);
+    /* a leap second on a real day is the next second */
+    {
+        time_t next = 0;
+        CHECK(sts_time_parse("2017-01-01T00:00:00Z", &next) == 0 && next == 1483228800);
+        CHECK(sts_time_parse("2016-12-31T23:59:60Z", &t) == 0 && t == next);
+        CHECK(sts_time_parse("2016-12-31T23:59:60.25Z", &t) == 0 && t == next);
+        CHECK(sts_time_parse("2017-01-01T01:59:60+02:00", &t) == 0 && t == next);
+        CHECK(sts_time_parse("2024-03-01T00:00:00Z", &next) == 0);
+        CHECK(sts_time_parse("2024-02-29T23:59:60Z", &t) == 0 && t == next);
+        CHECK(sts_time_parse("2026-03-01T00:00:00Z", &next) == 0);
+        CHECK(sts_time_parse("2026-02-28T23:59:60Z", &t) == 0 && t == next);
+        CHECK(sts_time_parse("2015-09-10T18:16:39Z", &next) == 0 && next == 1441908999);
+        CHECK(sts_time_parse("2015-09-10T18:15:60Z", &t) == 0 && t == 1441908960);
+    }
 
     CHECK(strcmp(sts_time_format(1441909000, buf, sizeof(buf)), "2015-09-10T18:16:40.000Z") == 0);
     sts_time_set_source(fixed);
