@@ -47,7 +47,7 @@ typedef struct sts_soap_conn {
     int bad_framing;     /* malformed Content-Length or Transfer-Encoding */
     int has_transfer_encoding;
     int has_content_encoding;
-    time_t deadline;     /* the request must be read completely by then; 0: not started */
+    long long deadline;  /* monotonic ms by which the request must be read; 0: not started */
     int reply_wsa;       /* answer with WS-Addressing headers */
     char *reply_relates_to; /* the request's wsa:MessageID (soap arena), or NULL */
 } sts_soap_conn_t;

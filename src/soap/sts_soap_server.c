@@ -60,6 +60,13 @@ static void conn_reset_request(sts_soap_conn_t *conn)
     conn->reply_relates_to = NULL;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* gSOAP's socket read, bounded by the request's deadline; a body read ahead
  * is served from memory, then end-of-file: gSOAP never waits for bytes that
  * will not come. */
@@ -70,13 +77,18 @@ static size_t body_recv(struct soap *soap, char *buf, size_t len)
 
     if (!conn->pre_on) {
         /* A request (idle wait, header and body) gets 4 x recv_timeout in all,
-         * however slowly it trickles in; the first read starts the clock and
+         * however slowly it trickles in: the first read starts the clock,
+         * each read may only wait for what is left of it, and
          * sts_soap_request_done() stops it. */
-        time_t now = time(NULL);
+        long long now = now_ms(), left;
         if (conn->deadline == 0)
-            conn->deadline = now + 4 * (time_t)conn->cfg->recv_timeout;
-        else if (now > conn->deadline)
+            conn->deadline = now + 4000LL * conn->cfg->recv_timeout;
+        left = conn->deadline - now;
+        if (left <= 0)
             return 0;
+        soap->recv_timeout = left >= 1000LL * conn->cfg->recv_timeout
+                                 ? conn->cfg->recv_timeout
+                                 : -(int)(left * 1000); /* negative: microseconds */
         return conn->sock_recv(soap, buf, len);
     }
     n = conn->raw_len - conn->pre_pos;
@@ -307,8 +319,14 @@ static int http_parse(struct soap *soap)
     if (soap->action != NULL && soap->action[0] != '\0' &&
         (conn->soapaction = strdup(soap->action)) == NULL)
         return SOAP_EOM;
-    if (soap->status != SOAP_POST)
+    if (soap->status != SOAP_POST) {
+        if (soap->bufidx < soap->buflen) { /* gSOAP cannot serve pipelined requests */
+            sts_info("pipelined request after a %s: answering this one, then closing",
+                     soap->status == SOAP_GET ? "GET" : "request");
+            soap->keep_alive = 0;
+        }
         return SOAP_OK;
+    }
     if (strcmp(soap->path, "/sts") != 0)
         return refuse(soap, 404, "no such endpoint");
     if (conn->bad_framing || conn->n_content_length > 1 ||
@@ -573,7 +591,9 @@ static void setup_context(struct soap *soap, const sts_cfg_t *cfg)
     soap->send_timeout = cfg->send_timeout;
     soap->transfer_timeout = cfg->recv_timeout * 4;
     soap->max_keep_alive = cfg->max_keep_alive;
-    soap->recv_maxlength = (ULONG64)cfg->max_message_size;
+    /* gSOAP counts the HTTP header too; the body limit itself is ours
+     * (read_body_ahead), so leave room for a header of up to 64 KiB. */
+    soap->recv_maxlength = (ULONG64)cfg->max_message_size + 65536;
     soap->maxlevel = (unsigned int)cfg->max_xml_depth;
     soap->maxlength = cfg->max_xml_string;
     soap->maxoccurs = 100;
