@@ -81,6 +81,8 @@ typedef struct sts_soap_envelope {
     int wsa_reply_to_present;
     int wsa_fault_to_present;
 
+    const char *not_understood; /* a mustUnderstand header block for us we do not know */
+
     /* wsse:Security addressed to us */
     int have_timestamp;
     sts_timestamp_t ts;     /* borrowed from @doc */

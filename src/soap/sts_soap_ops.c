@@ -340,6 +340,13 @@ static int handle(struct soap *soap, sts_binding_t op,
         conn->reply_wsa = 1;
         conn->reply_relates_to = soap_strdup(soap, env.wsa_message_id);
     }
+    if (rc == STS_OK && env.not_understood != NULL) {
+        /* SOAP's own fault (SOAP 1.1 section 4.2.3, SOAP 1.2 part 1 5.4.8) */
+        sts_info("soap -> MustUnderstand (header block %s)", env.not_understood);
+        sts_soap_envelope_free(&env);
+        sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
+        return soap->error = SOAP_MUSTUNDERSTAND;
+    }
     if (rc != STS_OK || (rc = pick_binding(soap, op, &env, &b, &err)) != STS_OK ||
         (rc = authenticate(conn, &env, &who, &err)) != STS_OK)
         goto fault;

@@ -151,15 +151,39 @@ static int for_us(xmlNodePtr block, int soap_version)
 
 /* ---- header ------------------------------------------------------------------ */
 
+/* Header blocks this face processes (the rest it may ignore unless they must
+ * be understood). */
+static int understood(xmlNodePtr block)
+{
+    static const char *const wsa[] = {"Action", "MessageID", "ReplyTo", "FaultTo", "To",
+                                      "RelatesTo"};
+    if (sts_xml_is(block, STS_NS_WSSE, "Security"))
+        return 1;
+    for (size_t i = 0; i < sizeof(wsa) / sizeof(wsa[0]); i++)
+        if (sts_xml_is(block, STS_NS_WSA, wsa[i]))
+            return 1;
+    return 0;
+}
+
+static int must_understand(xmlNodePtr block, int soap_version)
+{
+    const char *mu = attr_text(block, soap_version == 2 ? STS_NS_SOAP12 : STS_NS_SOAP11,
+                               "mustUnderstand");
+    return mu != NULL && (strcmp(mu, "1") == 0 || strcmp(mu, "true") == 0);
+}
+
 static sts_errc_t read_header(xmlNodePtr header, sts_soap_envelope_t *env, sts_err_t *err)
 {
     xmlNodePtr sec = NULL, reply_to = NULL, fault_to = NULL;
     int dup = 0;
 
     for (xmlNodePtr c = sts_xml_first_elem(header); c; c = sts_xml_next_elem(c)) {
-        if (sts_xml_is(c, STS_NS_WSSE, "Security")) {
-            if (!for_us(c, env->soap_version))
-                continue; /* for another node: not our credentials */
+        if (!for_us(c, env->soap_version))
+            continue; /* for another node: neither our credentials nor our duty */
+        if (!understood(c)) {
+            if (env->not_understood == NULL && must_understand(c, env->soap_version))
+                env->not_understood = (const char *)c->name;
+        } else if (sts_xml_is(c, STS_NS_WSSE, "Security")) {
             if (sec != NULL)
                 return STS_ERR(err, STS_E_AUTH_FAILED, "more than one wsse:Security for us");
             sec = c;
