@@ -261,7 +261,8 @@ static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int 
     return sts_xml_parse(conn->raw, total, &limits, &conn->doc, err);
 }
 
-/* Content-Length must be one run of digits; Transfer-Encoding only "chunked". */
+/* Content-Length must be one run of digits; Transfer-Encoding only "chunked";
+ * Content-Type once. */
 static int http_header(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
@@ -278,6 +279,8 @@ static int http_header(struct soap *soap, const char *key, const char *val)
         if (strcasecmp(val, "identity") != 0)
             conn->has_content_encoding = 1;
     } else if (strcasecmp(key, "Content-Type") == 0) {
+        if (conn->content_type[0] != '\0')
+            conn->bad_framing = 1; /* two media types: which one would gSOAP act on? */
         snprintf(conn->content_type, sizeof(conn->content_type), "%s", val);
     }
     return conn->http_header(soap, key, val);
