@@ -1276,6 +1276,19 @@ def pad_xml(nbytes, run=60000):
     return "".join(parts)
 
 
+def comment_pad_xml(nbytes, run=60000):
+    """Exactly @nbytes (>= 7) of XML comments, each shorter than the 64 KiB string
+    limit: padding that is legal anywhere element content is."""
+    parts, left = [], nbytes
+    while left > 0:
+        k = min(run, left - 7)
+        if left - (k + 7) and left - (k + 7) < 7:  # keep the remainder usable
+            k -= 7
+        parts.append("<!--%s-->" % ("c" * k))
+        left -= k + 7
+    return "".join(parts)
+
+
 class RawConn:
     """One client TCP connection to 127.0.0.1 with exact bytes on the wire.
     Every operation is bounded by a timeout; a reset by the peer counts as the
