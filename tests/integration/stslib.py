@@ -1430,3 +1430,16 @@ class RawConn:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class WithIssuedToken:
+    """Mixin for an StsTestCase (list it first among the bases): setUpClass also
+    issues one SAML 2.0 token to alice, kept as its exact bytes in cls.token."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.server.issue(version=12)
+        if r.status != 200:
+            raise RuntimeError("setUpClass: Issue failed: %r" % r.body[:2000])
+        cls.token = extract_assertion_bytes(r.body)

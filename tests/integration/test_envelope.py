@@ -51,17 +51,9 @@ def _config_with_bob():
     return cfg
 
 
-class EnvelopeTest(L.StsTestCase):
+class EnvelopeTest(L.WithIssuedToken, L.StsTestCase):
 
     CONFIG = staticmethod(_config_with_bob)
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        r = cls.server.issue(version=12)
-        if r.status != 200:
-            raise RuntimeError("setUpClass: Issue failed: %r" % r.body[:2000])
-        cls.token = L.extract_assertion_bytes(r.body)
 
     # --- helpers ---
     def post(self, raw, version, binding="Issue", content_type=None):

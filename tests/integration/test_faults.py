@@ -20,18 +20,13 @@ from lxml import etree  # noqa: E402
 BOTH = (11, 12)
 
 
-class FaultsTest(L.StsTestCase):
+class FaultsTest(L.WithIssuedToken, L.StsTestCase):
 
     @classmethod
     def setUpClass(cls):
-        super().setUpClass()
+        super().setUpClass()  # cls.token: one genuine token for Validate/Renew/Cancel
         cls.tmp = tempfile.mkdtemp(prefix="sts-faults-")
         cls.evil_key, cls.evil_cert = L.make_keypair(cls.tmp)
-        # one genuine token for the Validate/Renew/Cancel cases
-        r = cls.server.issue(version=12)
-        if r.status != 200:
-            raise RuntimeError("setUpClass: Issue failed: %r" % r.body[:2000])
-        cls.token = L.extract_assertion_bytes(r.body)
 
     @classmethod
     def tearDownClass(cls):

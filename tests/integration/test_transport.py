@@ -124,15 +124,7 @@ class TransportBase(L.StsTestCase):
 # ==========================================================================
 # T1-T4: default configuration
 # ==========================================================================
-class TransportTest(TransportBase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        r = cls.server.issue(version=12)
-        if r.status != 200:
-            raise RuntimeError("setUpClass: Issue failed: %r" % r.body[:2000])
-        cls.token = L.extract_assertion_bytes(r.body)
+class TransportTest(L.WithIssuedToken, TransportBase):
 
     # ------------------------------------------------------------------
     # T1: Content-Type and Content-Encoding
@@ -636,15 +628,7 @@ class SlowClientTest(TransportBase):
 # ==========================================================================
 # T6: memory on one long keep-alive connection
 # ==========================================================================
-class KeepAliveMemoryTest(TransportBase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        r = cls.server.issue(version=12)
-        if r.status != 200:
-            raise RuntimeError("setUpClass: Issue failed: %r" % r.body[:2000])
-        cls.token = L.extract_assertion_bytes(r.body)
+class KeepAliveMemoryTest(L.WithIssuedToken, TransportBase):
 
     def _keepalive_run(self, pad_bytes, count, marks):
         """@count Validates on one keep-alive connection, each padded with
