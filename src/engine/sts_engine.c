@@ -425,7 +425,7 @@ static sts_errc_t verify_ours(sts_engine_t *e, const sts_token_in_t *tok, sts_sa
     }
     if ((rc = sts_saml2_verify(e->keys, tok->node, info, err)) != STS_OK) {
         *why = "signature or structure invalid";
-        return rc == STS_E_INVALID_TOKEN ? rc : STS_ERR(err, rc, "verify: %s", err ? err->detail : "");
+        return rc; /* @err says why */
     }
     if ((*info)->issuer == NULL || strcmp((*info)->issuer, e->cfg->issuer) != 0) {
         *why = "not issued by this STS";
