@@ -12,6 +12,7 @@
 #include "sts_soap_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 typedef struct fault_row {
     sts_errc_t code;
@@ -81,8 +82,9 @@ int sts_soap_fault(struct soap *soap, const sts_err_t *err)
 
     sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
     snprintf(qname, sizeof(qname), "wst:%s", row->name);
+    const char *file = err->file ? strrchr(err->file, '/') : NULL;
     sts_info("soap -> %s (%s: %s at %s:%d)", qname, sts_errc_name(err->code), err->detail,
-             err->file ? err->file : "-", err->line);
+             file ? file + 1 : (err->file ? err->file : "-"), err->line);
     if (row->receiver)
         return soap_receiver_fault_subcode(soap, soap_strdup(soap, qname), row->reason, NULL);
     return soap_sender_fault_subcode(soap, soap_strdup(soap, qname), row->reason, NULL);
