@@ -106,7 +106,8 @@ static int cmd_check_config(int argc, char **argv)
     }
     if (load_cfg(config, &cfg) != 0)
         return 1;
-    printf("%s: OK (%zu users, %zu relying parties)\n", cfg->source, cfg->nusers, cfg->nrps);
+    printf("%s: OK (%zu users, %zu relying parties, %zu clients)\n", cfg->source, cfg->nusers,
+           cfg->nrps, cfg->nclients);
     sts_cfg_free(cfg);
     return 0;
 }

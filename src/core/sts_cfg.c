@@ -41,6 +41,13 @@
 #define CFG_SCAN_MAX_DEPTH 2048          /* jansson's own nesting limit */
 #define CFG_MAX_LIFETIME 2592000L        /* 30 days */
 #define CFG_USER_NAME_MAX 256            /* characters */
+#define CFG_CLIENT_ID_MAX 128            /* characters */
+
+/* The values a client's "token_types" and "grant_types" may list. */
+#define CFG_TT_PREFIX "urn:ietf:params:oauth:token-type:"
+#define CFG_TT_ACCESS_TOKEN CFG_TT_PREFIX "access_token"
+#define CFG_TT_JWT CFG_TT_PREFIX "jwt"
+#define CFG_GT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 
 /*
  * The demo realm used when no config file is given. Loaded through the same
@@ -49,6 +56,8 @@
  * made with sts_password_hash() and digest_secret with sts_seal() under
  * certs/dev-secrets.key. After `certs/make-dev-pki.sh --force` the secret must
  * be resealed (`sts passwd --digest`) and pasted here (see certs/README.md).
+ * The demo OAuth client migration-tester's secret is "s3cret"; its
+ * secret_hash was made with `sts passwd` (sts_password_hash()).
  */
 static const char embedded_json[] =
     "{\n"
@@ -75,7 +84,26 @@ static const char embedded_json[] =
     "    }\n"
     "  ],\n"
     "  \"relying_parties\": [\n"
-    "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"exact\"}\n"
+    "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"exact\"},\n"
+    "    {\"applies_to\": \"https://api.example.com/\", \"match\": \"exact\"}\n"
+    "  ],\n"
+    "  \"clients\": [\n"
+    "    {\n"
+    "      \"client_id\": \"migration-tester\",\n"
+    "      \"secret_hash\": "
+    "\"$y$j9T$.hgUxYKJb9nw7KRn51Xg40$I3bXyayypYj7G2OeqD/g3jDMTuB4lCaB8wLL5Jlu9m0\",\n"
+    "      \"audiences\": [\"https://rp.example.com/\", \"https://api.example.com/\"],\n"
+    "      \"scopes\": [\"openid\", \"profile\", \"email\", \"api.read\", \"api.write\"],\n"
+    "      \"token_types\": [\n"
+    "        \"urn:ietf:params:oauth:token-type:access_token\",\n"
+    "        \"urn:ietf:params:oauth:token-type:jwt\",\n"
+    "        \"urn:ietf:params:oauth:token-type:saml2\",\n"
+    "        \"urn:ietf:params:oauth:token-type:saml1\",\n"
+    "        \"urn:ietf:params:oauth:token-type:refresh_token\"\n"
+    "      ],\n"
+    "      \"grant_types\": [\"urn:ietf:params:oauth:grant-type:token-exchange\", "
+    "\"refresh_token\"]\n"
+    "    }\n"
     "  ]\n"
     "}\n";
 
@@ -609,6 +637,44 @@ static const char *v_uri(const char *s)
     return NULL;
 }
 
+/* RFC 6749 sec. 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
+static const char *v_scope(const char *s)
+{
+    const char *p = s;
+
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e || *p == '"' || *p == '\\')
+            break;
+    if (p == s || *p != '\0')
+        return "must be a scope token (RFC 6749 sec. 3.3): printable ASCII characters except "
+               "space, '\"' and '\\'";
+    return NULL;
+}
+
+/* RFC 8693 sec. 3 token type identifiers that a client may request. */
+static const char *v_token_type(const char *s)
+{
+    static const char *const known[] = {CFG_TT_ACCESS_TOKEN,
+                                        CFG_TT_JWT,
+                                        CFG_TT_PREFIX "saml2",
+                                        CFG_TT_PREFIX "saml1",
+                                        CFG_TT_PREFIX "refresh_token",
+                                        NULL};
+
+    for (size_t i = 0; known[i] != NULL; i++)
+        if (strcmp(s, known[i]) == 0)
+            return NULL;
+    return "must be \"" CFG_TT_PREFIX "\" followed by access_token, jwt, saml2, saml1 or "
+           "refresh_token";
+}
+
+static const char *v_grant_type(const char *s)
+{
+    if (strcmp(s, CFG_GT_TOKEN_EXCHANGE) == 0 || strcmp(s, "refresh_token") == 0)
+        return NULL;
+    return "must be \"" CFG_GT_TOKEN_EXCHANGE "\" or \"refresh_token\"";
+}
+
 /* "host:port" or "[v6]:port"; @host/@hlen name the host inside @s, without brackets. */
 static const char *v_listen(const char *s, const char **host, size_t *hlen, int *port)
 {
@@ -692,6 +758,18 @@ static int name_ok(const char *s)
             n++;
     }
     return n >= 1 && n <= CFG_USER_NAME_MAX;
+}
+
+/* A client_id: 1..CFG_CLIENT_ID_MAX of RFC 6749 VSCHAR (%x20-7E) without ':',
+ * since HTTP Basic (RFC 6749 sec. 2.3.1) splits user-id and password there. */
+static int client_id_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++, n++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == ':')
+            return 0;
+    return n >= 1 && n <= CFG_CLIENT_ID_MAX;
 }
 
 /* @value resolved against @base (NULL: as it is). Returns a new string or NULL. */
@@ -785,6 +863,37 @@ static const cfg_section_t sections[] = {
     {"server", server_opts, NELEM(server_opts)},
     {"engine", engine_opts, NELEM(engine_opts)},
     {"soap", soap_opts, NELEM(soap_opts)},
+};
+
+/*
+ * The string lists of a client: char ** + size_t count in sts_cfg_client_t, a
+ * default (NULL-terminated; unused when CF_REQUIRED) and a validator for each
+ * element. Elements are exact strings and may not repeat.
+ */
+#define CF_NONEMPTY 2u
+
+typedef struct cfg_list_opt {
+    const char *name;
+    size_t off;  /* char ** */
+    size_t noff; /* size_t count */
+    const char *const *def;
+    const char *(*check)(const char *s);
+    unsigned flags;
+} cfg_list_opt_t;
+
+/* The JSON key is the field's name; its count is n<field>. */
+#define OPT_LIST(f, d, v, fl)                                                                      \
+    {#f, offsetof(sts_cfg_client_t, f), offsetof(sts_cfg_client_t, n##f), d, v, fl}
+
+static const char *const def_none[] = {NULL};
+static const char *const def_token_types[] = {CFG_TT_ACCESS_TOKEN, CFG_TT_JWT, NULL};
+static const char *const def_grant_types[] = {CFG_GT_TOKEN_EXCHANGE, NULL};
+
+static const cfg_list_opt_t client_lists[] = {
+    OPT_LIST(audiences, def_none, v_uri, CF_REQUIRED | CF_NONEMPTY),
+    OPT_LIST(scopes, def_none, v_scope, 0),
+    OPT_LIST(token_types, def_token_types, v_token_type, CF_NONEMPTY),
+    OPT_LIST(grant_types, def_grant_types, v_grant_type, CF_NONEMPTY),
 };
 
 /* Store a string option; @base NULL for defaults (used as they are). */
@@ -920,7 +1029,7 @@ static int cfg_section(cfg_ctx_t *ctx, const cfg_section_t *sec, json_t *obj)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Users and relying parties                                                 */
+/* Users, relying parties and clients                                        */
 
 static int key_known(const char *key, const char *const *known)
 {
@@ -1188,6 +1297,146 @@ static int rps_parse(cfg_ctx_t *ctx, json_t *arr)
     return 0;
 }
 
+static void client_cleanup(sts_cfg_client_t *cl)
+{
+    for (size_t i = 0; i < NELEM(client_lists); i++) {
+        char **list = *(char ***)((char *)cl + client_lists[i].off);
+        size_t n = *(size_t *)((char *)cl + client_lists[i].noff);
+
+        for (size_t j = 0; j < n; j++)
+            free(list[j]);
+        free(list);
+    }
+    free(cl->client_id);
+    free(cl->secret_hash);
+}
+
+static const cfg_list_opt_t *client_list_find(const char *key)
+{
+    for (size_t i = 0; i < NELEM(client_lists); i++)
+        if (strcmp(client_lists[i].name, key) == 0)
+            return &client_lists[i];
+    return NULL;
+}
+
+/* One list of @cl from @v (NULL: the default); ctx->path names its key. */
+static int client_list_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, const cfg_list_opt_t *o,
+                             json_t *v)
+{
+    char ***list = (char ***)((char *)cl + o->off);
+    size_t *n = (size_t *)((char *)cl + o->noff);
+    size_t cnt = 0;
+
+    if (v == NULL) {
+        while (o->def[cnt] != NULL)
+            cnt++;
+    } else if (!json_is_array(v) || ((o->flags & CF_NONEMPTY) && json_array_size(v) == 0)) {
+        return cfg_fail(ctx, "\"%s\" must be %s array of strings", ctx->path.s,
+                        (o->flags & CF_NONEMPTY) ? "a non-empty" : "an");
+    } else {
+        cnt = json_array_size(v);
+    }
+    if (cnt == 0)
+        return 0;
+    if ((*list = calloc(cnt, sizeof(char *))) == NULL)
+        return cfg_oom(ctx);
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = v != NULL ? json_array_get(v, i) : NULL;
+        const char *s = v != NULL ? json_string_value(e) : o->def[i];
+        const char *msg = NULL;
+        cfg_mark_t m;
+        int r = 0;
+
+        m = path_index(&ctx->path, i);
+        if (s == NULL) {
+            r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
+        } else if ((msg = o->check(s)) != NULL) {
+            r = cfg_fail(ctx, "\"%s\" %s", ctx->path.s, msg);
+        } else {
+            for (size_t j = 0; j < *n && r == 0; j++)
+                if (strcmp((*list)[j], s) == 0)
+                    r = cfg_fail(ctx, "\"%s\": \"%s\" is listed twice", ctx->path.s, s);
+        }
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+        if (((*list)[i] = strdup(s)) == NULL)
+            return cfg_oom(ctx);
+        (*n)++;
+    }
+    return 0;
+}
+
+static int client_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, json_t *obj)
+{
+    static const char *const known[] = {"client_id", "secret_hash", NULL};
+    const char *key, *client_id, *hash;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        if (!key_known(key, known) && client_list_find(key) == NULL)
+            return cfg_unknown_key(ctx, key);
+    }
+    if (get_string(ctx, obj, "client_id", &client_id) != 0 ||
+        get_string(ctx, obj, "secret_hash", &hash) != 0)
+        return -1;
+    if (client_id == NULL)
+        return cfg_missing_key(ctx, "client_id");
+    if (hash == NULL)
+        return cfg_missing_key(ctx, "secret_hash");
+    if (!client_id_ok(client_id))
+        return cfg_fail_member(ctx, "client_id",
+                               "must be 1 to %d printable ASCII characters without \":\"",
+                               CFG_CLIENT_ID_MAX);
+    if (hash[0] != '$')
+        return cfg_fail_member(ctx, "secret_hash",
+                               "must be a crypt(3) hash starting with \"$\" (see sts passwd)");
+    if ((cl->client_id = strdup(client_id)) == NULL || (cl->secret_hash = strdup(hash)) == NULL)
+        return cfg_oom(ctx);
+    for (size_t i = 0; i < NELEM(client_lists); i++) {
+        const cfg_list_opt_t *o = &client_lists[i];
+        cfg_mark_t m;
+        int r;
+
+        v = json_object_get(obj, o->name);
+        if (v == NULL && (o->flags & CF_REQUIRED))
+            return cfg_missing_key(ctx, o->name);
+        m = path_key(&ctx->path, o->name, strlen(o->name));
+        r = client_list_parse(ctx, cl, o, v);
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+static int clients_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    sts_cfg_t *cfg = ctx->cfg;
+    size_t n;
+
+    if (!json_is_array(arr))
+        return cfg_fail(ctx, "\"%s\" must be an array", ctx->path.s);
+    n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    if ((cfg->clients = calloc(n, sizeof(*cfg->clients))) == NULL)
+        return cfg_oom(ctx);
+    for (size_t i = 0; i < n; i++) {
+        cfg_mark_t m = path_index(&ctx->path, i);
+        int r;
+
+        cfg->nclients++; /* even when partly filled: client_cleanup() frees it */
+        r = client_parse(ctx, &cfg->clients[i], json_array_get(arr, i));
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Reading sources                                                           */
 
@@ -1292,7 +1541,7 @@ static int cfg_root(cfg_ctx_t *ctx, char **users_file)
             if (strcmp(sections[i].name, key) == 0)
                 sec = &sections[i];
         if (sec == NULL && strcmp(key, "users") != 0 && strcmp(key, "users_file") != 0 &&
-            strcmp(key, "relying_parties") != 0)
+            strcmp(key, "relying_parties") != 0 && strcmp(key, "clients") != 0)
             return cfg_unknown_key(ctx, key);
         m = path_key(&ctx->path, key, strlen(key));
         if (sec != NULL) {
@@ -1301,6 +1550,8 @@ static int cfg_root(cfg_ctx_t *ctx, char **users_file)
             r = users_parse(ctx, v);
         } else if (strcmp(key, "relying_parties") == 0) {
             r = rps_parse(ctx, v);
+        } else if (strcmp(key, "clients") == 0) {
+            r = clients_parse(ctx, v);
         } else if (!json_is_string(v)) {
             r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
         } else if (json_string_value(v)[0] == '\0') {
@@ -1420,6 +1671,36 @@ static int check_duplicate_users(cfg_ctx_t *ctx)
     }
 }
 
+/* client_ids are unique; every audience is served by a relying party. */
+static int check_clients(cfg_ctx_t *ctx, cfg_src_t *main_src)
+{
+    const sts_cfg_t *c = ctx->cfg;
+    char p1[64], p2[64];
+    const char *at[] = {p1, p2, "clients", "", NULL};
+
+    for (size_t i = 0; i < c->nclients; i++) {
+        const sts_cfg_client_t *cl = &c->clients[i];
+
+        snprintf(p2, sizeof(p2), "clients[%zu]", i);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->clients[j].client_id, cl->client_id) == 0) {
+                snprintf(p1, sizeof(p1), "clients[%zu].client_id", i);
+                return cfg_fail_at(ctx, main_src, at, "duplicate client \"%s\" (also clients[%zu])",
+                                   cl->client_id, j);
+            }
+        }
+        for (size_t k = 0; k < cl->naudiences; k++) {
+            if (sts_cfg_find_rp(c, cl->audiences[k]) == NULL) {
+                snprintf(p1, sizeof(p1), "clients[%zu].audiences[%zu]", i, k);
+                return cfg_fail_at(ctx, main_src, at,
+                                   "client \"%s\" audience \"%s\" matches no relying party",
+                                   cl->client_id, cl->audiences[k]);
+            }
+        }
+    }
+    return 0;
+}
+
 static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
 {
     sts_cfg_t *c = ctx->cfg;
@@ -1484,7 +1765,7 @@ static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
             }
         }
     }
-    return 0;
+    return check_clients(ctx, main_src);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1546,7 +1827,7 @@ sts_errc_t sts_cfg_load(const char *path, sts_cfg_t **out, sts_err_t *err)
     }
     if (path == NULL)
         sts_notice("using the embedded development configuration: test keys from %s, demo user "
-                   "alice; never use it in production",
+                   "alice, demo client migration-tester; never use it in production",
                    main_src.base_dir);
     *out = cfg;
     cfg = NULL;
@@ -1570,6 +1851,9 @@ void sts_cfg_free(sts_cfg_t *cfg)
     for (size_t i = 0; i < cfg->nrps; i++)
         free(cfg->rps[i].applies_to);
     free(cfg->rps);
+    for (size_t i = 0; i < cfg->nclients; i++)
+        client_cleanup(&cfg->clients[i]);
+    free(cfg->clients);
     free(cfg->listen_host);
     free(cfg->data_dir);
     free(cfg->issuer);
@@ -1612,4 +1896,24 @@ const sts_cfg_user_t *sts_cfg_find_user(const sts_cfg_t *cfg, const char *name)
         if (strcmp(cfg->users[i].name, name) == 0)
             return &cfg->users[i];
     return NULL;
+}
+
+const sts_cfg_client_t *sts_cfg_find_client(const sts_cfg_t *cfg, const char *client_id)
+{
+    if (cfg == NULL || client_id == NULL)
+        return NULL;
+    for (size_t i = 0; i < cfg->nclients; i++)
+        if (strcmp(cfg->clients[i].client_id, client_id) == 0)
+            return &cfg->clients[i];
+    return NULL;
+}
+
+int sts_cfg_client_allows(char *const *list, size_t n, const char *value)
+{
+    if (list == NULL || value == NULL)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (list[i] != NULL && strcmp(list[i], value) == 0)
+            return 1;
+    return 0;
 }

@@ -40,6 +40,23 @@ typedef struct sts_cfg_rp {
     long max_lifetime;     /* seconds; 0 = engine maximum */
 } sts_cfg_rp_t;
 
+/**
+ * One OAuth 2.0 client of the RFC 8693 face. Every list holds exact strings
+ * (no wildcards); a list may be empty (then its pointer is NULL).
+ */
+typedef struct sts_cfg_client {
+    char *client_id;    /* 1..128 of %x20-7E without ':' (HTTP Basic splits there) */
+    char *secret_hash;  /* crypt(3) string, as users' password_hash; never the secret */
+    char **audiences;   /* audience/resource targets; each matches a relying party */
+    size_t naudiences;
+    char **scopes;      /* RFC 6749 scope tokens it may obtain */
+    size_t nscopes;
+    char **token_types; /* requested_token_type URIs it may ask for */
+    size_t ntoken_types;
+    char **grant_types; /* grant_type values it may use */
+    size_t ngrant_types;
+} sts_cfg_client_t;
+
 typedef struct sts_cfg {
     /* server */
     char *listen_host;
@@ -78,6 +95,9 @@ typedef struct sts_cfg {
 
     char *source; /* file name or "<embedded default>" */
     int strict_key_perms; /* 1 for a config file; 0 for the embedded dev default */
+
+    sts_cfg_client_t *clients; /* OAuth clients, in file order */
+    size_t nclients;
 } sts_cfg_t;
 
 /**
@@ -106,6 +126,17 @@ const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to
 
 /** @brief Find a user by exact name. Borrowed pointer or NULL. */
 const sts_cfg_user_t *sts_cfg_find_user(const sts_cfg_t *cfg, const char *name);
+
+/** @brief Find an OAuth client by exact client_id. Borrowed pointer or NULL. */
+const sts_cfg_client_t *sts_cfg_find_client(const sts_cfg_t *cfg, const char *client_id);
+
+/**
+ * @brief Whether @value is one of the @n strings of @list (exact, byte for
+ * byte), e.g. a client's audiences, scopes, token_types or grant_types:
+ * sts_cfg_client_allows(c->scopes, c->nscopes, scope).
+ * @return 1 if it is, 0 if not or if @value is NULL.
+ */
+int sts_cfg_client_allows(char *const *list, size_t n, const char *value);
 
 /** @brief Directory of the development PKI (compile-time default, env STS_CERTS_DIR overrides). */
 const char *sts_cfg_dev_certs_dir(void);

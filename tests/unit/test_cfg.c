@@ -1,13 +1,14 @@
 /*
  * test_cfg.c - unit tests of sts_cfg: the embedded default, every mapped
  * field, exact FILE:LINE:COL of each kind of error, users files, relative
- * paths, relying-party lookup, and the examples in docs/config.md.
+ * paths, relying-party and client lookup, and the examples in docs/config.md.
  * SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) the STS authors
  */
 #define _GNU_SOURCE /* mkdtemp, asprintf */
 #include "sts_cfg.h"
 #include "sts_log.h"
+#include "sts_seal.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -156,6 +157,7 @@ static void test_embedded_default(void)
 {
     sts_cfg_t *cfg = LOAD_OK(NULL);
     const sts_cfg_user_t *alice;
+    const sts_cfg_client_t *cl;
     const sts_cfg_rp_t *rp;
     char want[PATH_MAX + 64];
 
@@ -208,11 +210,52 @@ static void test_embedded_default(void)
     CHECK(sts_cfg_find_user(cfg, "bob") == NULL);
     CHECK(sts_cfg_find_user(cfg, NULL) == NULL);
 
-    CHECK(cfg->nrps == 1);
+    CHECK(cfg->nrps == 2);
     rp = sts_cfg_find_rp(cfg, "https://rp.example.com/");
     CHECK(rp != NULL && rp->match == STS_MATCH_EXACT && rp->default_lifetime == 0 &&
           rp->max_lifetime == 0);
     CHECK(sts_cfg_find_rp(cfg, "https://rp.example.com/x") == NULL);
+    rp = sts_cfg_find_rp(cfg, "https://api.example.com/");
+    CHECK(rp != NULL && rp == &cfg->rps[1] && rp->match == STS_MATCH_EXACT &&
+          rp->default_lifetime == 0 && rp->max_lifetime == 0);
+    CHECK(sts_cfg_find_rp(cfg, "https://api.example.com/v1") == NULL);
+
+    /* the demo OAuth client */
+    CHECK(cfg->nclients == 1);
+    cl = sts_cfg_find_client(cfg, "migration-tester");
+    CHECK(cl != NULL && cl == &cfg->clients[0]);
+    if (cl != NULL) {
+        static const char *const scopes[] = {"openid", "profile", "email", "api.read",
+                                             "api.write"};
+        static const char *const tts[] = {"urn:ietf:params:oauth:token-type:access_token",
+                                          "urn:ietf:params:oauth:token-type:jwt",
+                                          "urn:ietf:params:oauth:token-type:saml2",
+                                          "urn:ietf:params:oauth:token-type:saml1",
+                                          "urn:ietf:params:oauth:token-type:refresh_token"};
+
+        CHECK_STR(cl->client_id, "migration-tester");
+        CHECK(strncmp(cl->secret_hash, "$y$", 3) == 0);
+        CHECK(sts_password_check(cl->secret_hash, "s3cret") == 1);
+        CHECK(sts_password_check(cl->secret_hash, "S3cret") == 0);
+        CHECK(sts_password_check(cl->secret_hash, "") == 0);
+        CHECK(cl->naudiences == 2);
+        if (cl->naudiences == 2) {
+            CHECK_STR(cl->audiences[0], "https://rp.example.com/");
+            CHECK_STR(cl->audiences[1], "https://api.example.com/");
+        }
+        CHECK(cl->nscopes == 5);
+        for (size_t i = 0; i < 5 && i < cl->nscopes; i++)
+            CHECK_STR(cl->scopes[i], scopes[i]);
+        CHECK(cl->ntoken_types == 5);
+        for (size_t i = 0; i < 5 && i < cl->ntoken_types; i++)
+            CHECK_STR(cl->token_types[i], tts[i]);
+        CHECK(cl->ngrant_types == 2);
+        if (cl->ngrant_types == 2) {
+            CHECK_STR(cl->grant_types[0], "urn:ietf:params:oauth:grant-type:token-exchange");
+            CHECK_STR(cl->grant_types[1], "refresh_token");
+        }
+    }
+    CHECK(sts_cfg_find_client(cfg, "Migration-Tester") == NULL);
     sts_cfg_free(cfg);
 
     /* STS_CERTS_DIR moves the development PKI */
@@ -371,6 +414,7 @@ static void test_defaults_in_file(void)
     CHECK_STR(cfg->issuer, "https://sts.example.com/");
     CHECK(cfg->secrets_key_file == NULL);
     CHECK(cfg->nusers == 0 && cfg->users == NULL);
+    CHECK(cfg->nclients == 0 && cfg->clients == NULL);
     CHECK(cfg->workers == 32 && cfg->require_timestamp == 1 && cfg->log_level == STS_LOG_INFO);
     CHECK(cfg->strict_key_perms == 1);
     sts_cfg_free(cfg);
@@ -849,6 +893,317 @@ static void test_find_rp(void)
     sts_cfg_free(cfg);
 }
 
+/* ------------------------------------------------------------------------- */
+/* OAuth clients                                                             */
+
+/* Two clients: one with every key, one with the defaults. */
+static void test_clients_example(void)
+{
+    static const char text[] =
+        "{\n"
+        "  \"engine\": {\"signing_key\": \"s.key\", \"signing_cert\": \"s.crt\"},\n"
+        "  \"clients\": [\n"
+        "    {\n"
+        "      \"client_id\": \"svc-a@example.org !~\",\n"
+        "      \"secret_hash\": \"$2b$12$abcdefghijklmnopqrstuv\",\n"
+        "      \"audiences\": [\"https://rp.example.com/\", \"https://apps.example/x/y\", "
+        "\"urn:lab\"],\n"
+        "      \"scopes\": [\"openid\", \"a!#[]^~\", \"x:y/z\"],\n"
+        "      \"token_types\": [\"urn:ietf:params:oauth:token-type:saml1\",\n"
+        "                      \"urn:ietf:params:oauth:token-type:refresh_token\"],\n"
+        "      \"grant_types\": [\"refresh_token\"]\n"
+        "    },\n"
+        "    {\"client_id\": \"b\", \"secret_hash\": \"$y$b\", \"audiences\": [\"urn:lab\"]}\n"
+        "  ],\n"
+        "  \"relying_parties\": [\n"
+        "    {\"applies_to\": \"https://rp.example.com/\"},\n"
+        "    {\"applies_to\": \"https://apps.example/\", \"match\": \"prefix\"},\n"
+        "    {\"applies_to\": \"urn:lab\"}\n"
+        "  ]\n"
+        "}\n";
+    sts_cfg_t *cfg = LOAD_OK(write_file("cfg.json", text));
+    const sts_cfg_client_t *a, *b;
+
+    if (cfg == NULL)
+        return;
+    CHECK(cfg->nclients == 2);
+    a = sts_cfg_find_client(cfg, "svc-a@example.org !~");
+    b = sts_cfg_find_client(cfg, "b");
+    CHECK(a == &cfg->clients[0] && b == &cfg->clients[1]);
+    if (a != NULL && b != NULL) {
+        CHECK_STR(a->secret_hash, "$2b$12$abcdefghijklmnopqrstuv");
+        CHECK(a->naudiences == 3);
+        if (a->naudiences == 3) {
+            CHECK_STR(a->audiences[0], "https://rp.example.com/");
+            CHECK_STR(a->audiences[1], "https://apps.example/x/y"); /* served by a prefix */
+            CHECK_STR(a->audiences[2], "urn:lab");
+        }
+        CHECK(a->nscopes == 3);
+        if (a->nscopes == 3) {
+            CHECK_STR(a->scopes[0], "openid");
+            CHECK_STR(a->scopes[1], "a!#[]^~");
+            CHECK_STR(a->scopes[2], "x:y/z");
+        }
+        CHECK(a->ntoken_types == 2);
+        if (a->ntoken_types == 2) {
+            CHECK_STR(a->token_types[0], "urn:ietf:params:oauth:token-type:saml1");
+            CHECK_STR(a->token_types[1], "urn:ietf:params:oauth:token-type:refresh_token");
+        }
+        CHECK(a->ngrant_types == 1);
+        if (a->ngrant_types == 1)
+            CHECK_STR(a->grant_types[0], "refresh_token");
+
+        /* the defaults */
+        CHECK_STR(b->secret_hash, "$y$b");
+        CHECK(b->naudiences == 1);
+        if (b->naudiences == 1)
+            CHECK_STR(b->audiences[0], "urn:lab");
+        CHECK(b->nscopes == 0 && b->scopes == NULL);
+        CHECK(b->ntoken_types == 2);
+        if (b->ntoken_types == 2) {
+            CHECK_STR(b->token_types[0], "urn:ietf:params:oauth:token-type:access_token");
+            CHECK_STR(b->token_types[1], "urn:ietf:params:oauth:token-type:jwt");
+        }
+        CHECK(b->ngrant_types == 1);
+        if (b->ngrant_types == 1)
+            CHECK_STR(b->grant_types[0], "urn:ietf:params:oauth:grant-type:token-exchange");
+    }
+    sts_cfg_free(cfg);
+
+    /* an empty list of clients, an explicitly empty scope list, a 128-character id */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, "\"clients\": []")));
+    CHECK(cfg != NULL && cfg->nclients == 0 && cfg->clients == NULL);
+    sts_cfg_free(cfg);
+    {
+        char id[129], extra[512];
+
+        memset(id, 'i', 128);
+        id[128] = '\0';
+        snprintf(extra, sizeof(extra),
+                 "\"clients\": [{\"client_id\": \"%s\", \"secret_hash\": \"$y$x\", "
+                 "\"audiences\": [\"https://rp.example.com/\"], \"scopes\": []}]",
+                 id);
+        cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, extra)));
+        CHECK(cfg != NULL && cfg->nclients == 1 && cfg->clients[0].nscopes == 0 &&
+              sts_cfg_find_client(cfg, id) == &cfg->clients[0]);
+        sts_cfg_free(cfg);
+    }
+}
+
+/* Client entries open at line 4, column 15: {"client_id": ... */
+#define CL_HASH "\"secret_hash\": \"$y$x\""
+#define CL_AUD "\"audiences\": [\"https://rp.example.com/\"]"
+#define CL(body) "\"clients\": [{" body "}]"
+#define CL_OK "\"client_id\": \"c\", " CL_HASH ", " CL_AUD
+
+static void test_client_errors(void)
+{
+    /* client_id */
+    EXPECT_ERR(cfg_text(ENG, RPS, CL(CL_HASH ", " CL_AUD)),
+               ":4:15: missing required key \"client_id\" in \"clients[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"a:b\", " CL_HASH ", " CL_AUD)),
+               ":4:16: \"clients[0].client_id\" must be 1 to 128 printable ASCII characters "
+               "without \":\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"\", " CL_HASH ", " CL_AUD)),
+               ":4:16: \"clients[0].client_id\" must be 1 to 128 printable ASCII characters "
+               "without \":\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"a\\tb\", " CL_HASH ", " CL_AUD)),
+               ":4:16: \"clients[0].client_id\" must be 1 to 128 printable ASCII characters "
+               "without \":\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"z\xc3\xa9\", " CL_HASH ", " CL_AUD)),
+               ":4:16: \"clients[0].client_id\" must be 1 to 128 printable ASCII characters "
+               "without \":\"");
+    {
+        char id[130], extra[512];
+
+        memset(id, 'i', 129);
+        id[129] = '\0';
+        snprintf(extra, sizeof(extra),
+                 "\"clients\": [{\"client_id\": \"%s\", " CL_HASH ", " CL_AUD "}]", id);
+        EXPECT_ERR(cfg_text(ENG, RPS, extra),
+                   ":4:16: \"clients[0].client_id\" must be 1 to 128 printable ASCII characters "
+                   "without \":\"");
+    }
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": 7, " CL_HASH ", " CL_AUD)),
+               ":4:16: \"clients[0].client_id\" must be a string");
+    /* duplicate client_id: at the second one */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"clients\": [\n"
+                        "    {\"client_id\": \"c1\", " CL_HASH ", " CL_AUD "},\n"
+                        "    {\"client_id\": \"c2\", " CL_HASH ", " CL_AUD "},\n"
+                        "    {\"client_id\": \"c1\", " CL_HASH ", " CL_AUD "}\n"
+                        "  ]"),
+               ":7:6: duplicate client \"c1\" (also clients[0])");
+    /* secret_hash */
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"c\", " CL_AUD)),
+               ":4:15: missing required key \"secret_hash\" in \"clients[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"c\", \"secret_hash\": \"s3cret\", " CL_AUD)),
+               ":4:34: \"clients[0].secret_hash\" must be a crypt(3) hash starting with \"$\" (see "
+               "sts passwd)");
+    /* audiences */
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"c\", " CL_HASH)),
+               ":4:15: missing required key \"audiences\" in \"clients[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"c\", " CL_HASH ", \"audiences\": []")),
+               ":4:57: \"clients[0].audiences\" must be a non-empty array of strings");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL("\"client_id\": \"c\", " CL_HASH ", \"audiences\": \"urn:x\"")),
+               ":4:57: \"clients[0].audiences\" must be a non-empty array of strings");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL("\"client_id\": \"c\", " CL_HASH
+                           ", \"audiences\": [\"https://rp.example.com/\", \"rp.example.com\"]")),
+               ":4:98: \"clients[0].audiences[1]\" must be an absolute URI (scheme:...)");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL("\"client_id\": \"c\", " CL_HASH ", \"audiences\": [null]")),
+               ":4:71: \"clients[0].audiences[0]\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL("\"client_id\": \"c\", " CL_HASH
+                           ", \"audiences\": [\"urn:a\", \"urn:a\"]")),
+               ":4:80: \"clients[0].audiences[1]\": \"urn:a\" is listed twice");
+    /* an audience that no relying party serves: at that audience (relying parties may
+     * come after the clients; columns count characters) */
+    EXPECT_ERR("{\n"
+               "  \"engine\": {" ENG "},\n"
+               "  \"clients\": [\n"
+               "    {\"client_id\": \"ok\", " CL_HASH ", " CL_AUD "},\n"
+               "    {\"client_id\": \"c2\", " CL_HASH ",\n"
+               "     \"audiences\": [\"https://rp.example.com/\",\n"
+               "                   \"urn:caf\xc3\xa9\", \"https://p.example/a\", "
+               "\"https://rp.example.com/x\"]}\n"
+               "  ],\n"
+               "  \"relying_parties\": [" RPS ", {\"applies_to\": \"https://p.example/\", "
+               "\"match\": \"prefix\"}, {\"applies_to\": \"urn:caf\xc3\xa9\"}]\n"
+               "}\n",
+               ":7:55: client \"c2\" audience \"https://rp.example.com/x\" matches no relying "
+               "party");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL("\"client_id\": \"c\", " CL_HASH
+                           ", \"audiences\": [\"https://p.example\"]")),
+               ":4:71: client \"c\" audience \"https://p.example\" matches no relying party");
+    /* scopes */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK
+                           ", \"scopes\": [\"openid\", \"api read\"]")),
+               ":4:120: \"clients[0].scopes[1]\" must be a scope token (RFC 6749 sec. 3.3): "
+               "printable ASCII characters except space, '\"' and '\\'");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL(CL_OK ", \"scopes\": [\"\"]")),
+               ":4:110: \"clients[0].scopes[0]\" must be a scope token (RFC 6749 sec. 3.3): "
+               "printable ASCII characters except space, '\"' and '\\'");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK ", \"scopes\": [\"a\\\"b\"]")),
+               ":4:110: \"clients[0].scopes[0]\" must be a scope token (RFC 6749 sec. 3.3): "
+               "printable ASCII characters except space, '\"' and '\\'");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK ", \"scopes\": [\"a\\\\b\"]")),
+               ":4:110: \"clients[0].scopes[0]\" must be a scope token (RFC 6749 sec. 3.3): "
+               "printable ASCII characters except space, '\"' and '\\'");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK ", \"scopes\": [\"\xc3\xa9\"]")),
+               ":4:110: \"clients[0].scopes[0]\" must be a scope token (RFC 6749 sec. 3.3): "
+               "printable ASCII characters except space, '\"' and '\\'");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL(CL_OK ", \"scopes\": \"openid\"")),
+               ":4:99: \"clients[0].scopes\" must be an array of strings");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK
+                           ", \"scopes\": [\"a\", \"b\", \"a\"]")),
+               ":4:120: \"clients[0].scopes[2]\": \"a\" is listed twice");
+    /* token_types */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK
+                           ", \"token_types\": [\"urn:ietf:params:oauth:token-type:id_token\"]")),
+               ":4:115: \"clients[0].token_types[0]\" must be "
+               "\"urn:ietf:params:oauth:token-type:\" followed by access_token, jwt, saml2, saml1 "
+               "or refresh_token");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK ", \"token_types\": []")),
+               ":4:99: \"clients[0].token_types\" must be a non-empty array of strings");
+    /* grant_types */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK
+                           ", \"grant_types\": [\"refresh_token\", \"client_credentials\"]")),
+               ":4:132: \"clients[0].grant_types[1]\" must be "
+               "\"urn:ietf:params:oauth:grant-type:token-exchange\" or \"refresh_token\"");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        CL(CL_OK ", \"grant_types\": []")),
+               ":4:99: \"clients[0].grant_types\" must be a non-empty array of strings");
+    /* unknown keys, and shapes */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        "\"clients\": [\n"
+                        "    {\"client_id\": \"c\", " CL_HASH ", " CL_AUD ",\n"
+                        "     \"may_act_for\": [\"alice\"]}\n"
+                        "  ]"),
+               ":6:6: unknown key \"may_act_for\" in \"clients[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL("\"client_id\": \"c\", \"client_secret\": \"s3cret\"")),
+               ":4:34: unknown key \"client_secret\" in \"clients[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"clients\": {}"), ":4:3: \"clients\" must be an array");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"clients\": [\"c\"]"),
+               ":4:15: \"clients[0]\" must be an object");
+    /* clients belong in the main file, not in users_file */
+    write_file("users.json", "{\"users\": [], \"clients\": []}");
+    {
+        char want[2 * PATH_MAX];
+
+        snprintf(want, sizeof(want), "%s:1:15: unknown key \"clients\" at the top level",
+                 tmp_path("users.json"));
+        EXPECT_ERR_FULL(
+            write_file("cfg.json", cfg_text(ENG, RPS, "\"users_file\": \"users.json\"")), want);
+    }
+}
+
+static void test_find_client(void)
+{
+    sts_cfg_t *cfg = LOAD_OK(write_file(
+        "cfg.json",
+        cfg_text(ENG, RPS,
+                 "\"clients\": [{\"client_id\": \"one\", " CL_HASH ", " CL_AUD
+                 ", \"scopes\": [\"openid\", \"api.read\"]}, "
+                 "{\"client_id\": \"One\", " CL_HASH ", " CL_AUD "}]")));
+    const sts_cfg_client_t *c;
+    static char *const list[] = {"openid", "api.read", "api.write"};
+
+    if (cfg == NULL)
+        return;
+    c = sts_cfg_find_client(cfg, "one");
+    CHECK(c == &cfg->clients[0]);
+    CHECK(sts_cfg_find_client(cfg, "One") == &cfg->clients[1]);
+    CHECK(sts_cfg_find_client(cfg, "ONE") == NULL);
+    CHECK(sts_cfg_find_client(cfg, "one ") == NULL);
+    CHECK(sts_cfg_find_client(cfg, "on") == NULL);
+    CHECK(sts_cfg_find_client(cfg, "") == NULL);
+    CHECK(sts_cfg_find_client(cfg, NULL) == NULL);
+    CHECK(sts_cfg_find_client(NULL, "one") == NULL);
+    if (c != NULL) {
+        CHECK(sts_cfg_client_allows(c->scopes, c->nscopes, "openid") == 1);
+        CHECK(sts_cfg_client_allows(c->scopes, c->nscopes, "api.read") == 1);
+        CHECK(sts_cfg_client_allows(c->scopes, c->nscopes, "api.write") == 0);
+        CHECK(sts_cfg_client_allows(c->audiences, c->naudiences,
+                                    "https://rp.example.com/") == 1);
+        /* exact strings: no prefixes, no case folding */
+        CHECK(sts_cfg_client_allows(c->audiences, c->naudiences,
+                                    "https://rp.example.com/x") == 0);
+        CHECK(sts_cfg_client_allows(c->audiences, c->naudiences,
+                                    "https://rp.example.com") == 0);
+        CHECK(sts_cfg_client_allows(c->token_types, c->ntoken_types,
+                                    "urn:ietf:params:oauth:token-type:jwt") == 1);
+        CHECK(sts_cfg_client_allows(c->token_types, c->ntoken_types,
+                                    "urn:ietf:params:oauth:token-type:saml2") == 0);
+        CHECK(sts_cfg_client_allows(c->grant_types, c->ngrant_types,
+                                    "urn:ietf:params:oauth:grant-type:token-exchange") == 1);
+        CHECK(sts_cfg_client_allows(c->grant_types, c->ngrant_types,
+                                    "refresh_token") == 0);
+        CHECK(sts_cfg_client_allows(c->scopes, c->nscopes, NULL) == 0);
+    }
+    c = sts_cfg_find_client(cfg, "One");
+    if (c != NULL) /* no scopes: nothing is allowed */
+        CHECK(sts_cfg_client_allows(c->scopes, c->nscopes, "openid") == 0);
+    sts_cfg_free(cfg);
+    CHECK(sts_cfg_client_allows(list, 3, "api.write") == 1);
+    CHECK(sts_cfg_client_allows(list, 2, "api.write") == 0); /* only the first n count */
+    CHECK(sts_cfg_client_allows(list, 3, "API.WRITE") == 0);
+    CHECK(sts_cfg_client_allows(list, 3, "") == 0);
+    CHECK(sts_cfg_client_allows(list, 0, "openid") == 0);
+    CHECK(sts_cfg_client_allows(NULL, 0, "openid") == 0);
+}
+
 /* The text between the first "```json" after @marker and the closing "```". */
 static char *doc_block(const char *doc, const char *marker)
 {
@@ -863,6 +1218,23 @@ static char *doc_block(const char *doc, const char *marker)
     return strndup(b, (size_t)(e - b + 1));
 }
 
+static void check_same_list(char **a, size_t na, char **b, size_t nb)
+{
+    CHECK(na == nb);
+    for (size_t i = 0; i < na && i < nb; i++)
+        CHECK_STR(a[i], b[i]);
+}
+
+static void check_same_client(const sts_cfg_client_t *a, const sts_cfg_client_t *b)
+{
+    CHECK_STR(a->client_id, b->client_id);
+    CHECK_STR(a->secret_hash, b->secret_hash);
+    check_same_list(a->audiences, a->naudiences, b->audiences, b->naudiences);
+    check_same_list(a->scopes, a->nscopes, b->scopes, b->nscopes);
+    check_same_list(a->token_types, a->ntoken_types, b->token_types, b->ntoken_types);
+    check_same_list(a->grant_types, a->ngrant_types, b->grant_types, b->ngrant_types);
+}
+
 /* docs/config.md: its examples must load, and must show every key. */
 static void test_doc_examples(void)
 {
@@ -874,7 +1246,9 @@ static void test_doc_examples(void)
         "\"require_timestamp\"", "\"timestamp_max_age\"", "\"digest_max_age\"",
         "\"max_xml_depth\"", "\"max_xml_string\"", "\"wsdl\"", "\"users\"", "\"name\"",
         "\"password_hash\"", "\"digest_secret\"", "\"attributes\"", "\"users_file\"",
-        "\"relying_parties\"", "\"applies_to\"", "\"match\"", NULL};
+        "\"relying_parties\"", "\"applies_to\"", "\"match\"", "\"clients\"", "\"client_id\"",
+        "\"secret_hash\"", "\"audiences\"", "\"scopes\"", "\"token_types\"", "\"grant_types\"",
+        NULL};
     char path[PATH_MAX + 32];
     char *doc, *example = NULL, *users = NULL, *embedded = NULL;
     sts_cfg_t *cfg;
@@ -896,7 +1270,7 @@ static void test_doc_examples(void)
             }
         write_file("users.json", users);
         cfg = LOAD_OK(write_file("cfg.json", example));
-        CHECK(cfg != NULL && cfg->nusers >= 2 && cfg->nrps >= 2);
+        CHECK(cfg != NULL && cfg->nusers >= 2 && cfg->nrps >= 2 && cfg->nclients >= 2);
         sts_cfg_free(cfg);
     }
     /* the embedded default as documented is the one compiled in */
@@ -911,6 +1285,13 @@ static void test_doc_examples(void)
             CHECK_STR(cfg->rps[0].applies_to, dflt->rps[0].applies_to);
             CHECK(cfg->nusers == dflt->nusers && cfg->nrps == dflt->nrps);
             CHECK(cfg->users[0].nattrs == dflt->users[0].nattrs);
+            for (size_t i = 0; i < cfg->nrps && i < dflt->nrps; i++) {
+                CHECK_STR(cfg->rps[i].applies_to, dflt->rps[i].applies_to);
+                CHECK(cfg->rps[i].match == dflt->rps[i].match);
+            }
+            CHECK(cfg->nclients == dflt->nclients);
+            for (size_t i = 0; i < cfg->nclients && i < dflt->nclients; i++)
+                check_same_client(&cfg->clients[i], &dflt->clients[i]);
         }
         sts_cfg_free(cfg);
         sts_cfg_free(dflt);
@@ -956,6 +1337,9 @@ int main(void)
     test_users_file();
     test_relative_paths();
     test_find_rp();
+    test_clients_example();
+    test_client_errors();
+    test_find_client();
     test_doc_examples();
     rm_dir();
     return sts_test_summary();
