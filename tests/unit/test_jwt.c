@@ -84,31 +84,6 @@ static char *S(const char *fmt, ...)
 
 static char *path_of(const char *name) { return S("%s/%s", g_dir, name); }
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char *cmd = NULL;
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    if (vasprintf(&cmd, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    st = system(cmd);
-    free(cmd);
-    return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
-}
-
-static int write_file(const char *path, const char *data)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fputs(data, f);
-    return fclose(f);
-}
-
 /* Whole file as a pooled string (trailing newline stripped), or NULL. */
 static char *read_file(const char *path)
 {
@@ -385,8 +360,8 @@ static void test_roundtrip(sts_keys_t *keys, const char *alg, const char *crt)
     }
 
     /* an independent verifier: python3-jwt with the certificate's public key */
-    CHECK(write_file(path_of("tok.jwt"), tok) == 0);
-    CHECK(run(PY " %s %s %s %s %s", path_of("pyverify.py"), path_of(crt), path_of("tok.jwt"), alg,
+    CHECK(sts_test_write_file(path_of("tok.jwt"), tok) == 0);
+    CHECK(sts_test_run(PY " %s %s %s %s %s", path_of("pyverify.py"), path_of(crt), path_of("tok.jwt"), alg,
               sts_keys_kid(keys)) == 0);
 
     json_decref(claims);
@@ -398,7 +373,7 @@ static void test_python_signed(const char *keyfile, const char *alg, const char 
     json_t *c;
     char *tok;
 
-    CHECK(run(PY " %s %s %s %s %s", path_of("pysign.py"), path_of(keyfile), alg, kid,
+    CHECK(sts_test_run(PY " %s %s %s %s %s", path_of("pysign.py"), path_of(keyfile), alg, kid,
               path_of("py.jwt")) == 0);
     tok = read_file(path_of("py.jwt"));
     CHECK(tok != NULL);
@@ -474,12 +449,12 @@ static void test_jwk_one(sts_keys_t *keys, const char *alg, const char *crt)
     /* python re-derives the key from the JWK, compares it with the certificate's,
      * checks x5c, and verifies one of our tokens with it */
     dump = json_dumps(jwk, JSON_COMPACT);
-    CHECK(dump != NULL && write_file(path_of("jwk.json"), dump) == 0);
+    CHECK(dump != NULL && sts_test_write_file(path_of("jwk.json"), dump) == 0);
     free(dump);
     CHECK_OK(sts_jwt_sign(keys, "JWT", claims, &tok, &e), e);
-    CHECK(tok != NULL && write_file(path_of("jwk.jwt"), tok) == 0);
+    CHECK(tok != NULL && sts_test_write_file(path_of("jwk.jwt"), tok) == 0);
     free(tok);
-    CHECK(run(PY " %s %s %s %s %s", path_of("pyjwk.py"), path_of("jwk.json"), path_of(crt),
+    CHECK(sts_test_run(PY " %s %s %s %s %s", path_of("pyjwk.py"), path_of("jwk.json"), path_of(crt),
               path_of("jwk.jwt"), alg) == 0);
 
     json_decref(jwk);
@@ -497,7 +472,7 @@ static void test_jwk(void)
     CHECK(sts_jwk_public(NULL, &jwk, &e) == STS_E_INTERNAL && jwk == NULL);
 
     /* an EC key with a coordinate < 2^248: x or y must still be 32 bytes (left-padded) */
-    CHECK(run(PY " %s %s", path_of("pypadkey.py"), g_dir) == 0);
+    CHECK(sts_test_run(PY " %s %s", path_of("pypadkey.py"), g_dir) == 0);
     CHECK(sts_keys_load(path_of("pad.key"), path_of("pad.crt"), &pad, &e) == STS_OK);
     if (pad != NULL)
         test_jwk_one(pad, "ES256", "pad.crt");
@@ -1046,15 +1021,15 @@ static int make_fixtures(void)
         if (asprintf(&args, reqs[i], g_dir, g_dir) < 0)
             abort();
 #pragma GCC diagnostic pop
-        int rc = run("openssl req -x509 -nodes -days 2 -sha256 %s >/dev/null 2>&1", args);
+        int rc = sts_test_run("openssl req -x509 -nodes -days 2 -sha256 %s >/dev/null 2>&1", args);
         free(args);
         if (rc != 0)
             return -1;
     }
-    if (write_file(path_of("pyverify.py"), pyverify) != 0 ||
-        write_file(path_of("pysign.py"), pysign) != 0 ||
-        write_file(path_of("pyjwk.py"), pyjwk) != 0 ||
-        write_file(path_of("pypadkey.py"), pypadkey) != 0)
+    if (sts_test_write_file(path_of("pyverify.py"), pyverify) != 0 ||
+        sts_test_write_file(path_of("pysign.py"), pysign) != 0 ||
+        sts_test_write_file(path_of("pyjwk.py"), pyjwk) != 0 ||
+        sts_test_write_file(path_of("pypadkey.py"), pypadkey) != 0)
         return -1;
     return 0;
 }
@@ -1103,7 +1078,7 @@ int main(void)
     sts_keys_free(g_evil);
     sts_keys_global_cleanup();
     if (g_fail == 0)
-        run("rm -rf '%s'", g_dir);
+        sts_test_run("rm -rf '%s'", g_dir);
     else
         fprintf(stderr, "test files kept in %s\n", g_dir);
     return sts_test_summary();

@@ -75,31 +75,6 @@ static char *path_of(const char *name)
     return p;
 }
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char *cmd = NULL;
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    if (vasprintf(&cmd, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    st = system(cmd);
-    free(cmd);
-    return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
-}
-
-static int write_file(const char *path, const char *data)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fputs(data, f);
-    return fclose(f);
-}
-
 /* New string with the first @from replaced by @to, or NULL if absent. */
 static char *replace1(const char *s, const char *from, const char *to)
 {
@@ -759,7 +734,7 @@ static void write_schema_catalog(void)
          * for the few ds/xenc elements the SAML schema refers to. */
         sd = path_of("xmldsig-stub.xsd");
         se = path_of("xenc-stub.xsd");
-        write_file(sd, "<schema xmlns=\"http://www.w3.org/2001/XMLSchema\" "
+        sts_test_write_file(sd, "<schema xmlns=\"http://www.w3.org/2001/XMLSchema\" "
                        "targetNamespace=\"http://www.w3.org/2000/09/xmldsig#\">"
                        "<complexType name=\"any\"><sequence><any processContents=\"skip\" "
                        "minOccurs=\"0\" maxOccurs=\"unbounded\"/></sequence>"
@@ -768,7 +743,7 @@ static void write_schema_catalog(void)
                        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>"
                        "<element name=\"KeyInfo\" type=\"ds:any\" "
                        "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></schema>");
-        write_file(se, "<schema xmlns=\"http://www.w3.org/2001/XMLSchema\" "
+        sts_test_write_file(se, "<schema xmlns=\"http://www.w3.org/2001/XMLSchema\" "
                        "targetNamespace=\"http://www.w3.org/2001/04/xmlenc#\">"
                        "<complexType name=\"any\"><sequence><any processContents=\"skip\" "
                        "minOccurs=\"0\" maxOccurs=\"unbounded\"/></sequence>"
@@ -792,7 +767,7 @@ static void write_schema_catalog(void)
                  "</catalog>\n",
                  dsig_url, dsig, dsig_url, dsig, xenc_url, xenc, xenc_url, xenc) < 0)
         abort();
-    write_file(cat, text);
+    sts_test_write_file(cat, text);
     setenv("XML_CATALOG_FILES", cat, 1);
     free(text);
     free(cat);
@@ -804,28 +779,28 @@ static void check_cli(const char *xml, const char *name, const char *crt_name)
 {
     char *file = path_of(name), *crt = path_of(crt_name);
 
-    CHECK(write_file(file, xml) == 0);
-    CHECK(run("xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
+    CHECK(sts_test_write_file(file, xml) == 0);
+    CHECK(sts_test_run("xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
               "--pubkey-cert-pem %s %s >/dev/null 2>&1",
               crt, file) == 0);
-    CHECK(run("samlsign -c %s -f %s >/dev/null 2>&1", crt, file) == 0);
-    CHECK(run("xmllint --noout --nonet --schema "
+    CHECK(sts_test_run("samlsign -c %s -f %s >/dev/null 2>&1", crt, file) == 0);
+    CHECK(sts_test_run("xmllint --noout --nonet --schema "
               "/usr/share/xml/opensaml/saml-schema-assertion-2.0.xsd %s >/dev/null 2>&1",
               file) == 0);
     /* the CLIs do say no: a tampered copy fails both */
     {
         char *bad = replace1(xml, ">https://sts.example/<", ">https://sts.example.evil/<");
         char *badf = path_of("tampered.xml");
-        CHECK(bad != NULL && write_file(badf, bad) == 0);
-        CHECK(run("xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
+        CHECK(bad != NULL && sts_test_write_file(badf, bad) == 0);
+        CHECK(sts_test_run("xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
                   "--pubkey-cert-pem %s %s >/dev/null 2>&1",
                   crt, badf) != 0);
-        CHECK(run("samlsign -c %s -f %s >/dev/null 2>&1", crt, badf) != 0);
+        CHECK(sts_test_run("samlsign -c %s -f %s >/dev/null 2>&1", crt, badf) != 0);
         free(bad);
         /* and the schema check is not vacuous */
         bad = replace1(xml, " Version=\"2.0\"", " Version=\"2.0\" Foo=\"x\"");
-        CHECK(bad != NULL && write_file(badf, bad) == 0);
-        CHECK(run("xmllint --noout --nonet --schema "
+        CHECK(bad != NULL && sts_test_write_file(badf, bad) == 0);
+        CHECK(sts_test_run("xmllint --noout --nonet --schema "
                   "/usr/share/xml/opensaml/saml-schema-assertion-2.0.xsd %s >/dev/null 2>&1",
                   badf) == 3);
         free(bad);
@@ -1105,8 +1080,8 @@ static void test_wrapping(void)
     info = NULL;
     {
         char *f = path_of("envelope.xml"), *crt = path_of("rsa.crt");
-        write_file(f, doc);
-        CHECK(run("xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
+        sts_test_write_file(f, doc);
+        CHECK(sts_test_run("xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
                   "--pubkey-cert-pem %s %s >/dev/null 2>&1",
                   crt, f) == 0);
         free(f);
@@ -1453,7 +1428,7 @@ static int make_keys(void)
         if (asprintf(&cmd, fmt, g_dir, g_dir) < 0)
             abort();
 #pragma GCC diagnostic pop
-        int rc = run("%s", cmd);
+        int rc = sts_test_run("%s", cmd);
         free(cmd);
         free(fmt);
         if (rc != 0) {
@@ -1505,7 +1480,7 @@ int main(void)
     sts_keys_free(g_evil);
     sts_keys_global_cleanup();
     if (g_fail == 0)
-        run("rm -rf '%s'", g_dir);
+        sts_test_run("rm -rf '%s'", g_dir);
     else
         fprintf(stderr, "test files kept in %s\n", g_dir);
     return sts_test_summary();
