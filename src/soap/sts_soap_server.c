@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define STS_QUEUE_MAX 1024
@@ -518,6 +519,7 @@ typedef struct sts_worker {
     struct soap *soap;
     sts_soap_conn_t conn;
     sts_pool_t *pool;
+    SOAP_SOCKET active; /* the connection being served (pool->lock), for shutdown */
 } sts_worker_t;
 
 static int pool_push(sts_pool_t *pool, SOAP_SOCKET s)
@@ -534,16 +536,21 @@ static int pool_push(sts_pool_t *pool, SOAP_SOCKET s)
     return ok;
 }
 
-static SOAP_SOCKET pool_pop(sts_pool_t *pool)
+/* The next connection for @w (recorded as its active one), or an invalid
+ * socket once the server stops; connections still queued then are closed by
+ * the server, not served. */
+static SOAP_SOCKET pool_pop(sts_pool_t *pool, sts_worker_t *w)
 {
     SOAP_SOCKET s = SOAP_INVALID_SOCKET;
     pthread_mutex_lock(&pool->lock);
+    w->active = SOAP_INVALID_SOCKET;
     while (pool->count == 0 && !pool->stopping)
         pthread_cond_wait(&pool->ready, &pool->lock);
-    if (pool->count > 0) {
+    if (!pool->stopping) {
         s = pool->queue[pool->head];
         pool->head = (pool->head + 1) % STS_QUEUE_MAX;
         pool->count--;
+        w->active = s;
     }
     pthread_mutex_unlock(&pool->lock);
     return s;
@@ -555,7 +562,7 @@ static void *worker_main(void *arg)
     struct soap *soap = w->soap;
     SOAP_SOCKET s;
 
-    while (soap_valid_socket(s = pool_pop(w->pool))) {
+    while (soap_valid_socket(s = pool_pop(w->pool, w))) {
         soap->socket = s;
         sts_soap_request_done(soap); /* whatever the last connection left */
         soap_serve(soap);
@@ -645,6 +652,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
     for (started = 0; started < nworkers; started++) {
         sts_worker_t *w = &workers[started];
         w->pool = &pool;
+        w->active = SOAP_INVALID_SOCKET;
         w->soap = soap_copy(master);
         w->conn.engine = engine;
         w->conn.cfg = cfg;
@@ -694,6 +702,12 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
 stop:
     pthread_mutex_lock(&pool.lock);
     pool.stopping = 1;
+    /* Workers may be waiting on idle keep-alive connections: end their reads
+     * now (answers being written still go out) instead of waiting out
+     * recv_timeout. */
+    for (int i = 0; i < started; i++)
+        if (soap_valid_socket(workers[i].active))
+            shutdown(workers[i].active, SHUT_RD);
     pthread_cond_broadcast(&pool.ready);
     pthread_mutex_unlock(&pool.lock);
     for (int i = 0; i < started; i++)
