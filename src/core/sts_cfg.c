@@ -1235,6 +1235,30 @@ static int prefix_is_safe(const char *uri)
     return auth == NULL || strchr(auth + 3, '/') != NULL;
 }
 
+/*
+ * Runs @parse on each element of the JSON array @arr (ctx->path names it);
+ * the caller has allocated the entries. *@count grows before each element is
+ * parsed, so that the free path also cleans an element a failure left half
+ * filled.
+ */
+static int array_each(cfg_ctx_t *ctx, json_t *arr, size_t *count,
+                      int (*parse)(cfg_ctx_t *ctx, size_t i, json_t *obj))
+{
+    if (!json_is_array(arr))
+        return cfg_fail(ctx, "\"%s\" must be an array", ctx->path.s);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        cfg_mark_t m = path_index(&ctx->path, i);
+        int r;
+
+        (*count)++;
+        r = parse(ctx, i, json_array_get(arr, i));
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
 static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
 {
     static const char *const known[] = {"applies_to", "match", "default_lifetime",
@@ -1272,31 +1296,19 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
     return 0;
 }
 
-static int rps_parse(cfg_ctx_t *ctx, json_t *arr)
+static int rp_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
 {
-    sts_cfg_t *cfg = ctx->cfg;
-    size_t n;
-
-    if (!json_is_array(arr))
-        return cfg_fail(ctx, "\"%s\" must be an array", ctx->path.s);
-    n = json_array_size(arr);
-    if (n == 0)
-        return 0;
-    if ((cfg->rps = calloc(n, sizeof(*cfg->rps))) == NULL)
-        return cfg_oom(ctx);
-    for (size_t i = 0; i < n; i++) {
-        cfg_mark_t m = path_index(&ctx->path, i);
-        int r;
-
-        cfg->nrps++;
-        r = rp_parse(ctx, &cfg->rps[i], json_array_get(arr, i));
-        path_restore(&ctx->path, m);
-        if (r != 0)
-            return r;
-    }
-    return 0;
+    return rp_parse(ctx, &ctx->cfg->rps[i], obj);
 }
 
+static int rps_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+
+    if (n > 0 && (ctx->cfg->rps = calloc(n, sizeof(*ctx->cfg->rps))) == NULL)
+        return cfg_oom(ctx);
+    return array_each(ctx, arr, &ctx->cfg->nrps, rp_parse_at);
+}
 static void client_cleanup(sts_cfg_client_t *cl)
 {
     for (size_t i = 0; i < NELEM(client_lists); i++) {
@@ -1412,31 +1424,19 @@ static int client_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, json_t *obj)
     return 0;
 }
 
-static int clients_parse(cfg_ctx_t *ctx, json_t *arr)
+static int client_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
 {
-    sts_cfg_t *cfg = ctx->cfg;
-    size_t n;
-
-    if (!json_is_array(arr))
-        return cfg_fail(ctx, "\"%s\" must be an array", ctx->path.s);
-    n = json_array_size(arr);
-    if (n == 0)
-        return 0;
-    if ((cfg->clients = calloc(n, sizeof(*cfg->clients))) == NULL)
-        return cfg_oom(ctx);
-    for (size_t i = 0; i < n; i++) {
-        cfg_mark_t m = path_index(&ctx->path, i);
-        int r;
-
-        cfg->nclients++; /* even when partly filled: client_cleanup() frees it */
-        r = client_parse(ctx, &cfg->clients[i], json_array_get(arr, i));
-        path_restore(&ctx->path, m);
-        if (r != 0)
-            return r;
-    }
-    return 0;
+    return client_parse(ctx, &ctx->cfg->clients[i], obj);
 }
 
+static int clients_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+
+    if (n > 0 && (ctx->cfg->clients = calloc(n, sizeof(*ctx->cfg->clients))) == NULL)
+        return cfg_oom(ctx);
+    return array_each(ctx, arr, &ctx->cfg->nclients, client_parse_at);
+}
 /* ------------------------------------------------------------------------- */
 /* Reading sources                                                           */
 
