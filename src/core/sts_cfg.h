@@ -38,6 +38,7 @@ typedef struct sts_cfg_rp {
     sts_match_t match;
     long default_lifetime; /* seconds; 0 = engine default */
     long max_lifetime;     /* seconds; 0 = engine maximum */
+    char *signing_alg;     /* "RS256" or "ES256" for JWTs to this party; NULL = the first key's */
 } sts_cfg_rp_t;
 
 /**
@@ -55,7 +56,25 @@ typedef struct sts_cfg_client {
     size_t ntoken_types;
     char **grant_types; /* grant_type values it may use */
     size_t ngrant_types;
+    char *signing_alg;  /* "RS256" or "ES256" for JWTs it obtains (wins over the party's); NULL = default */
 } sts_cfg_client_t;
+
+/** A signing key pair: PEM private key and its PEM certificate. */
+typedef struct sts_cfg_keypair {
+    char *key_file;
+    char *cert_file;
+} sts_cfg_keypair_t;
+
+/**
+ * An issuer whose JWTs the STS accepts as RFC 8693 subject or actor tokens
+ * (never renewed, revoked or introspected as active: they are not ours).
+ * Its tokens must name our issuer (sts_cfg_t.issuer) in "aud".
+ */
+typedef struct sts_cfg_trusted_issuer {
+    char *issuer;    /* exact "iss" */
+    char *cert_file; /* PEM certificate whose public key signs its JWTs (RSA or EC P-256) */
+    char *kid;       /* the "kid" its JWTs carry; NULL = base64url SHA-256 of the certificate */
+} sts_cfg_trusted_issuer_t;
 
 typedef struct sts_cfg {
     /* server */
@@ -98,6 +117,18 @@ typedef struct sts_cfg {
 
     sts_cfg_client_t *clients; /* OAuth clients, in file order */
     size_t nclients;
+
+    /* Every signing key: [0] is engine.signing_key/signing_cert (signs SAML
+     * and, by default, JWTs); then engine.additional_signing_keys in order.
+     * JWKS publishes them all. */
+    sts_cfg_keypair_t *signing_keys;
+    size_t nsigning_keys;
+
+    sts_cfg_trusted_issuer_t *trusted_issuers;
+    size_t ntrusted_issuers;
+
+    char *public_url; /* server.public_url: base URL of the endpoints in RFC 8414 metadata
+                       * (no trailing '/'); NULL = http://<listen address> */
 } sts_cfg_t;
 
 /**

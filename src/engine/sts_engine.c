@@ -261,6 +261,8 @@ void sts_issued_free(sts_issued_t *is)
     free(is->token);
     free(is->id);
     free(is->applies_to);
+    free(is->scope);
+    sts_issued_free(is->refresh);
     free(is);
 }
 
@@ -564,4 +566,81 @@ cleanup:
     sts_saml_info_free(info);
     sts_token_rec_free(rec);
     return rc;
+}
+
+/* ---- REST face (in progress: issue #3) -------------------------------------- */
+
+sts_errc_t sts_engine_authenticate_client(sts_engine_t *e, const char *client_id,
+                                          const char *secret, sts_principal_t *out,
+                                          sts_err_t *err)
+{
+    const sts_cfg_client_t *client;
+
+    memset(out, 0, sizeof(*out));
+    if (client_id == NULL || secret == NULL)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "no client credentials");
+    client = sts_cfg_find_client(e->cfg, client_id);
+    /* Runs one hash computation even for an unknown client (timing). */
+    if (!sts_password_check(client ? client->secret_hash : NULL, secret))
+        return STS_ERR(err, STS_E_AUTH_FAILED, "%s of %zu bytes",
+                       client ? "wrong client secret for a client id" : "unknown client id",
+                       strlen(client_id));
+    out->client = client;
+    out->authn_instant = sts_time_now();
+    return STS_OK;
+}
+
+void sts_token_view_free(sts_token_view_t *v)
+{
+    if (v == NULL)
+        return;
+    free(v->id);
+    free(v->issuer);
+    free(v->subject);
+    for (size_t i = 0; i < v->naudiences; i++)
+        free(v->audiences[i]);
+    free(v->audiences);
+    free(v->scope);
+    free(v->client_id);
+    for (size_t i = 0; i < v->nactors; i++)
+        free(v->actors[i]);
+    free(v->actors);
+    free(v->may_act);
+    free(v);
+}
+
+void sts_verdict_clear(sts_verdict_t *v)
+{
+    sts_token_view_free(v->view);
+    v->view = NULL;
+}
+
+sts_errc_t sts_engine_revoke(sts_engine_t *e, const sts_principal_t *who,
+                             const sts_token_in_t *tok, sts_err_t *err)
+{
+    (void)e, (void)who, (void)tok;
+    return STS_ERR(err, STS_E_INTERNAL, "revoke: not implemented yet");
+}
+
+sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
+                               const sts_exchange_req_t *req, sts_issued_t **out, sts_err_t *err)
+{
+    (void)e, (void)who, (void)req;
+    *out = NULL;
+    return STS_ERR(err, STS_E_INTERNAL, "exchange: not implemented yet");
+}
+
+sts_errc_t sts_engine_refresh(sts_engine_t *e, const sts_principal_t *who,
+                              const sts_token_in_t *rt, const char *scope, sts_issued_t **out,
+                              sts_err_t *err)
+{
+    (void)e, (void)who, (void)rt, (void)scope;
+    *out = NULL;
+    return STS_ERR(err, STS_E_INTERNAL, "refresh: not implemented yet");
+}
+
+const char *sts_engine_jwks(const sts_engine_t *e)
+{
+    (void)e;
+    return "{\"keys\":[]}";
 }

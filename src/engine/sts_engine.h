@@ -55,10 +55,14 @@ typedef struct sts_timestamp {
     const char *expires;
 } sts_timestamp_t;
 
-/** The authenticated requester. */
+/**
+ * The authenticated requester: a user of the realm (SOAP face) or an OAuth
+ * client (REST face); exactly one of @user and @client is set.
+ */
 typedef struct sts_principal {
-    const sts_cfg_user_t *user; /* borrowed from the engine's config */
-    const char *authn_context;  /* static SAML AuthnContextClassRef */
+    const sts_cfg_user_t *user;     /* borrowed from the engine's config */
+    const sts_cfg_client_t *client; /* borrowed from the engine's config */
+    const char *authn_context;      /* static SAML AuthnContextClassRef */
     time_t authn_instant;
 } sts_principal_t;
 
@@ -79,22 +83,76 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *engine, const sts_timestamp_
 sts_errc_t sts_engine_authenticate(sts_engine_t *engine, const sts_credential_t *cred,
                                    sts_principal_t *out, sts_err_t *err);
 
+/**
+ * @brief Authenticate an OAuth client by client_id and secret (RFC 6749
+ * sec. 2.3.1; both already form-decoded). Costs one hash check whether or
+ * not the client exists.
+ * @return STS_OK with *out (out->client set), or STS_E_AUTH_FAILED.
+ */
+sts_errc_t sts_engine_authenticate_client(sts_engine_t *engine, const char *client_id,
+                                          const char *secret, sts_principal_t *out,
+                                          sts_err_t *err);
+
 /* ---- tokens --------------------------------------------------------------- */
 
-/** A presented token: an element of a request document, verified in place. */
+/* Token type identifiers (RFC 8693 sec. 3) the engine speaks. */
+#define STS_TT_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
+#define STS_TT_REFRESH_TOKEN "urn:ietf:params:oauth:token-type:refresh_token"
+#define STS_TT_JWT "urn:ietf:params:oauth:token-type:jwt"
+#define STS_TT_SAML2 "urn:ietf:params:oauth:token-type:saml2"
+#define STS_TT_SAML1 "urn:ietf:params:oauth:token-type:saml1"
+#define STS_TT_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
+
+/**
+ * A presented token, borrowed from the request. The SOAP face hands in an
+ * XML element (@node), verified in place, or a JWT it took out of a
+ * wsse:BinarySecurityToken (@text); the REST face hands in the parameter
+ * value (@text): a compact JWT, or a base64url-encoded SAML assertion, which
+ * the engine decodes and parses with the hardened parser.
+ */
 typedef struct sts_token_in {
-    xmlNodePtr node; /* borrowed */
+    xmlNodePtr node;  /* an XML token element, or NULL */
+    const char *text; /* else: the token as text, @text_len bytes */
+    size_t text_len;
+    const char *type; /* declared type URI (RFC 8693 sec. 3), or NULL to recognise it */
 } sts_token_in_t;
+
+/**
+ * What a verified token says, for introspection (RFC 7662) and RSTR/Status.
+ * Strings are owned by the view; free with sts_token_view_free().
+ */
+typedef struct sts_token_view {
+    const char *token_type; /* static STS_TT_* URI of what it is */
+    char *id;               /* assertion ID / jti */
+    char *issuer;
+    char *subject;
+    char **audiences;
+    size_t naudiences;
+    char *scope;            /* space-separated, or NULL */
+    char *client_id;        /* the OAuth client it was issued to, or NULL */
+    char **actors;          /* the "act" chain: [0] the current actor's sub, then prior ones */
+    size_t nactors;
+    char *may_act;          /* the sub that "may_act" names, or NULL */
+    time_t issued_at;
+    time_t not_before;      /* 0 when absent */
+    time_t expires;
+} sts_token_view_t;
+
+void sts_token_view_free(sts_token_view_t *view);
 
 typedef struct sts_issue_req {
     const char *applies_to;       /* required */
-    const char *token_type;       /* URI or NULL (= SAML 2.0) */
+    const char *token_type;       /* URI or NULL (= SAML 2.0); STS_TT_JWT issues a JWT */
     const char *key_type;         /* URI or NULL (= bearer) */
     const char *lifetime_created; /* requested, xs:dateTime, or NULL */
     const char *lifetime_expires; /* requested, xs:dateTime, or NULL */
 } sts_issue_req_t;
 
-/** An issued token. Free with sts_issued_free(). */
+/**
+ * An issued token. Free with sts_issued_free(). @token is what goes on the
+ * wire, verbatim: signed XML for SAML (the REST face base64url-encodes it),
+ * the compact JWS for a JWT or refresh token.
+ */
 typedef struct sts_issued {
     char *token;            /* the signed bytes, emitted verbatim */
     size_t token_len;
@@ -104,6 +162,8 @@ typedef struct sts_issued {
     char *applies_to;
     time_t created;
     time_t expires;
+    char *scope;             /* the scope granted (space-separated), or NULL */
+    struct sts_issued *refresh; /* a refresh token issued with it (REST face), or NULL */
 } sts_issued_t;
 
 void sts_issued_free(sts_issued_t *issued);
@@ -112,24 +172,33 @@ void sts_issued_free(sts_issued_t *issued);
 sts_errc_t sts_engine_issue(sts_engine_t *engine, const sts_principal_t *who,
                             const sts_issue_req_t *req, sts_issued_t **out, sts_err_t *err);
 
-/** A validation verdict; @reason is a static string. */
+/**
+ * A validation verdict; @reason is a static string. @view is set (owned:
+ * sts_verdict_clear()) when the token is valid.
+ */
 typedef struct sts_verdict {
     int valid;
     const char *reason;
+    sts_token_view_t *view;
 } sts_verdict_t;
 
+void sts_verdict_clear(sts_verdict_t *verdict);
+
 /**
- * @brief Validate @token: signature by our key over exactly the element
- * read, issuer, time window with the clock skew, and the store's state.
- * A bad token is a verdict (STS_OK, valid = 0), not an error.
+ * @brief Validate @token (SAML assertion or JWT, ours): signature by one of
+ * our keys over exactly what is read, issuer, time window with the clock
+ * skew, and the store's state. A bad token is a verdict (STS_OK, valid = 0),
+ * not an error. Any authenticated requester may validate (RFC 7662 and
+ * WS-Trust Validate alike).
  */
 sts_errc_t sts_engine_validate(sts_engine_t *engine, const sts_principal_t *who,
                                const sts_token_in_t *token, sts_verdict_t *out, sts_err_t *err);
 
 /**
- * @brief Renew @token (ours, ACTIVE, issued to @who, valid or expired within
- * the renew window): a new token, linked to the old one, which is no longer
- * valid. @token_type: spelling for the answer, or NULL.
+ * @brief Renew @token (ours, ACTIVE, valid or expired within the renew
+ * window, and @who is its requester or its subject): a new token of the same
+ * kind and claims, linked to the old one, which is no longer valid.
+ * @token_type: spelling for the answer, or NULL.
  * @return STS_E_UNABLE_TO_RENEW for any token that cannot be renewed.
  */
 sts_errc_t sts_engine_renew(sts_engine_t *engine, const sts_principal_t *who,
@@ -137,10 +206,77 @@ sts_errc_t sts_engine_renew(sts_engine_t *engine, const sts_principal_t *who,
                             sts_issued_t **out, sts_err_t *err);
 
 /**
- * @brief Cancel @token (ours, issued to @who). Idempotent.
+ * @brief Cancel @token (ours; @who is its requester or its subject).
+ * Idempotent. Cancelling a refresh token also cancels every token issued
+ * from it (access tokens and its rotated successors).
  * @return STS_E_REQUEST_FAILED when the token does not verify or is not @who's.
  */
 sts_errc_t sts_engine_cancel(sts_engine_t *engine, const sts_principal_t *who,
                              const sts_token_in_t *token, sts_err_t *err);
+
+/**
+ * @brief RFC 7009 revocation: sts_engine_cancel() with the RFC's answers.
+ * A token that does not verify or is unknown is not an error (STS_OK,
+ * nothing changes, logged).
+ * @return STS_OK, STS_E_UNAUTHORIZED when the token is ours but not @who's,
+ *         or a server error.
+ */
+sts_errc_t sts_engine_revoke(sts_engine_t *engine, const sts_principal_t *who,
+                             const sts_token_in_t *token, sts_err_t *err);
+
+/* ---- RFC 8693 token exchange and the refresh grant ------------------------- */
+
+typedef struct sts_exchange_req {
+    sts_token_in_t subject;           /* required: text and type */
+    sts_token_in_t actor;             /* text NULL when absent; then type must be NULL */
+    const char *requested_token_type; /* URI, or NULL = access_token */
+    const char *const *audiences;     /* "audience" values, in request order */
+    size_t naudiences;
+    const char *const *resources;     /* "resource" values (absolute URIs, no fragment) */
+    size_t nresources;
+    const char *scope;                /* space-separated, or NULL */
+} sts_exchange_req_t;
+
+/**
+ * @brief RFC 8693 token exchange by the client @who.
+ *
+ * Policy: the client may use the grant and ask for the requested type; the
+ * subject (and actor) token verifies (ours: signature, time, store state;
+ * or a JWT from a configured trusted issuer naming us in "aud"); every
+ * target is allowed for the client; the scope only narrows what the client
+ * and the subject token allow; an actor becomes "act" (nested over the
+ * subject's own "act"); a subject with "may_act" accepts only the actor it
+ * names and is refused without one. A refresh token is issued alongside an
+ * access token when the client may have one (out->refresh).
+ * @return STS_OK with *out; STS_E_INVALID_REQUEST (missing/inconsistent
+ *         parameters, bad subject or actor token), STS_E_UNAUTHORIZED
+ *         (grant or token type not allowed for the client),
+ *         STS_E_INVALID_TARGET, STS_E_INVALID_SCOPE, or a server error.
+ */
+sts_errc_t sts_engine_exchange(sts_engine_t *engine, const sts_principal_t *who,
+                               const sts_exchange_req_t *req, sts_issued_t **out,
+                               sts_err_t *err);
+
+/**
+ * @brief The refresh_token grant (RFC 6749 sec. 6) = Renew of a refresh
+ * token: it must be ours, ACTIVE, unexpired and issued to the client @who.
+ * Rotates it: the old one becomes RENEWED, *out is a new access token with
+ * the new refresh token in out->refresh. Presenting a rotated (RENEWED)
+ * refresh token again cancels everything issued from it (reuse detection).
+ * @scope: NULL, or a narrowing of the original scope.
+ * @return STS_E_INVALID_TOKEN for any refresh token that cannot be used
+ *         (the REST table answers invalid_grant), STS_E_INVALID_SCOPE, ...
+ */
+sts_errc_t sts_engine_refresh(sts_engine_t *engine, const sts_principal_t *who,
+                              const sts_token_in_t *refresh_token, const char *scope,
+                              sts_issued_t **out, sts_err_t *err);
+
+/* ---- published keys ---------------------------------------------------------- */
+
+/**
+ * @brief The JWKS document (RFC 7517) with every public signing key, built
+ * once at start-up: a borrowed NUL-terminated JSON string.
+ */
+const char *sts_engine_jwks(const sts_engine_t *engine);
 
 #endif /* STS_ENGINE_H */

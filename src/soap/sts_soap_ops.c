@@ -229,8 +229,8 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
                               const sts_soap_envelope_t *env, const sts_principal_t *who,
                               struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
-    sts_token_in_t tok = {NULL};
-    sts_verdict_t v;
+    sts_token_in_t tok = {.node = NULL};
+    sts_verdict_t v = {.valid = 0};
     sts_errc_t rc;
 
     if ((rc = sts_soap_envelope_target(env, "ValidateTarget", &tok.node, err)) != STS_OK)
@@ -251,7 +251,7 @@ static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
-    sts_token_in_t tok = {NULL};
+    sts_token_in_t tok = {.node = NULL};
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
@@ -267,7 +267,7 @@ static sts_errc_t do_cancel(sts_soap_conn_t *conn, struct soap *soap,
                             const sts_soap_envelope_t *env, const sts_principal_t *who,
                             struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
-    sts_token_in_t tok = {NULL};
+    sts_token_in_t tok = {.node = NULL};
     sts_errc_t rc;
 
     if ((rc = sts_soap_envelope_target(env, "CancelTarget", &tok.node, err)) != STS_OK)

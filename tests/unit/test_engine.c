@@ -291,11 +291,11 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
     sts_issue_req_t req = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
     sts_issued_t *t1 = NULL, *t2 = NULL, *t3 = NULL;
     xmlDocPtr d1 = NULL, d2 = NULL, d3 = NULL, forged = NULL;
-    sts_token_in_t in;
-    sts_verdict_t v;
+    sts_token_in_t in = {.node = NULL};
+    sts_verdict_t v = {.valid = 0};
     sts_err_t err;
     sts_cfg_user_t bob = {"bob", NULL, NULL, NULL, 0};
-    sts_principal_t other = {&bob, STS_SAML2_AC_PASSWORD, 0};
+    sts_principal_t other = {.user = &bob, .authn_context = STS_SAML2_AC_PASSWORD};
     char where[160];
 
     CHECK(sts_engine_issue(e, who, &req, &t1, &err) == STS_OK);
@@ -313,7 +313,7 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
         if (p)
             memcpy(p + 1, "alicf", 5);
         CHECK(sts_xml_parse(copy, strlen(copy), &lim, &forged, NULL) == STS_OK);
-        sts_token_in_t fin = {xmlDocGetRootElement(forged)};
+        sts_token_in_t fin = {.node = xmlDocGetRootElement(forged)};
         CHECK(sts_engine_validate(e, who, &fin, &v, &err) == STS_OK && v.valid == 0);
         CHECK(sts_engine_renew(e, who, &fin, NULL, &t3, &err) == STS_E_UNABLE_TO_RENEW);
         CHECK(sts_engine_cancel(e, who, &fin, &err) == STS_E_REQUEST_FAILED);
