@@ -42,6 +42,8 @@
 #define CFG_MAX_LIFETIME 2592000L        /* 30 days */
 #define CFG_USER_NAME_MAX 256            /* characters */
 #define CFG_CLIENT_ID_MAX 128            /* characters */
+#define CFG_KID_MAX 128                  /* characters of a trusted issuer's kid */
+#define CFG_MAX_EXTRA_KEYS 8             /* entries of engine.additional_signing_keys */
 
 /* The values a client's "token_types" and "grant_types" may list. */
 #define CFG_TT_PREFIX "urn:ietf:params:oauth:token-type:"
@@ -57,7 +59,8 @@
  * certs/dev-secrets.key. After `certs/make-dev-pki.sh --force` the secret must
  * be resealed (`sts passwd --digest`) and pasted here (see certs/README.md).
  * The demo OAuth client migration-tester's secret is "s3cret"; its
- * secret_hash was made with `sts passwd` (sts_password_hash()).
+ * secret_hash was made with `sts passwd` (sts_password_hash()). JWTs for
+ * https://api.example.com/ are signed with the EC development key.
  */
 static const char embedded_json[] =
     "{\n"
@@ -68,6 +71,8 @@ static const char embedded_json[] =
     "    \"issuer\": \"https://sts.example.com/\",\n"
     "    \"signing_key\": \"sts-signing.key\",\n"
     "    \"signing_cert\": \"sts-signing.crt\",\n"
+    "    \"additional_signing_keys\": [{\"key\": \"sts-signing-ec.key\", "
+    "\"cert\": \"sts-signing-ec.crt\"}],\n"
     "    \"secrets_key\": \"dev-secrets.key\"\n"
     "  },\n"
     "  \"users\": [\n"
@@ -85,7 +90,8 @@ static const char embedded_json[] =
     "  ],\n"
     "  \"relying_parties\": [\n"
     "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"exact\"},\n"
-    "    {\"applies_to\": \"https://api.example.com/\", \"match\": \"exact\"}\n"
+    "    {\"applies_to\": \"https://api.example.com/\", \"match\": \"exact\", "
+    "\"signing_alg\": \"ES256\"}\n"
     "  ],\n"
     "  \"clients\": [\n"
     "    {\n"
@@ -675,6 +681,45 @@ static const char *v_grant_type(const char *s)
     return "must be \"" CFG_GT_TOKEN_EXCHANGE "\" or \"refresh_token\"";
 }
 
+/* The JWS algorithms a relying party or client may ask its JWTs to be signed with. */
+static const char *v_signing_alg(const char *s)
+{
+    if (strcmp(s, "RS256") == 0 || strcmp(s, "ES256") == 0)
+        return NULL;
+    return "must be \"RS256\" or \"ES256\"";
+}
+
+/*
+ * server.public_url: "http://" or "https://", a host, printable ASCII without
+ * spaces, no query or fragment (RFC 8414 endpoint URLs are built by appending
+ * paths). *@len is its length without trailing '/'s.
+ */
+static const char *v_public_url(const char *s, size_t *len)
+{
+    const char *host;
+    size_t n;
+
+    if (strncmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else
+        return "must start with \"http://\" or \"https://\"";
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return "must be printable ASCII without spaces";
+        if (*p == '?' || *p == '#')
+            return "must not have a query or a fragment (\"?\", \"#\")";
+    }
+    n = strlen(s);
+    while (n > (size_t)(host - s) && s[n - 1] == '/')
+        n--;
+    if (host == s + n || *host == '/')
+        return "must name a host after the scheme";
+    *len = n;
+    return NULL;
+}
+
 /* "host:port" or "[v6]:port"; @host/@hlen name the host inside @s, without brackets. */
 static const char *v_listen(const char *s, const char **host, size_t *hlen, int *port)
 {
@@ -772,6 +817,17 @@ static int client_id_ok(const char *s)
     return n >= 1 && n <= CFG_CLIENT_ID_MAX;
 }
 
+/* A trusted issuer's kid: 1..CFG_KID_MAX printable ASCII characters (%x20-7E). */
+static int kid_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++, n++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return 0;
+    return n >= 1 && n <= CFG_KID_MAX;
+}
+
 /* @value resolved against @base (NULL: as it is). Returns a new string or NULL. */
 static char *resolve_path(const char *base, const char *value)
 {
@@ -802,6 +858,8 @@ typedef enum cfg_type {
     CT_URI,      /* char *, absolute URI */
     CT_LISTEN,   /* listen_host + listen_port */
     CT_LOGLEVEL, /* int sts_log_level_t */
+    CT_URL,      /* char *, http(s) base URL without trailing '/' */
+    CT_KEYPAIRS, /* signing_keys + nsigning_keys: an array of {"key", "cert"} */
 } cfg_type_t;
 
 #define CF_REQUIRED 1u
@@ -829,12 +887,14 @@ static const cfg_opt_t server_opts[] = {
     OPT_NUM("max_keep_alive", CT_INT, max_keep_alive, 1, 10000, 100),
     OPT_NUM("max_message_size", CT_LONG, max_message_size, 1024, 67108864L, 1048576L),
     OPT_STR("log_level", CT_LOGLEVEL, log_level, "info", 0),
+    OPT_STR("public_url", CT_URL, public_url, NULL, 0),
 };
 
 static const cfg_opt_t engine_opts[] = {
     OPT_STR("issuer", CT_URI, issuer, "https://sts.example.com/", 0),
     OPT_STR("signing_key", CT_PATH, signing_key_file, NULL, CF_REQUIRED),
     OPT_STR("signing_cert", CT_PATH, signing_cert_file, NULL, CF_REQUIRED),
+    OPT_STR("additional_signing_keys", CT_KEYPAIRS, signing_keys, NULL, 0),
     OPT_STR("secrets_key", CT_PATH, secrets_key_file, NULL, 0),
     OPT_NUM("default_lifetime", CT_LONG, default_lifetime, 1, CFG_MAX_LIFETIME, 3600),
     OPT_NUM("max_lifetime", CT_LONG, max_lifetime, 1, CFG_MAX_LIFETIME, 3600),
@@ -930,6 +990,14 @@ static int opt_set_str(cfg_ctx_t *ctx, const cfg_opt_t *o, const char *s, const 
         if (msg == NULL && (v = strdup(s)) == NULL)
             return cfg_oom(ctx);
         break;
+    case CT_URL: {
+        size_t len = 0;
+
+        msg = v_public_url(s, &len);
+        if (msg == NULL && (v = strndup(s, len)) == NULL)
+            return cfg_oom(ctx);
+        break;
+    }
     case CT_PATH:
         if (s[0] == '\0')
             return cfg_fail(ctx, "\"%s\" must not be empty", ctx->path.s);
@@ -979,10 +1047,14 @@ static int opt_defaults(cfg_ctx_t *ctx)
     return 0;
 }
 
+static int keypairs_parse(cfg_ctx_t *ctx, json_t *arr);
+
 /* One value of a section: type check, then the typed setter. */
 static int opt_set_json(cfg_ctx_t *ctx, const cfg_opt_t *o, json_t *v)
 {
     switch (o->type) {
+    case CT_KEYPAIRS:
+        return keypairs_parse(ctx, v);
     case CT_INT:
     case CT_LONG:
         if (!json_is_integer(v))
@@ -1261,9 +1333,9 @@ static int array_each(cfg_ctx_t *ctx, json_t *arr, size_t *count,
 
 static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
 {
-    static const char *const known[] = {"applies_to", "match", "default_lifetime",
-                                        "max_lifetime", NULL};
-    const char *key, *applies_to, *match, *msg;
+    static const char *const known[] = {"applies_to",   "match",       "default_lifetime",
+                                        "max_lifetime", "signing_alg", NULL};
+    const char *key, *applies_to, *match, *alg, *msg;
     json_t *v;
 
     if (!json_is_object(obj))
@@ -1274,6 +1346,7 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
     }
     if (get_string(ctx, obj, "applies_to", &applies_to) != 0 ||
         get_string(ctx, obj, "match", &match) != 0 ||
+        get_string(ctx, obj, "signing_alg", &alg) != 0 ||
         get_lifetime(ctx, obj, "default_lifetime", &rp->default_lifetime) != 0 ||
         get_lifetime(ctx, obj, "max_lifetime", &rp->max_lifetime) != 0)
         return -1;
@@ -1291,7 +1364,10 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
         msg = "must have a path after the host when \"match\" is \"prefix\" (end it with \"/\")";
     if (msg != NULL)
         return cfg_fail_member(ctx, "applies_to", "%s", msg);
-    if ((rp->applies_to = strdup(applies_to)) == NULL)
+    if (alg != NULL && (msg = v_signing_alg(alg)) != NULL)
+        return cfg_fail_member(ctx, "signing_alg", "%s", msg);
+    if ((rp->applies_to = strdup(applies_to)) == NULL ||
+        (alg != NULL && (rp->signing_alg = strdup(alg)) == NULL))
         return cfg_oom(ctx);
     return 0;
 }
@@ -1321,6 +1397,7 @@ static void client_cleanup(sts_cfg_client_t *cl)
     }
     free(cl->client_id);
     free(cl->secret_hash);
+    free(cl->signing_alg);
 }
 
 static const cfg_list_opt_t *client_list_find(const char *key)
@@ -1381,8 +1458,8 @@ static int client_list_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, const cfg_lis
 
 static int client_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, json_t *obj)
 {
-    static const char *const known[] = {"client_id", "secret_hash", NULL};
-    const char *key, *client_id, *hash;
+    static const char *const known[] = {"client_id", "secret_hash", "signing_alg", NULL};
+    const char *key, *client_id, *hash, *alg, *msg;
     json_t *v;
 
     if (!json_is_object(obj))
@@ -1392,7 +1469,8 @@ static int client_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, json_t *obj)
             return cfg_unknown_key(ctx, key);
     }
     if (get_string(ctx, obj, "client_id", &client_id) != 0 ||
-        get_string(ctx, obj, "secret_hash", &hash) != 0)
+        get_string(ctx, obj, "secret_hash", &hash) != 0 ||
+        get_string(ctx, obj, "signing_alg", &alg) != 0)
         return -1;
     if (client_id == NULL)
         return cfg_missing_key(ctx, "client_id");
@@ -1405,7 +1483,10 @@ static int client_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, json_t *obj)
     if (hash[0] != '$')
         return cfg_fail_member(ctx, "secret_hash",
                                "must be a crypt(3) hash starting with \"$\" (see sts passwd)");
-    if ((cl->client_id = strdup(client_id)) == NULL || (cl->secret_hash = strdup(hash)) == NULL)
+    if (alg != NULL && (msg = v_signing_alg(alg)) != NULL)
+        return cfg_fail_member(ctx, "signing_alg", "%s", msg);
+    if ((cl->client_id = strdup(client_id)) == NULL || (cl->secret_hash = strdup(hash)) == NULL ||
+        (alg != NULL && (cl->signing_alg = strdup(alg)) == NULL))
         return cfg_oom(ctx);
     for (size_t i = 0; i < NELEM(client_lists); i++) {
         const cfg_list_opt_t *o = &client_lists[i];
@@ -1437,6 +1518,114 @@ static int clients_parse(cfg_ctx_t *ctx, json_t *arr)
         return cfg_oom(ctx);
     return array_each(ctx, arr, &ctx->cfg->nclients, client_parse_at);
 }
+
+/* ------------------------------------------------------------------------- */
+/* Additional signing keys and trusted issuers                               */
+
+/* The path member @name of @obj, resolved (CT_PATH rules); it must be present. */
+static int get_path(cfg_ctx_t *ctx, json_t *obj, const char *name, char **out)
+{
+    const char *s;
+
+    if (get_string(ctx, obj, name, &s) != 0)
+        return -1;
+    if (s == NULL)
+        return cfg_missing_key(ctx, name);
+    if (s[0] == '\0')
+        return cfg_fail_member(ctx, name, "must not be empty");
+    if ((*out = resolve_path(ctx->src->base_dir, s)) == NULL)
+        return cfg_oom(ctx);
+    return 0;
+}
+
+/* engine.additional_signing_keys[i] -> cfg->signing_keys[i + 1] */
+static int keypair_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
+{
+    static const char *const known[] = {"key", "cert", NULL};
+    sts_cfg_keypair_t *kp = &ctx->cfg->signing_keys[i + 1];
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        if (!key_known(key, known))
+            return cfg_unknown_key(ctx, key);
+    }
+    if (get_path(ctx, obj, "key", &kp->key_file) != 0 ||
+        get_path(ctx, obj, "cert", &kp->cert_file) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * [0] of cfg->signing_keys is engine.signing_key/signing_cert, filled in by
+ * cfg_finish() once the whole engine section is read; the entries of @arr
+ * follow it.
+ */
+static int keypairs_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    sts_cfg_t *cfg = ctx->cfg;
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+
+    if (n > CFG_MAX_EXTRA_KEYS)
+        return cfg_fail(ctx, "\"%s\" must have at most %d entries (got %zu)", ctx->path.s,
+                        CFG_MAX_EXTRA_KEYS, n);
+    if ((cfg->signing_keys = calloc(n + 1, sizeof(*cfg->signing_keys))) == NULL)
+        return cfg_oom(ctx);
+    cfg->nsigning_keys = 1;
+    return array_each(ctx, arr, &cfg->nsigning_keys, keypair_parse_at);
+}
+
+static void trusted_issuer_cleanup(sts_cfg_trusted_issuer_t *ti)
+{
+    free(ti->issuer);
+    free(ti->cert_file);
+    free(ti->kid);
+}
+
+static int trusted_issuer_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
+{
+    static const char *const known[] = {"issuer", "cert", "kid", NULL};
+    sts_cfg_trusted_issuer_t *ti = &ctx->cfg->trusted_issuers[i];
+    const char *key, *issuer, *cert, *kid, *msg;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        if (!key_known(key, known))
+            return cfg_unknown_key(ctx, key);
+    }
+    if (get_string(ctx, obj, "issuer", &issuer) != 0 ||
+        get_string(ctx, obj, "cert", &cert) != 0 || get_string(ctx, obj, "kid", &kid) != 0)
+        return -1;
+    if (issuer == NULL)
+        return cfg_missing_key(ctx, "issuer");
+    if (cert == NULL)
+        return cfg_missing_key(ctx, "cert");
+    if ((msg = v_uri(issuer)) != NULL)
+        return cfg_fail_member(ctx, "issuer", "%s", msg);
+    if (kid != NULL && !kid_ok(kid))
+        return cfg_fail_member(ctx, "kid", "must be 1 to %d printable ASCII characters",
+                               CFG_KID_MAX);
+    if (get_path(ctx, obj, "cert", &ti->cert_file) != 0)
+        return -1;
+    if ((ti->issuer = strdup(issuer)) == NULL || (kid != NULL && (ti->kid = strdup(kid)) == NULL))
+        return cfg_oom(ctx);
+    return 0;
+}
+
+static int trusted_issuers_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+
+    if (n > 0 &&
+        (ctx->cfg->trusted_issuers = calloc(n, sizeof(*ctx->cfg->trusted_issuers))) == NULL)
+        return cfg_oom(ctx);
+    return array_each(ctx, arr, &ctx->cfg->ntrusted_issuers, trusted_issuer_parse_at);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Reading sources                                                           */
 
@@ -1541,7 +1730,8 @@ static int cfg_root(cfg_ctx_t *ctx, char **users_file)
             if (strcmp(sections[i].name, key) == 0)
                 sec = &sections[i];
         if (sec == NULL && strcmp(key, "users") != 0 && strcmp(key, "users_file") != 0 &&
-            strcmp(key, "relying_parties") != 0 && strcmp(key, "clients") != 0)
+            strcmp(key, "relying_parties") != 0 && strcmp(key, "clients") != 0 &&
+            strcmp(key, "trusted_issuers") != 0)
             return cfg_unknown_key(ctx, key);
         m = path_key(&ctx->path, key, strlen(key));
         if (sec != NULL) {
@@ -1552,6 +1742,8 @@ static int cfg_root(cfg_ctx_t *ctx, char **users_file)
             r = rps_parse(ctx, v);
         } else if (strcmp(key, "clients") == 0) {
             r = clients_parse(ctx, v);
+        } else if (strcmp(key, "trusted_issuers") == 0) {
+            r = trusted_issuers_parse(ctx, v);
         } else if (!json_is_string(v)) {
             r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
         } else if (json_string_value(v)[0] == '\0') {
@@ -1701,6 +1893,31 @@ static int check_clients(cfg_ctx_t *ctx, cfg_src_t *main_src)
     return 0;
 }
 
+/* Trusted issuers are unique, and none of them is the STS itself. */
+static int check_trusted_issuers(cfg_ctx_t *ctx, cfg_src_t *main_src)
+{
+    const sts_cfg_t *c = ctx->cfg;
+    char p1[64], p2[64];
+    const char *at[] = {p1, p2, "trusted_issuers", "", NULL};
+
+    for (size_t i = 0; i < c->ntrusted_issuers; i++) {
+        const char *iss = c->trusted_issuers[i].issuer;
+
+        snprintf(p1, sizeof(p1), "trusted_issuers[%zu].issuer", i);
+        snprintf(p2, sizeof(p2), "trusted_issuers[%zu]", i);
+        if (strcmp(iss, c->issuer) == 0)
+            return cfg_fail_at(ctx, main_src, at,
+                               "trusted issuer \"%s\" is the STS itself (\"engine.issuer\")",
+                               iss);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->trusted_issuers[j].issuer, iss) == 0)
+                return cfg_fail_at(ctx, main_src, at,
+                                   "duplicate trusted issuer \"%s\" (also trusted_issuers[%zu])",
+                                   iss, j);
+    }
+    return 0;
+}
+
 static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
 {
     sts_cfg_t *c = ctx->cfg;
@@ -1765,7 +1982,25 @@ static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
             }
         }
     }
-    return check_clients(ctx, main_src);
+    if (check_clients(ctx, main_src) != 0)
+        return -1;
+    return check_trusted_issuers(ctx, main_src);
+}
+
+/* After the checks: signing_keys[0] = engine.signing_key/signing_cert (copies). */
+static int cfg_finish(cfg_ctx_t *ctx)
+{
+    sts_cfg_t *c = ctx->cfg;
+
+    if (c->signing_keys == NULL) {
+        if ((c->signing_keys = calloc(1, sizeof(*c->signing_keys))) == NULL)
+            return cfg_oom(ctx);
+        c->nsigning_keys = 1;
+    }
+    if ((c->signing_keys[0].key_file = strdup(c->signing_key_file)) == NULL ||
+        (c->signing_keys[0].cert_file = strdup(c->signing_cert_file)) == NULL)
+        return cfg_oom(ctx);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1821,7 +2056,7 @@ sts_errc_t sts_cfg_load(const char *path, sts_cfg_t **out, sts_err_t *err)
     if (opt_defaults(&ctx) != 0 || src_parse(&ctx, &main_src) != 0 ||
         cfg_root(&ctx, &users_file) != 0 ||
         (users_file != NULL && users_file_load(&ctx, &main_src, &users_src, users_file) != 0) ||
-        cfg_check(&ctx, &main_src) != 0) {
+        cfg_check(&ctx, &main_src) != 0 || cfg_finish(&ctx) != 0) {
         rc = ctx.rc != STS_OK ? ctx.rc : STS_ERR(err, STS_E_INTERNAL, "configuration failed");
         goto cleanup;
     }
@@ -1848,12 +2083,23 @@ void sts_cfg_free(sts_cfg_t *cfg)
     for (size_t i = 0; i < cfg->nusers; i++)
         user_cleanup(&cfg->users[i]);
     free(cfg->users);
-    for (size_t i = 0; i < cfg->nrps; i++)
+    for (size_t i = 0; i < cfg->nrps; i++) {
         free(cfg->rps[i].applies_to);
+        free(cfg->rps[i].signing_alg);
+    }
     free(cfg->rps);
     for (size_t i = 0; i < cfg->nclients; i++)
         client_cleanup(&cfg->clients[i]);
     free(cfg->clients);
+    for (size_t i = 0; i < cfg->nsigning_keys; i++) {
+        free(cfg->signing_keys[i].key_file);
+        free(cfg->signing_keys[i].cert_file);
+    }
+    free(cfg->signing_keys);
+    for (size_t i = 0; i < cfg->ntrusted_issuers; i++)
+        trusted_issuer_cleanup(&cfg->trusted_issuers[i]);
+    free(cfg->trusted_issuers);
+    free(cfg->public_url);
     free(cfg->listen_host);
     free(cfg->data_dir);
     free(cfg->issuer);

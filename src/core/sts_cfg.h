@@ -73,7 +73,8 @@ typedef struct sts_cfg_keypair {
 typedef struct sts_cfg_trusted_issuer {
     char *issuer;    /* exact "iss" */
     char *cert_file; /* PEM certificate whose public key signs its JWTs (RSA or EC P-256) */
-    char *kid;       /* the "kid" its JWTs carry; NULL = base64url SHA-256 of the certificate */
+    char *kid;       /* the "kid" its JWTs carry (1..128 of %x20-7E); NULL = base64url SHA-256
+                      * of the certificate */
 } sts_cfg_trusted_issuer_t;
 
 typedef struct sts_cfg {
@@ -119,12 +120,13 @@ typedef struct sts_cfg {
     size_t nclients;
 
     /* Every signing key: [0] is engine.signing_key/signing_cert (signs SAML
-     * and, by default, JWTs); then engine.additional_signing_keys in order.
-     * JWKS publishes them all. */
+     * and, by default, JWTs); then engine.additional_signing_keys in order
+     * (at most 8). Always at least one entry; the strings are copies, owned
+     * here like every other field. JWKS publishes them all. */
     sts_cfg_keypair_t *signing_keys;
     size_t nsigning_keys;
 
-    sts_cfg_trusted_issuer_t *trusted_issuers;
+    sts_cfg_trusted_issuer_t *trusted_issuers; /* in file order; NULL when there are none */
     size_t ntrusted_issuers;
 
     char *public_url; /* server.public_url: base URL of the endpoints in RFC 8414 metadata

@@ -396,6 +396,8 @@ sts_errc_t sts_jwt_sign(sts_keys_t *keys, const char *typ, json_t *claims, char 
     STS_FAIL_IF(pkey == NULL || sts_keys_kid(keys) == NULL || !json_is_object(claims) ||
                     out == NULL,
                 err, STS_E_INTERNAL, "sts_jwt_sign: bad arguments");
+    STS_FAIL_IF(!sts_keys_has_private(keys), err, STS_E_INTERNAL,
+                "sts_jwt_sign: a public key cannot sign");
 
     header = json_pack("{s:s, s:s}", "alg", is_ec ? "ES256" : "RS256", "kid", sts_keys_kid(keys));
     STS_FAIL_IF(header == NULL, err, STS_E_NOMEM, "out of memory");
@@ -649,4 +651,21 @@ cleanup:
     if (rc != STS_OK)
         ERR_clear_error();
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* base64url for other modules (RFC 8693 sec. 3: SAML tokens on the wire)   */
+/* ------------------------------------------------------------------------ */
+
+char *sts_b64url_encode(const unsigned char *in, size_t n) { return b64url_new(in, n); }
+
+int sts_b64url_decode(const char *in, size_t n, unsigned char **out, size_t *outlen)
+{
+    /* RFC 4648 sec. 5 allows padding; the strict decoder takes none. */
+    size_t pad = 0;
+    while (pad < 2 && n > pad && in[n - pad - 1] == '=')
+        pad++;
+    if (pad > 0 && (n % 4 != 0))
+        return -1;
+    return b64url_decode(in, n - pad, out, outlen);
 }

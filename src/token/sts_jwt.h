@@ -94,4 +94,17 @@ sts_errc_t sts_jwt_verify(sts_keys_t *const *keys, size_t nkeys, const char *jwt
  */
 sts_errc_t sts_jwk_public(sts_keys_t *keys, json_t **out, sts_err_t *err);
 
+/**
+ * @brief base64url (RFC 4648 sec. 5) without padding of @n bytes: a new
+ * NUL-terminated string (free()), or NULL when out of memory.
+ */
+char *sts_b64url_encode(const unsigned char *in, size_t n);
+
+/**
+ * @brief Strict base64url decode of @n characters (the alphabet only, zero
+ * unused bits; '=' padding accepted only when complete). *out is a new
+ * buffer (free()) of *outlen bytes. Returns 0, -1 when malformed, -2 on OOM.
+ */
+int sts_b64url_decode(const char *in, size_t n, unsigned char **out, size_t *outlen);
+
 #endif /* STS_JWT_H */

@@ -1,6 +1,7 @@
 /*
  * sts_keys.c - the STS signing key and certificate, and the per-thread
- * xmlSecKey duplicates that signature contexts borrow.
+ * xmlSecKey duplicates that signature contexts borrow; also public-only key
+ * sets (a certificate, no private key) that can only verify.
  * SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (c) 2026 the STS authors
  *
@@ -36,6 +37,8 @@
 #define STS_KEYS_RSA_MIN_BITS 2048
 #define STS_KEYS_KID_LEN 43 /* base64url of 32 bytes, no padding */
 
+_Static_assert(STS_KEYS_KID_MAX >= STS_KEYS_KID_LEN, "a thumbprint kid must fit");
+
 /* One thread's duplicate of the master key. */
 typedef struct thread_dup {
     pthread_t thread;
@@ -45,11 +48,12 @@ typedef struct thread_dup {
 
 struct sts_keys {
     unsigned long gen;   /* unique per loaded key set, never reused */
-    xmlSecKeyPtr master; /* never lent out: only duplicated */
-    EVP_PKEY *pkey;
+    xmlSecKeyPtr master; /* never lent out: only duplicated; NULL when public-only */
+    EVP_PKEY *pkey;      /* the private key, or the certificate's public key */
     X509 *cert;
     int is_ec;
-    char kid[STS_KEYS_KID_LEN + 1];
+    int has_private;
+    char kid[STS_KEYS_KID_MAX + 1];
     pthread_mutex_t lock; /* guards dups */
     thread_dup_t *dups;
 };
@@ -146,7 +150,7 @@ static const char *check_key_type(EVP_PKEY *pkey, int *is_ec)
 }
 
 /* kid = base64url(SHA-256(DER certificate)), no padding. */
-static int compute_kid(X509 *cert, char out[STS_KEYS_KID_LEN + 1])
+static int compute_kid(X509 *cert, char out[STS_KEYS_KID_MAX + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     unsigned char b64[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
@@ -167,6 +171,33 @@ static int compute_kid(X509 *cert, char out[STS_KEYS_KID_LEN + 1])
     return 0;
 }
 
+/* *@out = a new, empty key set (no key, no certificate); free with sts_keys_free(). */
+static sts_errc_t keys_new(sts_keys_t **out, sts_err_t *err)
+{
+    sts_keys_t *keys = calloc(1, sizeof(*keys));
+
+    *out = NULL;
+    if (keys == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "out of memory");
+    if (pthread_mutex_init(&keys->lock, NULL) != 0) {
+        free(keys);
+        return STS_ERR(err, STS_E_INTERNAL, "pthread_mutex_init");
+    }
+    *out = keys;
+    return STS_OK;
+}
+
+/* 1..STS_KEYS_KID_MAX printable ASCII characters (%x20-7E). */
+static int kid_ok(const char *kid)
+{
+    size_t n = 0;
+
+    for (; kid[n] != '\0'; n++)
+        if ((unsigned char)kid[n] < 0x20 || (unsigned char)kid[n] > 0x7e)
+            return 0;
+    return n >= 1 && n <= STS_KEYS_KID_MAX;
+}
+
 sts_errc_t sts_keys_load(const char *key_file, const char *cert_file, sts_keys_t **out,
                          sts_err_t *err)
 {
@@ -179,13 +210,8 @@ sts_errc_t sts_keys_load(const char *key_file, const char *cert_file, sts_keys_t
         *out = NULL;
     STS_FAIL_IF(key_file == NULL || cert_file == NULL || out == NULL, err, STS_E_INTERNAL,
                 "sts_keys_load: bad arguments");
-    keys = calloc(1, sizeof(*keys));
-    STS_FAIL_IF(keys == NULL, err, STS_E_NOMEM, "out of memory");
-    if (pthread_mutex_init(&keys->lock, NULL) != 0) {
-        free(keys);
-        keys = NULL;
-        STS_FAIL_IF(1, err, STS_E_INTERNAL, "pthread_mutex_init");
-    }
+    STS_CHECK(keys_new(&keys, err));
+    keys->has_private = 1;
 
     /* OpenSSL copies first: they decide key type and the key/cert match. */
     fp = fopen(key_file, "r");
@@ -242,6 +268,58 @@ cleanup:
     return rc;
 }
 
+sts_errc_t sts_keys_load_public(const char *cert_file, const char *kid, sts_keys_t **out,
+                                sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    sts_keys_t *keys = NULL;
+    FILE *fp = NULL;
+    const char *why = NULL;
+
+    if (out != NULL)
+        *out = NULL;
+    STS_FAIL_IF(cert_file == NULL || out == NULL, err, STS_E_INTERNAL,
+                "sts_keys_load_public: bad arguments");
+    STS_FAIL_IF(kid != NULL && !kid_ok(kid), err, STS_E_CONFIG,
+                "%s: kid must be 1 to %d printable ASCII characters", cert_file,
+                STS_KEYS_KID_MAX);
+    STS_CHECK(keys_new(&keys, err));
+
+    fp = fopen(cert_file, "r");
+    STS_FAIL_IF(fp == NULL, err, STS_E_CONFIG, "cannot open certificate %s", cert_file);
+    keys->cert = PEM_read_X509(fp, NULL, no_password_cb, NULL);
+    fclose(fp);
+    fp = NULL;
+    STS_FAIL_IF(keys->cert == NULL, err, STS_E_CONFIG, "%s: not a PEM certificate", cert_file);
+    keys->pkey = X509_get_pubkey(keys->cert); /* a new reference */
+    STS_FAIL_IF(keys->pkey == NULL, err, STS_E_CONFIG, "%s: cannot read its public key",
+                cert_file);
+    why = check_key_type(keys->pkey, &keys->is_ec);
+    STS_FAIL_IF(why != NULL, err, STS_E_CONFIG, "%s: %s", cert_file, why);
+    if (kid != NULL)
+        memcpy(keys->kid, kid, strlen(kid) + 1);
+    else
+        STS_FAIL_IF(compute_kid(keys->cert, keys->kid) != 0, err, STS_E_CRYPTO,
+                    "cannot compute the key id");
+    /* No xmlsec master: nothing here signs, and the SAML code, the only
+     * user of xmlSecKeys, never verifies with a key that is not ours. */
+    keys->has_private = 0;
+    keys->gen = atomic_fetch_add(&g_keys_gen, 1UL) + 1UL;
+
+    sts_info("verification key loaded from %s: %s, kid %s", cert_file,
+             keys->is_ec ? "EC P-256" : "RSA", keys->kid);
+    *out = keys;
+    keys = NULL;
+
+cleanup:
+    if (fp != NULL)
+        fclose(fp);
+    sts_keys_free(keys);
+    if (rc != STS_OK)
+        ERR_clear_error();
+    return rc;
+}
+
 void sts_keys_free(sts_keys_t *keys)
 {
     thread_dup_t *d, *next;
@@ -278,7 +356,7 @@ xmlSecKeyPtr sts_keys_thread_key(sts_keys_t *keys)
     xmlSecKeyPtr key = NULL;
     thread_dup_t *d;
 
-    if (keys == NULL)
+    if (keys == NULL || keys->master == NULL) /* public-only: nothing to sign with */
         return NULL;
     if (t_keys == keys && t_gen == keys->gen)
         return t_key;
@@ -325,3 +403,5 @@ X509 *sts_keys_cert(const sts_keys_t *keys) { return keys != NULL ? keys->cert :
 int sts_keys_is_ec(const sts_keys_t *keys) { return keys != NULL && keys->is_ec; }
 
 const char *sts_keys_kid(const sts_keys_t *keys) { return keys != NULL ? keys->kid : NULL; }
+
+int sts_keys_has_private(const sts_keys_t *keys) { return keys != NULL && keys->has_private; }

@@ -342,6 +342,8 @@ sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **
     hoist_ds_ns(sig, ds);
 
     key = sts_keys_thread_key(keys);
+    STS_FAIL_IF(!sts_keys_has_private(keys), err, STS_E_INTERNAL,
+                "sts_saml2_issue: a public key cannot sign");
     STS_FAIL_IF(key == NULL, err, STS_E_NOMEM, "no signing key for this thread");
     ctx = xmlSecDSigCtxCreate(NULL);
     STS_FAIL_IF(ctx == NULL, err, STS_E_NOMEM, "xmlSecDSigCtxCreate");

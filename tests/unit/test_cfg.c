@@ -179,6 +179,19 @@ static void test_embedded_default(void)
     CHECK_STR(cfg->secrets_key_file, want);
     snprintf(want, sizeof(want), "%s/wsdl/sts.wsdl", g_srcdir);
     CHECK_STR(cfg->wsdl_file, want);
+    /* two signing keys: the RSA one first, then the EC one */
+    CHECK(cfg->nsigning_keys == 2);
+    if (cfg->nsigning_keys == 2) {
+        CHECK_STR(cfg->signing_keys[0].key_file, cfg->signing_key_file);
+        CHECK_STR(cfg->signing_keys[0].cert_file, cfg->signing_cert_file);
+        CHECK(cfg->signing_keys[0].key_file != cfg->signing_key_file); /* a copy */
+        snprintf(want, sizeof(want), "%s/certs/sts-signing-ec.key", g_srcdir);
+        CHECK_STR(cfg->signing_keys[1].key_file, want);
+        snprintf(want, sizeof(want), "%s/certs/sts-signing-ec.crt", g_srcdir);
+        CHECK_STR(cfg->signing_keys[1].cert_file, want);
+    }
+    CHECK(cfg->ntrusted_issuers == 0 && cfg->trusted_issuers == NULL);
+    CHECK(cfg->public_url == NULL);
     /* the defaults of every numeric option */
     CHECK(cfg->workers == 32 && cfg->backlog == 128);
     CHECK(cfg->recv_timeout == 5 && cfg->send_timeout == 5 && cfg->max_keep_alive == 100);
@@ -214,10 +227,12 @@ static void test_embedded_default(void)
     rp = sts_cfg_find_rp(cfg, "https://rp.example.com/");
     CHECK(rp != NULL && rp->match == STS_MATCH_EXACT && rp->default_lifetime == 0 &&
           rp->max_lifetime == 0);
+    CHECK(rp != NULL && rp->signing_alg == NULL);
     CHECK(sts_cfg_find_rp(cfg, "https://rp.example.com/x") == NULL);
     rp = sts_cfg_find_rp(cfg, "https://api.example.com/");
     CHECK(rp != NULL && rp == &cfg->rps[1] && rp->match == STS_MATCH_EXACT &&
           rp->default_lifetime == 0 && rp->max_lifetime == 0);
+    CHECK(rp != NULL && rp->signing_alg != NULL && strcmp(rp->signing_alg, "ES256") == 0);
     CHECK(sts_cfg_find_rp(cfg, "https://api.example.com/v1") == NULL);
 
     /* the demo OAuth client */
@@ -234,6 +249,7 @@ static void test_embedded_default(void)
                                           "urn:ietf:params:oauth:token-type:refresh_token"};
 
         CHECK_STR(cl->client_id, "migration-tester");
+        CHECK(cl->signing_alg == NULL);
         CHECK(strncmp(cl->secret_hash, "$y$", 3) == 0);
         CHECK(sts_password_check(cl->secret_hash, "s3cret") == 1);
         CHECK(sts_password_check(cl->secret_hash, "S3cret") == 0);
@@ -265,6 +281,8 @@ static void test_embedded_default(void)
     if (cfg != NULL) {
         CHECK_STR(cfg->signing_key_file, "/opt/sts-dev-pki/sts-signing.key");
         CHECK_STR(cfg->secrets_key_file, "/opt/sts-dev-pki/dev-secrets.key");
+        CHECK(cfg->nsigning_keys == 2 &&
+              strcmp(cfg->signing_keys[1].cert_file, "/opt/sts-dev-pki/sts-signing-ec.crt") == 0);
     }
     sts_cfg_free(cfg);
     unsetenv("STS_CERTS_DIR");
@@ -292,12 +310,17 @@ static void test_full_example(void)
         "    \"send_timeout\": 20,\n"
         "    \"max_keep_alive\": 50,\n"
         "    \"max_message_size\": 2097152,\n"
-        "    \"log_level\": \"debug\"\n"
+        "    \"log_level\": \"debug\",\n"
+        "    \"public_url\": \"https://sts.example.org:8443/sts/\"\n"
         "  },\n"
         "  \"engine\": {\n"
         "    \"issuer\": \"urn:example:sts\",\n"
         "    \"signing_key\": \"keys/signing.key\",\n"
         "    \"signing_cert\": \"keys/signing.crt\",\n"
+        "    \"additional_signing_keys\": [\n"
+        "      {\"key\": \"keys/ec.key\", \"cert\": \"/pki/ec.crt\"},\n"
+        "      {\"cert\": \"keys/next.crt\", \"key\": \"./keys/next.key\"}\n"
+        "    ],\n"
         "    \"secrets_key\": \"keys/secrets.key\",\n"
         "    \"default_lifetime\": 600,\n"
         "    \"max_lifetime\": 7200,\n"
@@ -325,7 +348,13 @@ static void test_full_example(void)
         "  \"relying_parties\": [\n"
         "    {\"applies_to\": \"https://rp.example.com/app\", \"match\": \"exact\",\n"
         "     \"default_lifetime\": 300, \"max_lifetime\": 900},\n"
-        "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"prefix\"}\n"
+        "    {\"applies_to\": \"https://rp.example.com/\", \"match\": \"prefix\", "
+        "\"signing_alg\": \"ES256\"}\n"
+        "  ],\n"
+        "  \"trusted_issuers\": [\n"
+        "    {\"issuer\": \"https://idp.example.net/\", \"cert\": \"idp.crt\"},\n"
+        "    {\"kid\": \"partner key #1\", \"cert\": \"/pki/partner.crt\", "
+        "\"issuer\": \"urn:partner\"}\n"
         "  ]\n"
         "}\n";
     const sts_cfg_user_t *u;
@@ -344,6 +373,7 @@ static void test_full_example(void)
     CHECK(cfg->workers == 8 && cfg->backlog == 64 && cfg->recv_timeout == 10);
     CHECK(cfg->send_timeout == 20 && cfg->max_keep_alive == 50);
     CHECK(cfg->max_message_size == 2097152 && cfg->log_level == STS_LOG_DEBUG);
+    CHECK_STR(cfg->public_url, "https://sts.example.org:8443/sts");
     CHECK_STR(cfg->issuer, "urn:example:sts");
     snprintf(want, sizeof(want), "%s/keys/signing.key", g_dir);
     CHECK_STR(cfg->signing_key_file, want);
@@ -351,6 +381,29 @@ static void test_full_example(void)
     CHECK_STR(cfg->signing_cert_file, want);
     snprintf(want, sizeof(want), "%s/keys/secrets.key", g_dir);
     CHECK_STR(cfg->secrets_key_file, want);
+    /* signing keys: engine.signing_key first, then the additional ones in order */
+    CHECK(cfg->nsigning_keys == 3);
+    if (cfg->nsigning_keys == 3) {
+        CHECK_STR(cfg->signing_keys[0].key_file, cfg->signing_key_file);
+        CHECK_STR(cfg->signing_keys[0].cert_file, cfg->signing_cert_file);
+        snprintf(want, sizeof(want), "%s/keys/ec.key", g_dir);
+        CHECK_STR(cfg->signing_keys[1].key_file, want);
+        CHECK_STR(cfg->signing_keys[1].cert_file, "/pki/ec.crt");
+        snprintf(want, sizeof(want), "%s/keys/next.key", g_dir);
+        CHECK_STR(cfg->signing_keys[2].key_file, want);
+        snprintf(want, sizeof(want), "%s/keys/next.crt", g_dir);
+        CHECK_STR(cfg->signing_keys[2].cert_file, want);
+    }
+    CHECK(cfg->ntrusted_issuers == 2);
+    if (cfg->ntrusted_issuers == 2) {
+        CHECK_STR(cfg->trusted_issuers[0].issuer, "https://idp.example.net/");
+        snprintf(want, sizeof(want), "%s/idp.crt", g_dir);
+        CHECK_STR(cfg->trusted_issuers[0].cert_file, want);
+        CHECK(cfg->trusted_issuers[0].kid == NULL);
+        CHECK_STR(cfg->trusted_issuers[1].issuer, "urn:partner");
+        CHECK_STR(cfg->trusted_issuers[1].cert_file, "/pki/partner.crt");
+        CHECK_STR(cfg->trusted_issuers[1].kid, "partner key #1");
+    }
     CHECK(cfg->default_lifetime == 600 && cfg->max_lifetime == 7200);
     CHECK(cfg->clock_skew == 60 && cfg->renew_window == 86400);
     CHECK(cfg->require_timestamp == 0 && cfg->timestamp_max_age == 120);
@@ -392,7 +445,9 @@ static void test_full_example(void)
         CHECK_STR(cfg->rps[0].applies_to, "https://rp.example.com/app");
         CHECK(cfg->rps[0].match == STS_MATCH_EXACT);
         CHECK(cfg->rps[0].default_lifetime == 300 && cfg->rps[0].max_lifetime == 900);
+        CHECK(cfg->rps[0].signing_alg == NULL);
         CHECK_STR(cfg->rps[1].applies_to, "https://rp.example.com/");
+        CHECK_STR(cfg->rps[1].signing_alg, "ES256");
         CHECK(cfg->rps[1].match == STS_MATCH_PREFIX);
         CHECK(cfg->rps[1].default_lifetime == 0 && cfg->rps[1].max_lifetime == 0);
     }
@@ -415,6 +470,11 @@ static void test_defaults_in_file(void)
     CHECK(cfg->secrets_key_file == NULL);
     CHECK(cfg->nusers == 0 && cfg->users == NULL);
     CHECK(cfg->nclients == 0 && cfg->clients == NULL);
+    CHECK(cfg->nsigning_keys == 1 && cfg->signing_keys != NULL &&
+          strcmp(cfg->signing_keys[0].key_file, cfg->signing_key_file) == 0 &&
+          strcmp(cfg->signing_keys[0].cert_file, cfg->signing_cert_file) == 0);
+    CHECK(cfg->ntrusted_issuers == 0 && cfg->trusted_issuers == NULL);
+    CHECK(cfg->public_url == NULL && cfg->rps[0].signing_alg == NULL);
     CHECK(cfg->workers == 32 && cfg->require_timestamp == 1 && cfg->log_level == STS_LOG_INFO);
     CHECK(cfg->strict_key_perms == 1);
     sts_cfg_free(cfg);
@@ -911,7 +971,8 @@ static void test_clients_example(void)
         "      \"scopes\": [\"openid\", \"a!#[]^~\", \"x:y/z\"],\n"
         "      \"token_types\": [\"urn:ietf:params:oauth:token-type:saml1\",\n"
         "                      \"urn:ietf:params:oauth:token-type:refresh_token\"],\n"
-        "      \"grant_types\": [\"refresh_token\"]\n"
+        "      \"grant_types\": [\"refresh_token\"],\n"
+        "      \"signing_alg\": \"RS256\"\n"
         "    },\n"
         "    {\"client_id\": \"b\", \"secret_hash\": \"$y$b\", \"audiences\": [\"urn:lab\"]}\n"
         "  ],\n"
@@ -932,6 +993,8 @@ static void test_clients_example(void)
     CHECK(a == &cfg->clients[0] && b == &cfg->clients[1]);
     if (a != NULL && b != NULL) {
         CHECK_STR(a->secret_hash, "$2b$12$abcdefghijklmnopqrstuv");
+        CHECK_STR(a->signing_alg, "RS256");
+        CHECK(b->signing_alg == NULL);
         CHECK(a->naudiences == 3);
         if (a->naudiences == 3) {
             CHECK_STR(a->audiences[0], "https://rp.example.com/");
@@ -1204,6 +1267,239 @@ static void test_find_client(void)
     CHECK(sts_cfg_client_allows(NULL, 0, "openid") == 0);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Signing keys, signing_alg, trusted issuers, public_url                    */
+
+/* engine.additional_signing_keys: its key at line 2, column 63 (after ENG). */
+#define ASK(arr) ENG ", \"additional_signing_keys\": " arr
+
+static void test_signing_keys(void)
+{
+    char arr[2048], eng[2200];
+    size_t o = 0;
+    sts_cfg_t *cfg;
+
+    /* an empty array: only engine.signing_key */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ASK("[]"), RPS, NULL)));
+    CHECK(cfg != NULL && cfg->nsigning_keys == 1);
+    sts_cfg_free(cfg);
+
+    /* 8 additional keys are fine, 9 are not */
+    o += (size_t)snprintf(arr + o, sizeof(arr) - o, "[");
+    for (int i = 0; i < 8; i++)
+        o += (size_t)snprintf(arr + o, sizeof(arr) - o,
+                              "%s{\"key\": \"k%d.key\", \"cert\": \"k%d.crt\"}", i ? ", " : "",
+                              i, i);
+    snprintf(eng, sizeof(eng), ASK("%s]"), arr);
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(eng, RPS, NULL)));
+    CHECK(cfg != NULL && cfg->nsigning_keys == 9);
+    if (cfg != NULL && cfg->nsigning_keys == 9) {
+        char want[PATH_MAX + 64];
+
+        snprintf(want, sizeof(want), "%s/k7.crt", g_dir);
+        CHECK_STR(cfg->signing_keys[8].cert_file, want);
+        snprintf(want, sizeof(want), "%s/s.key", g_dir);
+        CHECK_STR(cfg->signing_keys[0].key_file, want);
+    }
+    sts_cfg_free(cfg);
+    snprintf(eng, sizeof(eng), ASK("%s, {\"key\": \"k8.key\", \"cert\": \"k8.crt\"}]"), arr);
+    EXPECT_ERR(cfg_text(eng, RPS, NULL),
+               ":2:63: \"engine.additional_signing_keys\" must have at most 8 entries (got 9)");
+
+    /* the shape of an entry */
+    EXPECT_ERR(cfg_text(ASK("[{\"key\": \"a.key\", \"cert\": \"a.crt\", \"kee\": \"b.key\"}]"), RPS,
+                        NULL),
+               ":2:125: unknown key \"kee\" in \"engine.additional_signing_keys[0]\"");
+    EXPECT_ERR(cfg_text(ASK("[{\"key\": \"a.key\", \"cert\": \"a.crt\"}, {\"key\": \"b.key\"}]"),
+                        RPS, NULL),
+               ":2:126: missing required key \"cert\" in \"engine.additional_signing_keys[1]\"");
+    EXPECT_ERR(cfg_text(ASK("[{\"cert\": \"a.crt\"}]"), RPS, NULL),
+               ":2:91: missing required key \"key\" in \"engine.additional_signing_keys[0]\"");
+    EXPECT_ERR(cfg_text(ASK("[{\"key\": \"\", \"cert\": \"a.crt\"}]"), RPS, NULL),
+               ":2:92: \"engine.additional_signing_keys[0].key\" must not be empty");
+    EXPECT_ERR(cfg_text(ASK("[{\"key\": \"a.key\", \"cert\": 7}]"), RPS, NULL),
+               ":2:108: \"engine.additional_signing_keys[0].cert\" must be a string");
+    EXPECT_ERR(cfg_text(ASK("[\"a.key\"]"), RPS, NULL),
+               ":2:91: \"engine.additional_signing_keys[0]\" must be an object");
+    EXPECT_ERR(cfg_text(ASK("{\"key\": \"a.key\", \"cert\": \"a.crt\"}"), RPS, NULL),
+               ":2:63: \"engine.additional_signing_keys\" must be an array");
+}
+
+/* relying_parties[i].signing_alg and clients[i].signing_alg */
+static void test_signing_alg(void)
+{
+    sts_cfg_t *cfg = LOAD_OK(write_file(
+        "cfg.json", cfg_text(ENG,
+                             "{\"applies_to\": \"urn:a\", \"signing_alg\": \"RS256\"}, "
+                             "{\"applies_to\": \"urn:b\", \"signing_alg\": \"ES256\"}, "
+                             "{\"applies_to\": \"urn:c\"}",
+                             CL("\"client_id\": \"c\", " CL_HASH
+                                ", \"audiences\": [\"urn:a\"], \"signing_alg\": \"ES256\"}, "
+                                "{\"client_id\": \"d\", " CL_HASH
+                                ", \"audiences\": [\"urn:b\"]"))));
+
+    if (cfg != NULL) {
+        CHECK(cfg->nrps == 3 && cfg->nclients == 2);
+        CHECK_STR(cfg->rps[0].signing_alg, "RS256");
+        CHECK_STR(cfg->rps[1].signing_alg, "ES256");
+        CHECK(cfg->rps[2].signing_alg == NULL);
+        CHECK_STR(cfg->clients[0].signing_alg, "ES256");
+        CHECK(cfg->clients[1].signing_alg == NULL);
+    }
+    sts_cfg_free(cfg);
+
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:a\", \"signing_alg\": \"HS256\"}", NULL),
+               ":3:47: \"relying_parties[0].signing_alg\" must be \"RS256\" or \"ES256\"");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:a\", \"signing_alg\": \"es256\"}", NULL),
+               ":3:47: \"relying_parties[0].signing_alg\" must be \"RS256\" or \"ES256\"");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:a\", \"signing_alg\": [\"RS256\"]}", NULL),
+               ":3:47: \"relying_parties[0].signing_alg\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL(CL_OK ", \"signing_alg\": \"PS256\"")),
+               ":4:99: \"clients[0].signing_alg\" must be \"RS256\" or \"ES256\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL(CL_OK ", \"signing_alg\": \"\"")),
+               ":4:99: \"clients[0].signing_alg\" must be \"RS256\" or \"ES256\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, CL(CL_OK ", \"signing_alg\": null")),
+               ":4:99: \"clients[0].signing_alg\" must be a string");
+}
+
+/* Trusted issuer entries open at line 4, column 23: {"issuer": ... */
+#define TI(body) "\"trusted_issuers\": [" body "]"
+#define TI_A "{\"issuer\": \"https://idp.example/\", \"cert\": \"idp.crt\"}"
+
+static void test_trusted_issuers(void)
+{
+    char kid[130], extra[512];
+    sts_cfg_t *cfg;
+
+    /* omitted and empty are the same; a 128-character kid is fine */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, TI(""))));
+    CHECK(cfg != NULL && cfg->ntrusted_issuers == 0 && cfg->trusted_issuers == NULL);
+    sts_cfg_free(cfg);
+    memset(kid, '~', 128);
+    kid[128] = '\0';
+    snprintf(extra, sizeof(extra), TI(TI_A ", {\"issuer\": \"urn:x\", \"cert\": \"/x.crt\", "
+                                      "\"kid\": \"%s\"}"), kid);
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, extra)));
+    CHECK(cfg != NULL && cfg->ntrusted_issuers == 2 && cfg->trusted_issuers[1].kid != NULL &&
+          strcmp(cfg->trusted_issuers[1].kid, kid) == 0 && cfg->trusted_issuers[0].kid == NULL);
+    sts_cfg_free(cfg);
+    /* engine.issuer may come after the trusted issuers; only an equal string is refused */
+    cfg = LOAD_OK(write_file("cfg.json",
+                             "{\n  \"trusted_issuers\": [{\"issuer\": \"https://sts.example.com\", "
+                             "\"cert\": \"a.crt\"}],\n  \"engine\": {" ENG
+                             ", \"issuer\": \"https://sts.example.com/\"},\n"
+                             "  \"relying_parties\": [" RPS "]\n}\n"));
+    CHECK(cfg != NULL && cfg->ntrusted_issuers == 1);
+    sts_cfg_free(cfg);
+
+    /* 129 characters, a control character, empty */
+    kid[128] = '~';
+    kid[129] = '\0';
+    snprintf(extra, sizeof(extra),
+             TI("{\"issuer\": \"urn:x\", \"cert\": \"/x.crt\", \"kid\": \"%s\"}"), kid);
+    EXPECT_ERR(cfg_text(ENG, RPS, extra),
+               ":4:61: \"trusted_issuers[0].kid\" must be 1 to 128 printable ASCII characters");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        TI("{\"issuer\": \"urn:x\", \"cert\": \"/x.crt\", \"kid\": \"a\\tb\"}")),
+               ":4:61: \"trusted_issuers[0].kid\" must be 1 to 128 printable ASCII characters");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        TI("{\"issuer\": \"urn:x\", \"cert\": \"/x.crt\", \"kid\": \"\"}")),
+               ":4:61: \"trusted_issuers[0].kid\" must be 1 to 128 printable ASCII characters");
+    EXPECT_ERR(cfg_text(ENG, RPS, TI("{\"issuer\": \"urn:x\", \"cert\": \"/x.crt\", \"kid\": 1}")),
+               ":4:61: \"trusted_issuers[0].kid\" must be a string");
+    /* issuer */
+    EXPECT_ERR(cfg_text(ENG, RPS, TI("{\"issuer\": \"idp.example\", \"cert\": \"a.crt\"}")),
+               ":4:24: \"trusted_issuers[0].issuer\" must be an absolute URI (scheme:...)");
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        TI("{\"issuer\": \"https://idp example/\", \"cert\": \"a.crt\"}")),
+               ":4:24: \"trusted_issuers[0].issuer\" must be an absolute URI without spaces or "
+               "control characters");
+    EXPECT_ERR(cfg_text(ENG, RPS, TI("{\"cert\": \"a.crt\"}")),
+               ":4:23: missing required key \"issuer\" in \"trusted_issuers[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, TI("{\"issuer\": \"urn:x\"}")),
+               ":4:23: missing required key \"cert\" in \"trusted_issuers[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, TI("{\"issuer\": \"urn:x\", \"cert\": \"\"}")),
+               ":4:43: \"trusted_issuers[0].cert\" must not be empty");
+    /* duplicates: at the second */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        TI(TI_A ",\n    {\"issuer\": \"urn:y\", \"cert\": \"y.crt\"},\n"
+                                "    {\"cert\": \"b.crt\", \"issuer\": \"https://idp.example/\"}")),
+               ":6:23: duplicate trusted issuer \"https://idp.example/\" (also "
+               "trusted_issuers[0])");
+    /* not the STS itself (here the default engine.issuer) */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        TI(TI_A ", {\"issuer\": \"https://sts.example.com/\", "
+                                "\"cert\": \"a.crt\"}")),
+               ":4:79: trusted issuer \"https://sts.example.com/\" is the STS itself "
+               "(\"engine.issuer\")");
+    EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"urn:sts\"", RPS,
+                        TI("{\"cert\": \"a.crt\", \"issuer\": \"urn:sts\"}")),
+               ":4:41: trusted issuer \"urn:sts\" is the STS itself (\"engine.issuer\")");
+    /* shapes and unknown keys */
+    EXPECT_ERR(cfg_text(ENG, RPS,
+                        TI("{\"issuer\": \"urn:x\", \"cert\": \"a.crt\", \"aud\": \"urn:sts\"}")),
+               ":4:60: unknown key \"aud\" in \"trusted_issuers[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, TI("\"urn:x\"")),
+               ":4:23: \"trusted_issuers[0]\" must be an object");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"trusted_issuers\": {}"),
+               ":4:3: \"trusted_issuers\" must be an array");
+    /* not in a users file */
+    write_file("users.json", "{\"users\": [], \"trusted_issuers\": []}");
+    {
+        char want[2 * PATH_MAX];
+
+        snprintf(want, sizeof(want), "%s:1:15: unknown key \"trusted_issuers\" at the top level",
+                 tmp_path("users.json"));
+        EXPECT_ERR_FULL(
+            write_file("cfg.json", cfg_text(ENG, RPS, "\"users_file\": \"users.json\"")), want);
+    }
+}
+
+static void test_public_url(void)
+{
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"https://sts.example.com/", "https://sts.example.com"},
+        {"https://sts.example.com", "https://sts.example.com"},
+        {"http://127.0.0.1:8080/base//", "http://127.0.0.1:8080/base"},
+        {"https://[::1]:8443/a/b", "https://[::1]:8443/a/b"},
+    };
+    static const struct {
+        const char *in, *msg;
+    } bad[] = {
+        {"ftp://sts.example.com/", "must start with \"http://\" or \"https://\""},
+        {"HTTPS://sts.example.com/", "must start with \"http://\" or \"https://\""},
+        {"sts.example.com", "must start with \"http://\" or \"https://\""},
+        {"https://sts example.com/", "must be printable ASCII without spaces"},
+        {"https://sts.example.com/\\t", "must be printable ASCII without spaces"},
+        {"https://st\xc3\xa9.example/", "must be printable ASCII without spaces"},
+        {"https://sts.example.com/?x=1", "must not have a query or a fragment (\"?\", \"#\")"},
+        {"https://sts.example.com/#top", "must not have a query or a fragment (\"?\", \"#\")"},
+        {"https://", "must name a host after the scheme"},
+        {"http:///sts", "must name a host after the scheme"},
+        {"https:////", "must name a host after the scheme"},
+    };
+    char extra[256], want[512];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        sts_cfg_t *cfg;
+
+        snprintf(extra, sizeof(extra), "\"server\": {\"public_url\": \"%s\"}", ok[i].in);
+        cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, extra)));
+        if (cfg != NULL)
+            CHECK_STR(cfg->public_url, ok[i].out);
+        sts_cfg_free(cfg);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(extra, sizeof(extra), "\"server\": {\"public_url\": \"%s\"}", bad[i].in);
+        snprintf(want, sizeof(want), ":4:14: \"server.public_url\" %s", bad[i].msg);
+        EXPECT_ERR(cfg_text(ENG, RPS, extra), want);
+    }
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"public_url\": true}"),
+               ":4:14: \"server.public_url\" must be a string");
+}
+
 /* The text between the first "```json" after @marker and the closing "```". */
 static char *doc_block(const char *doc, const char *marker)
 {
@@ -1225,9 +1521,27 @@ static void check_same_list(char **a, size_t na, char **b, size_t nb)
         CHECK_STR(a[i], b[i]);
 }
 
+/* Both NULL, or equal strings. */
+static void check_same_opt(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        CHECK(a == b);
+    else
+        CHECK_STR(a, b);
+}
+
+/* The same file name (the directories differ: docs' copy loads from a temporary one). */
+static void check_same_base(const char *a, const char *b)
+{
+    const char *x = strrchr(a, '/'), *y = strrchr(b, '/');
+
+    CHECK_STR(x ? x + 1 : a, y ? y + 1 : b);
+}
+
 static void check_same_client(const sts_cfg_client_t *a, const sts_cfg_client_t *b)
 {
     CHECK_STR(a->client_id, b->client_id);
+    check_same_opt(a->signing_alg, b->signing_alg);
     CHECK_STR(a->secret_hash, b->secret_hash);
     check_same_list(a->audiences, a->naudiences, b->audiences, b->naudiences);
     check_same_list(a->scopes, a->nscopes, b->scopes, b->nscopes);
@@ -1248,7 +1562,8 @@ static void test_doc_examples(void)
         "\"password_hash\"", "\"digest_secret\"", "\"attributes\"", "\"users_file\"",
         "\"relying_parties\"", "\"applies_to\"", "\"match\"", "\"clients\"", "\"client_id\"",
         "\"secret_hash\"", "\"audiences\"", "\"scopes\"", "\"token_types\"", "\"grant_types\"",
-        NULL};
+        "\"public_url\"", "\"additional_signing_keys\"", "\"key\"", "\"cert\"", "\"signing_alg\"",
+        "\"trusted_issuers\"", "\"kid\"", NULL};
     char path[PATH_MAX + 32];
     char *doc, *example = NULL, *users = NULL, *embedded = NULL;
     sts_cfg_t *cfg;
@@ -1271,6 +1586,8 @@ static void test_doc_examples(void)
         write_file("users.json", users);
         cfg = LOAD_OK(write_file("cfg.json", example));
         CHECK(cfg != NULL && cfg->nusers >= 2 && cfg->nrps >= 2 && cfg->nclients >= 2);
+        CHECK(cfg != NULL && cfg->nsigning_keys >= 2 && cfg->ntrusted_issuers >= 1 &&
+              cfg->public_url != NULL);
         sts_cfg_free(cfg);
     }
     /* the embedded default as documented is the one compiled in */
@@ -1288,7 +1605,16 @@ static void test_doc_examples(void)
             for (size_t i = 0; i < cfg->nrps && i < dflt->nrps; i++) {
                 CHECK_STR(cfg->rps[i].applies_to, dflt->rps[i].applies_to);
                 CHECK(cfg->rps[i].match == dflt->rps[i].match);
+                check_same_opt(cfg->rps[i].signing_alg, dflt->rps[i].signing_alg);
             }
+            CHECK(cfg->nsigning_keys == dflt->nsigning_keys);
+            for (size_t i = 0; i < cfg->nsigning_keys && i < dflt->nsigning_keys; i++) {
+                check_same_base(cfg->signing_keys[i].key_file, dflt->signing_keys[i].key_file);
+                check_same_base(cfg->signing_keys[i].cert_file, dflt->signing_keys[i].cert_file);
+            }
+            check_same_base(cfg->secrets_key_file, dflt->secrets_key_file);
+            CHECK(cfg->ntrusted_issuers == dflt->ntrusted_issuers);
+            check_same_opt(cfg->public_url, dflt->public_url);
             CHECK(cfg->nclients == dflt->nclients);
             for (size_t i = 0; i < cfg->nclients && i < dflt->nclients; i++)
                 check_same_client(&cfg->clients[i], &dflt->clients[i]);
@@ -1340,6 +1666,10 @@ int main(void)
     test_clients_example();
     test_client_errors();
     test_find_client();
+    test_signing_keys();
+    test_signing_alg();
+    test_trusted_issuers();
+    test_public_url();
     test_doc_examples();
     rm_dir();
     return sts_test_summary();

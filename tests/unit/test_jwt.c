@@ -18,6 +18,7 @@
 #include "sts_jwt.h"
 #include "sts_keys.h"
 #include "sts_log.h"
+#include "sts_saml.h"
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -411,6 +412,189 @@ static void test_sign_errors(void)
           strstr(e.detail, "longer than") != NULL);
     json_decref(arr);
     json_decref(big);
+}
+
+/* ------------------------------------------------------------------------ */
+/* public-only key sets (sts_keys_load_public): verify, never sign          */
+/* ------------------------------------------------------------------------ */
+
+/* @tok must verify with exactly the key set @k alone; its claims must be @want. */
+static void accept_with(sts_keys_t *k, const char *tok, json_t *want, int line)
+{
+    json_t *c = NULL;
+    sts_err_t e;
+    sts_errc_t rc;
+
+    memset(&e, 0, sizeof(e));
+    rc = sts_jwt_verify(&k, 1, tok, strlen(tok), NULL, &c, &e);
+    if (rc == STS_OK && c != NULL && (want == NULL || json_equal(c, want))) {
+        g_pass++;
+    } else {
+        g_fail++;
+        fprintf(stderr, "%s:%d: verify with the public-only key failed: rc=%s detail=\"%s\"\n",
+                __FILE__, line, sts_errc_name(rc), e.detail);
+    }
+    json_decref(c);
+}
+
+/* Loading must fail with @code and leave *out NULL. */
+static void load_public_fails(const char *crt, const char *kid, sts_errc_t code, const char *why,
+                              int line)
+{
+    sts_keys_t *k = (sts_keys_t *)&g_sentinel;
+    sts_err_t e;
+    sts_errc_t rc;
+
+    memset(&e, 0, sizeof(e));
+    rc = sts_keys_load_public(crt, kid, &k, &e);
+    if (rc == code && k == NULL && strstr(e.detail, why) != NULL) {
+        g_pass++;
+    } else {
+        g_fail++;
+        fprintf(stderr, "%s:%d: load_public: rc=%s detail=\"%s\" (want %s, \"%s\")\n", __FILE__,
+                line, sts_errc_name(rc), e.detail, sts_errc_name(code), why);
+        if (k != NULL && k != (sts_keys_t *)&g_sentinel)
+            sts_keys_free(k);
+    }
+}
+#define LOAD_PUBLIC_FAILS(crt, kid, code, why)                                                     \
+    load_public_fails((crt), (kid), (code), (why), __LINE__)
+
+static void test_public_only(void)
+{
+    static const char *const kid_override = "partner key #1 (2026)";
+    sts_keys_t *pub_rsa = NULL, *pub_ec = NULL, *pub_kid = NULL;
+    json_t *claims = claims_fixture();
+    char *tok = NULL, *out = (char *)"x";
+    sts_err_t e;
+
+    CHECK_OK(sts_keys_load_public(path_of("rsa.crt"), NULL, &pub_rsa, &e), e);
+    CHECK_OK(sts_keys_load_public(path_of("ec.crt"), NULL, &pub_ec, &e), e);
+    CHECK_OK(sts_keys_load_public(path_of("rsa.crt"), kid_override, &pub_kid, &e), e);
+    if (pub_rsa == NULL || pub_ec == NULL || pub_kid == NULL)
+        goto cleanup;
+
+    /* what the set holds: the certificate and its public key, no private key */
+    CHECK(sts_keys_has_private(g_rsa) == 1 && sts_keys_has_private(g_ec) == 1);
+    CHECK(sts_keys_has_private(pub_rsa) == 0 && sts_keys_has_private(pub_ec) == 0 &&
+          sts_keys_has_private(pub_kid) == 0 && sts_keys_has_private(NULL) == 0);
+    CHECK(sts_keys_thread_key(pub_rsa) == NULL && sts_keys_thread_key(pub_ec) == NULL);
+    CHECK(EVP_PKEY_eq(sts_keys_pkey(pub_rsa), pk_rsa()) == 1);
+    CHECK(EVP_PKEY_eq(sts_keys_pkey(pub_ec), pk_ec()) == 1);
+    CHECK(X509_cmp(sts_keys_cert(pub_rsa), sts_keys_cert(g_rsa)) == 0);
+    CHECK(X509_cmp(sts_keys_cert(pub_ec), sts_keys_cert(g_ec)) == 0);
+    CHECK(sts_keys_is_ec(pub_rsa) == 0 && sts_keys_is_ec(pub_ec) == 1 &&
+          sts_keys_is_ec(pub_kid) == 0);
+    /* the default kid is the thumbprint, the same as the full key set's */
+    CHECK(strcmp(sts_keys_kid(pub_rsa), kid_rsa()) == 0);
+    CHECK(strcmp(sts_keys_kid(pub_ec), kid_ec()) == 0);
+    CHECK(strcmp(sts_keys_kid(pub_kid), kid_override) == 0);
+
+    /* signed with the private key, verified with the public-only set */
+    CHECK_OK(sts_jwt_sign(g_rsa, "JWT", claims, &tok, &e), e);
+    if (tok != NULL) {
+        pool_add(tok);
+        accept_with(pub_rsa, tok, claims, __LINE__);
+        /* the override kid is what the token must name */
+        CHECK(sts_jwt_verify(&pub_kid, 1, tok, strlen(tok), NULL, NULL, &e) ==
+                  STS_E_INVALID_TOKEN &&
+              strstr(e.detail, "unknown kid") != NULL);
+    }
+    tok = NULL;
+    CHECK_OK(sts_jwt_sign(g_ec, NULL, claims, &tok, &e), e);
+    if (tok != NULL) {
+        pool_add(tok);
+        accept_with(pub_ec, tok, claims, __LINE__);
+        CHECK(sts_jwt_verify(&pub_rsa, 1, tok, strlen(tok), NULL, NULL, &e) ==
+                  STS_E_INVALID_TOKEN);
+    }
+    /* a token by the private key that carries the override kid (as the issuer's would) */
+    tok = forge(pk_rsa(), S("{\"alg\":\"RS256\",\"kid\":\"%s\"}", kid_override), PAY);
+    accept_with(pub_kid, tok, NULL, __LINE__);
+    CHECK(sts_jwt_verify(&pub_rsa, 1, tok, strlen(tok), NULL, NULL, &e) == STS_E_INVALID_TOKEN &&
+          strstr(e.detail, "unknown kid") != NULL);
+    {
+        sts_keys_t *both[2] = {pub_ec, pub_kid};
+        json_t *c = NULL;
+
+        CHECK(sts_jwt_verify(both, 2, tok, strlen(tok), NULL, &c, &e) == STS_OK && c != NULL);
+        json_decref(c);
+    }
+    /* the key still decides: another key's signature under the override kid fails */
+    tok = forge(sts_keys_pkey(g_evil), S("{\"alg\":\"RS256\",\"kid\":\"%s\"}", kid_override), PAY);
+    CHECK(sts_jwt_verify(&pub_kid, 1, tok, strlen(tok), NULL, NULL, &e) == STS_E_INVALID_TOKEN &&
+          strstr(e.detail, "signature verification failed") != NULL);
+
+    /* signing needs a private key: a clean error, no token */
+    memset(&e, 0, sizeof(e));
+    CHECK(sts_jwt_sign(pub_rsa, "JWT", claims, &out, &e) == STS_E_INTERNAL && out == NULL &&
+          strstr(e.detail, "a public key cannot sign") != NULL);
+    out = (char *)"x";
+    CHECK(sts_jwt_sign(pub_ec, "JWT", claims, &out, &e) == STS_E_INTERNAL && out == NULL);
+    out = (char *)"x";
+    CHECK(sts_jwt_sign(pub_kid, NULL, claims, &out, NULL) == STS_E_INTERNAL && out == NULL);
+    {
+        /* and the SAML signer, which needs an xmlSecKey, has none to borrow */
+        sts_saml_params_t p;
+        char id[STS_SAML_ID_MAX];
+        char *xml = (char *)"x";
+        size_t len = 1;
+
+        memset(&p, 0, sizeof(p));
+        p.issuer = "https://sts.example";
+        p.subject = "alice";
+        p.audience = AUD;
+        p.issue_instant = p.not_before = p.authn_instant = time(NULL);
+        p.not_on_or_after = p.not_before + 300;
+        CHECK(sts_saml2_issue(pub_rsa, &p, &xml, &len, id, &e) == STS_E_INTERNAL && xml == NULL &&
+              len == 0 && id[0] == '\0' && strstr(e.detail, "a public key cannot sign") != NULL);
+        xml = (char *)"x";
+        CHECK(sts_saml2_issue(pub_ec, &p, &xml, &len, id, &e) != STS_OK && xml == NULL);
+    }
+
+    /* what is refused */
+    LOAD_PUBLIC_FAILS(path_of("nope.crt"), NULL, STS_E_CONFIG, "cannot open");
+    LOAD_PUBLIC_FAILS(path_of("rsa.key"), NULL, STS_E_CONFIG, "not a PEM certificate");
+    LOAD_PUBLIC_FAILS(path_of("pyverify.py"), NULL, STS_E_CONFIG, "not a PEM certificate");
+    LOAD_PUBLIC_FAILS(path_of("rsa.crt"), "", STS_E_CONFIG, "kid must be 1 to 128");
+    LOAD_PUBLIC_FAILS(path_of("rsa.crt"), "a\nb", STS_E_CONFIG, "kid must be 1 to 128");
+    LOAD_PUBLIC_FAILS(path_of("rsa.crt"), "caf\xc3\xa9", STS_E_CONFIG, "kid must be 1 to 128");
+    {
+        char kid[STS_KEYS_KID_MAX + 2];
+        sts_keys_t *k = NULL;
+
+        memset(kid, '~', STS_KEYS_KID_MAX);
+        kid[STS_KEYS_KID_MAX] = '\0';
+        CHECK_OK(sts_keys_load_public(path_of("ec.crt"), kid, &k, &e), e);
+        CHECK(k != NULL && strcmp(sts_keys_kid(k), kid) == 0);
+        sts_keys_free(k);
+        kid[STS_KEYS_KID_MAX] = '~';
+        kid[STS_KEYS_KID_MAX + 1] = '\0';
+        LOAD_PUBLIC_FAILS(path_of("ec.crt"), kid, STS_E_CONFIG, "kid must be 1 to 128");
+    }
+    LOAD_PUBLIC_FAILS(NULL, NULL, STS_E_INTERNAL, "bad arguments");
+    CHECK(sts_keys_load_public(path_of("rsa.crt"), NULL, NULL, NULL) == STS_E_INTERNAL);
+    /* only RSA >= 2048 and EC P-256, as for our own keys */
+    if (sts_test_run("openssl req -x509 -nodes -days 2 -newkey ed25519 -keyout %s -out %s "
+                     "-subj /CN=ed >/dev/null 2>&1",
+                     path_of("ed.key"), path_of("ed.crt")) == 0)
+        LOAD_PUBLIC_FAILS(path_of("ed.crt"), NULL, STS_E_CONFIG, "unsupported key type");
+    else
+        CHECK(!"openssl cannot make an Ed25519 certificate");
+    CHECK(sts_test_run("openssl req -x509 -nodes -days 2 -sha256 -newkey ec -pkeyopt "
+                       "ec_paramgen_curve:P-384 -keyout %s -out %s -subj /CN=p384 >/dev/null 2>&1",
+                       path_of("p384.key"), path_of("p384.crt")) == 0);
+    LOAD_PUBLIC_FAILS(path_of("p384.crt"), NULL, STS_E_CONFIG, "not on P-256");
+    CHECK(sts_test_run("openssl req -x509 -nodes -days 2 -sha256 -newkey rsa:1024 -keyout %s "
+                       "-out %s -subj /CN=short >/dev/null 2>&1",
+                       path_of("short.key"), path_of("short.crt")) == 0);
+    LOAD_PUBLIC_FAILS(path_of("short.crt"), NULL, STS_E_CONFIG, "shorter than 2048");
+
+cleanup:
+    json_decref(claims);
+    sts_keys_free(pub_rsa);
+    sts_keys_free(pub_ec);
+    sts_keys_free(pub_kid);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1063,6 +1247,7 @@ int main(void)
     test_python_signed("rsa.key", "RS256", kid_rsa());
     test_python_signed("ec.key", "ES256", kid_ec());
     test_sign_errors();
+    test_public_only();
     test_jwk();
     test_alg_none();
     test_alg_confusion();
