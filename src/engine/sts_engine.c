@@ -6,15 +6,12 @@
  * nothing of the wire: faces hand in credentials, requests and token elements
  * and get back tokens, verdicts and sts_errc_t codes.
  */
-#include "sts_engine.h"
+#include "sts_engine_int.h"
 
-#include "sts_keys.h"
+#include "sts_jwt.h"
 #include "sts_log.h"
 #include "sts_ns.h"
-#include "sts_replay.h"
 #include "sts_saml.h"
-#include "sts_seal.h"
-#include "sts_store.h"
 #include "sts_time.h"
 
 #include <openssl/crypto.h>
@@ -27,15 +24,54 @@
 #define STS_REPLAY_CAPACITY (4u * 1024u * 1024u)
 #define STS_NONCE_MAX 64
 
-struct sts_engine {
-    const sts_cfg_t *cfg;
-    sts_keys_t *keys;
-    sts_store_t *store;
-    sts_replay_t *replay;
-    unsigned char seal_key[STS_SEAL_KEYLEN];
-    int have_seal_key;
-    time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */
-};
+/* Open every signing key, check that each configured signing_alg has one,
+ * and build the JWKS document. */
+static sts_errc_t open_keys(sts_engine_t *e, sts_err_t *err)
+{
+    const sts_cfg_t *cfg = e->cfg;
+    sts_errc_t rc = STS_OK;
+    json_t *jwks = json_object(), *arr = json_array(), *jwk = NULL;
+    size_t n = cfg->nsigning_keys;
+
+    STS_FAIL_IF(jwks == NULL || arr == NULL || json_object_set(jwks, "keys", arr) != 0, err,
+                STS_E_NOMEM, "JWKS");
+    e->keys = calloc(n ? n : 1, sizeof(*e->keys));
+    STS_FAIL_IF(e->keys == NULL, err, STS_E_NOMEM, "key list");
+    if (n == 0) { /* a config built by hand (tests): the primary key only */
+        STS_CHECK(sts_keys_load(cfg->signing_key_file, cfg->signing_cert_file, &e->keys[0], err));
+        e->nkeys = 1;
+    }
+    for (; e->nkeys < n; e->nkeys++)
+        STS_CHECK(sts_keys_load(cfg->signing_keys[e->nkeys].key_file,
+                                cfg->signing_keys[e->nkeys].cert_file, &e->keys[e->nkeys], err));
+    for (size_t i = 0; i < e->nkeys; i++) {
+        STS_CHECK(sts_jwk_public(e->keys[i], &jwk, err));
+        STS_FAIL_IF(json_array_append_new(arr, jwk) != 0, err, STS_E_NOMEM, "JWKS");
+    }
+    e->jwks = json_dumps(jwks, JSON_COMPACT);
+    STS_FAIL_IF(e->jwks == NULL, err, STS_E_NOMEM, "JWKS");
+
+    for (size_t i = 0; i < cfg->nrps; i++)
+        STS_FAIL_IF(cfg->rps[i].signing_alg && !sts_engine_key_for(e, cfg->rps[i].signing_alg),
+                    err, STS_E_CONFIG, "relying party %s wants %s: no such signing key",
+                    cfg->rps[i].applies_to, cfg->rps[i].signing_alg);
+    for (size_t i = 0; i < cfg->nclients; i++)
+        STS_FAIL_IF(cfg->clients[i].signing_alg &&
+                        !sts_engine_key_for(e, cfg->clients[i].signing_alg),
+                    err, STS_E_CONFIG, "client %s wants %s: no such signing key",
+                    cfg->clients[i].client_id, cfg->clients[i].signing_alg);
+
+    e->trusted = calloc(cfg->ntrusted_issuers ? cfg->ntrusted_issuers : 1, sizeof(*e->trusted));
+    STS_FAIL_IF(e->trusted == NULL, err, STS_E_NOMEM, "trusted issuer keys");
+    for (; e->ntrusted < cfg->ntrusted_issuers; e->ntrusted++)
+        STS_CHECK(sts_keys_load_public(cfg->trusted_issuers[e->ntrusted].cert_file,
+                                       cfg->trusted_issuers[e->ntrusted].kid,
+                                       &e->trusted[e->ntrusted], err));
+cleanup:
+    json_decref(arr);
+    json_decref(jwks);
+    return rc;
+}
 
 sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *err)
 {
@@ -47,7 +83,7 @@ sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *e
     STS_FAIL_IF(e == NULL, err, STS_E_NOMEM, "engine allocation");
     e->cfg = cfg;
     e->started = sts_time_now();
-    STS_CHECK(sts_keys_load(cfg->signing_key_file, cfg->signing_cert_file, &e->keys, err));
+    STS_CHECK(open_keys(e, err));
     STS_CHECK(sts_store_open(cfg->data_dir, &e->store, err));
     e->replay = sts_replay_new(STS_REPLAY_CAPACITY);
     STS_FAIL_IF(e->replay == NULL, err, STS_E_NOMEM, "replay cache allocation");
@@ -68,7 +104,13 @@ void sts_engine_free(sts_engine_t *e)
         return;
     sts_replay_free(e->replay);
     sts_store_close(e->store);
-    sts_keys_free(e->keys);
+    for (size_t i = 0; i < e->nkeys; i++)
+        sts_keys_free(e->keys[i]);
+    free(e->keys);
+    for (size_t i = 0; i < e->ntrusted; i++)
+        sts_keys_free(e->trusted[i]);
+    free(e->trusted);
+    free(e->jwks);
     OPENSSL_cleanse(e->seal_key, sizeof(e->seal_key));
     free(e);
 }
@@ -306,13 +348,14 @@ static sts_errc_t pick_lifetime(const sts_engine_t *e, const sts_cfg_rp_t *rp,
     return STS_OK;
 }
 
-/* Builds the SAML attribute list of @user; arrays borrowed from the config. */
+/* Builds the SAML attribute list of @user (NULL: none); arrays borrowed from the config. */
 static sts_saml_attr_t *user_attrs(const sts_cfg_user_t *user)
 {
-    sts_saml_attr_t *attrs = calloc(user->nattrs ? user->nattrs : 1, sizeof(*attrs));
+    size_t n = user ? user->nattrs : 0;
+    sts_saml_attr_t *attrs = calloc(n ? n : 1, sizeof(*attrs));
     if (attrs == NULL)
         return NULL;
-    for (size_t i = 0; i < user->nattrs; i++) {
+    for (size_t i = 0; i < n; i++) {
         attrs[i].name = user->attrs[i].name;
         attrs[i].values = (const char *const *)user->attrs[i].values;
         attrs[i].nvalues = user->attrs[i].nvalues;
@@ -320,13 +363,11 @@ static sts_saml_attr_t *user_attrs(const sts_cfg_user_t *user)
     return attrs;
 }
 
-/* Sign a SAML 2.0 assertion for @user and fill a new sts_issued_t and store row. */
-static sts_errc_t mint_saml2(sts_engine_t *e, const sts_cfg_user_t *user, const char *audience,
-                             const char *authn_context, time_t now, time_t expires,
-                             const char *token_type, sts_issued_t **out, sts_token_rec_t *rec,
-                             sts_err_t *err)
+sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_issued_t **out,
+                          sts_token_rec_t *rec, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
+    const sts_cfg_user_t *user = sts_cfg_find_user(e->cfg, sp->subject);
     sts_saml_attr_t *attrs = NULL;
     sts_issued_t *is = NULL;
     char id[STS_SAML_ID_MAX];
@@ -339,32 +380,33 @@ static sts_errc_t mint_saml2(sts_engine_t *e, const sts_cfg_user_t *user, const 
     STS_FAIL_IF(is == NULL, err, STS_E_NOMEM, "issued token");
     memset(&p, 0, sizeof(p));
     p.issuer = e->cfg->issuer;
-    p.subject = user->name;
-    p.audience = audience;
-    p.issue_instant = now;
-    p.not_before = now;
-    p.not_on_or_after = expires;
-    p.authn_instant = now;
-    p.authn_context = authn_context;
+    p.subject = sp->subject;
+    p.audience = sp->audience;
+    p.issue_instant = sp->now;
+    p.not_before = sp->now;
+    p.not_on_or_after = sp->expires;
+    p.authn_instant = sp->now;
+    p.authn_context = sp->authn_context ? sp->authn_context : STS_SAML2_AC_UNSPECIFIED;
     p.attrs = attrs;
-    p.nattrs = user->nattrs;
-    STS_CHECK(sts_saml2_issue(e->keys, &p, &is->token, &is->token_len, id, err));
+    p.nattrs = user ? user->nattrs : 0;
+    STS_CHECK(sts_saml2_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
     is->id = strdup(id);
-    is->applies_to = strdup(audience);
+    is->applies_to = strdup(sp->audience);
     STS_FAIL_IF(is->id == NULL || is->applies_to == NULL, err, STS_E_NOMEM, "issued token");
-    is->token_type = token_type;
+    is->token_type = sp->token_type;
     is->key_type = STS_WST13_BEARER;
-    is->created = now;
-    is->expires = expires;
+    is->created = sp->now;
+    is->expires = sp->expires;
 
     memset(rec, 0, sizeof(*rec));
     rec->id = is->id;
     rec->kind = STS_KIND_SAML2;
-    rec->subject = user->name;
+    rec->subject = (char *)sp->subject;
     rec->audience = is->applies_to;
-    rec->requester = user->name;
-    rec->issued_at = now;
-    rec->expires_at = expires;
+    rec->requester = (char *)sp->requester;
+    rec->requester_kind = sp->requester_kind;
+    rec->issued_at = sp->now;
+    rec->expires_at = sp->expires;
     rec->state = STS_TOKEN_ACTIVE;
     SHA256((const unsigned char *)is->token, is->token_len, rec->hash);
     *out = is;
@@ -373,6 +415,14 @@ cleanup:
     sts_issued_free(is);
     free(attrs);
     return rc;
+}
+
+static void log_issued(const sts_issued_t *is, const char *what, const char *to)
+{
+    char fp[13];
+    sts_info("issued %s %s (sha256 %s) to %s for %s, %lds", what, is->id,
+             sts_log_fp(is->token, is->token_len, fp), to, is->applies_to,
+             (long)(is->expires - is->created));
 }
 
 sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
@@ -384,7 +434,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     sts_issued_t *is = NULL;
     sts_token_rec_t rec;
     time_t now = sts_time_now(), expires = 0;
-    char fp[13];
+    int jwt;
 
     *out = NULL;
     STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
@@ -392,17 +442,38 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                 STS_E_INVALID_REQUEST, "AppliesTo missing");
     rp = sts_cfg_find_rp(e->cfg, req->applies_to);
     STS_FAIL_IF(rp == NULL, err, STS_E_INVALID_TARGET, "no relying party for AppliesTo");
-    token_type = saml2_token_type(req->token_type);
+    jwt = req->token_type != NULL && strcmp(req->token_type, STS_TT_JWT) == 0;
+    token_type = jwt ? STS_TT_JWT : saml2_token_type(req->token_type);
     STS_FAIL_IF(token_type == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
     STS_FAIL_IF(req->key_type != NULL && strcmp(req->key_type, STS_WST13_BEARER) != 0, err,
                 STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
     STS_CHECK(pick_lifetime(e, rp, req, now, &expires, err));
-    STS_CHECK(mint_saml2(e, who->user, req->applies_to, who->authn_context, now, expires,
-                         token_type, &is, &rec, err));
+    if (jwt) {
+        sts_jwt_params_t p = {.kind = STS_KIND_JWT,
+                              .typ = STS_TYP_JWT,
+                              .token_type = STS_TT_JWT,
+                              .subject = who->user->name,
+                              .audiences = &req->applies_to,
+                              .naudiences = 1,
+                              .signing_alg = rp->signing_alg,
+                              .now = now,
+                              .expires = expires,
+                              .requester = who->user->name,
+                              .requester_kind = STS_REQUESTER_USER};
+        STS_CHECK(sts_mint_jwt(e, &p, &is, &rec, err));
+    } else {
+        sts_saml2_params_t p = {.subject = who->user->name,
+                                .audience = req->applies_to,
+                                .authn_context = who->authn_context,
+                                .token_type = token_type,
+                                .now = now,
+                                .expires = expires,
+                                .requester = who->user->name,
+                                .requester_kind = STS_REQUESTER_USER};
+        STS_CHECK(sts_mint_saml2(e, &p, &is, &rec, err));
+    }
     STS_CHECK(sts_store_insert(e->store, &rec, err));
-    sts_info("issued SAML 2.0 %s (sha256 %s) to %s for %s, %lds", is->id,
-             sts_log_fp(is->token, is->token_len, fp), who->user->name, is->applies_to,
-             (long)(expires - now));
+    log_issued(is, jwt ? "JWT" : "SAML 2.0", who->user->name);
     *out = is;
     is = NULL;
 cleanup:
@@ -412,163 +483,195 @@ cleanup:
 
 /* ---- presented tokens ------------------------------------------------------ */
 
-/* Verify the signature and issuer of a presented token; read its store row.
- * On failure *why says why (static), and the result is STS_E_INVALID_TOKEN. */
-static sts_errc_t verify_ours(sts_engine_t *e, const sts_token_in_t *tok, sts_saml_info_t **info,
-                              sts_token_rec_t **rec, const char **why, sts_err_t *err)
-{
-    sts_errc_t rc;
-
-    *info = NULL;
-    *rec = NULL;
-    if (tok == NULL || tok->node == NULL) {
-        *why = "no token";
-        return STS_ERR(err, STS_E_INVALID_TOKEN, "no token");
-    }
-    if ((rc = sts_saml2_verify(e->keys, tok->node, info, err)) != STS_OK) {
-        *why = "signature or structure invalid";
-        return rc; /* @err says why */
-    }
-    if ((*info)->issuer == NULL || strcmp((*info)->issuer, e->cfg->issuer) != 0) {
-        *why = "not issued by this STS";
-        return STS_ERR(err, STS_E_INVALID_TOKEN, "issuer mismatch");
-    }
-    if ((rc = sts_store_get(e->store, (*info)->id, rec, err)) != STS_OK) {
-        *why = "token store unavailable";
-        return rc;
-    }
-    if (*rec == NULL) {
-        *why = "token unknown to this STS";
-        return STS_ERR(err, STS_E_INVALID_TOKEN, "token %s not in store", (*info)->id);
-    }
-    return STS_OK;
-}
-
 sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
                                const sts_token_in_t *tok, sts_verdict_t *out, sts_err_t *err)
 {
-    sts_saml_info_t *info = NULL;
-    sts_token_rec_t *rec = NULL;
+    sts_vtoken_t t;
     const char *why = NULL;
-    sts_errc_t rc = STS_OK;
-    time_t now = sts_time_now();
-    long skew = e->cfg->clock_skew;
+    sts_errc_t rc;
 
     (void)who; /* any authenticated requester may validate */
     out->valid = 0;
     out->reason = NULL;
-    rc = verify_ours(e, tok, &info, &rec, &why, err);
+    out->view = NULL;
+    rc = sts_vtoken_read(e, tok, &t, &why, err);
     if (rc == STS_E_INVALID_TOKEN) {
+        sts_info("validate: %s (%s)", why, err ? err->detail : "-");
         out->reason = why;
-        rc = STS_OK;
-        goto cleanup;
+        return STS_OK;
     }
     if (rc != STS_OK)
-        goto cleanup;
-    if (rec->state == STS_TOKEN_CANCELLED)
-        out->reason = "token cancelled";
-    else if (rec->state == STS_TOKEN_RENEWED)
-        out->reason = "token renewed: its successor replaces it";
-    else if (info->not_on_or_after == 0 || now >= info->not_on_or_after + skew)
-        out->reason = "token expired";
-    else if (info->not_before != 0 && now < info->not_before - skew)
-        out->reason = "token not yet valid";
-    else {
+        return rc;
+    if (!t.ours)
+        out->reason = "token not issued by this STS";
+    else if ((out->reason = sts_vtoken_unusable(e, &t, sts_time_now())) == NULL) {
         out->valid = 1;
         out->reason = "token valid";
+        out->view = t.view;
+        t.view = NULL;
     }
-cleanup:
-    if (rc == STS_OK)
-        sts_info("validate %s: %s", info && info->id ? info->id : "-", out->reason);
-    sts_saml_info_free(info);
-    sts_token_rec_free(rec);
-    return rc;
+    sts_info("validate %s: %s", t.rec ? t.rec->id : "-", out->reason);
+    sts_vtoken_clear(&t);
+    return STS_OK;
+}
+
+/* Renewal of a SAML 2.0 assertion: a new one for the same subject and party. */
+static sts_errc_t renew_saml2(sts_engine_t *e, const sts_principal_t *who, const sts_vtoken_t *t,
+                              const char *token_type, time_t now, time_t lifetime,
+                              sts_issued_t **out, sts_token_rec_t *nrec, sts_err_t *err)
+{
+    const char *tt = saml2_token_type(token_type);
+    sts_saml2_params_t p = {.subject = t->rec->subject,
+                            .audience = t->rec->audience,
+                            .authn_context = who->authn_context,
+                            .token_type = tt,
+                            .now = now,
+                            .expires = now + lifetime,
+                            .requester = t->rec->requester,
+                            .requester_kind = t->rec->requester_kind};
+
+    if (tt == NULL)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "TokenType does not match a SAML 2.0 token");
+    return sts_mint_saml2(e, &p, out, nrec, err);
+}
+
+/* Renewal of a JWT: the same claims under a new jti and time window. */
+static sts_errc_t renew_jwt(sts_engine_t *e, const sts_vtoken_t *t, const char *token_type,
+                            time_t now, time_t lifetime, sts_issued_t **out,
+                            sts_token_rec_t *nrec, sts_err_t *err)
+{
+    const sts_token_view_t *v = t->view;
+    const char *typ = strcmp(v->token_type, STS_TT_ACCESS_TOKEN) == 0 ? STS_TYP_ACCESS : STS_TYP_JWT;
+    sts_jwt_params_t p = {.kind = STS_KIND_JWT,
+                          .typ = typ,
+                          .token_type = v->token_type,
+                          .subject = v->subject,
+                          .audiences = (const char *const *)v->audiences,
+                          .naudiences = v->naudiences,
+                          .client_id = v->client_id,
+                          .scope = v->scope,
+                          .act = json_object_get(t->claims, "act"),
+                          .now = now,
+                          .expires = now + lifetime,
+                          .requester = t->rec->requester,
+                          .requester_kind = t->rec->requester_kind,
+                          .parent = t->rec->parent};
+
+    if (token_type != NULL && strcmp(token_type, STS_TT_JWT) != 0 &&
+        strcmp(token_type, v->token_type) != 0)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "TokenType does not match a JWT");
+    p.signing_alg = sts_engine_alg_of(e->cfg, sts_cfg_find_client(e->cfg, v->client_id ? v->client_id : ""),
+                                      v->audiences[0]);
+    if (p.naudiences == 0)
+        return STS_ERR(err, STS_E_UNABLE_TO_RENEW, "JWT without audience");
+    return sts_mint_jwt(e, &p, out, nrec, err);
 }
 
 sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
                             const sts_token_in_t *tok, const char *token_type, sts_issued_t **out,
                             sts_err_t *err)
 {
-    sts_saml_info_t *info = NULL;
-    sts_token_rec_t *rec = NULL;
+    sts_vtoken_t t;
     sts_issued_t *is = NULL;
     sts_token_rec_t nrec;
-    const sts_cfg_user_t *user;
     const sts_cfg_rp_t *rp;
-    const char *why = NULL, *tt;
+    const char *why = NULL;
     sts_errc_t rc = STS_OK;
     time_t now = sts_time_now(), lifetime, max;
 
     *out = NULL;
-    STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
-    tt = saml2_token_type(token_type);
-    STS_FAIL_IF(tt == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
-    rc = verify_ours(e, tok, &info, &rec, &why, err);
+    memset(&t, 0, sizeof(t));
+    STS_FAIL_IF(who == NULL || (who->user == NULL && who->client == NULL), err, STS_E_AUTH_FAILED,
+                "no principal");
+    rc = sts_vtoken_read(e, tok, &t, &why, err);
     if (rc == STS_E_INVALID_TOKEN) {
         rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew target refused: %s", why);
         goto cleanup;
     }
     if (rc != STS_OK)
         goto cleanup;
-    STS_FAIL_IF(rec->requester == NULL || strcmp(rec->requester, who->user->name) != 0, err,
-                STS_E_UNABLE_TO_RENEW, "token %s was not issued to this requester", info->id);
-    STS_FAIL_IF(rec->state != STS_TOKEN_ACTIVE, err, STS_E_UNABLE_TO_RENEW,
-                "token %s is %s", info->id,
-                rec->state == STS_TOKEN_CANCELLED ? "cancelled" : "already renewed");
-    STS_FAIL_IF(now > rec->expires_at + e->cfg->renew_window, err, STS_E_UNABLE_TO_RENEW,
-                "token %s expired beyond the renew window", info->id);
-    user = sts_cfg_find_user(e->cfg, rec->subject);
-    STS_FAIL_IF(user == NULL, err, STS_E_UNABLE_TO_RENEW, "subject no longer exists");
-    rp = rec->audience ? sts_cfg_find_rp(e->cfg, rec->audience) : NULL;
+    STS_FAIL_IF(!t.ours, err, STS_E_UNABLE_TO_RENEW, "renew target not issued by this STS");
+    STS_FAIL_IF(t.kind == STS_KIND_REFRESH, err, STS_E_UNABLE_TO_RENEW,
+                "refresh token %s: use grant_type=refresh_token", t.rec->id);
+    STS_FAIL_IF(!sts_engine_may_manage(who, t.rec), err, STS_E_UNABLE_TO_RENEW,
+                "token %s was neither issued to nor is about this requester", t.rec->id);
+    STS_FAIL_IF(t.rec->state != STS_TOKEN_ACTIVE, err, STS_E_UNABLE_TO_RENEW,
+                "token %s is %s", t.rec->id,
+                t.rec->state == STS_TOKEN_CANCELLED ? "cancelled" : "already renewed");
+    STS_FAIL_IF(now > t.rec->expires_at + e->cfg->renew_window, err, STS_E_UNABLE_TO_RENEW,
+                "token %s expired beyond the renew window", t.rec->id);
+    rp = t.rec->audience ? sts_cfg_find_rp(e->cfg, t.rec->audience) : NULL;
     STS_FAIL_IF(rp == NULL, err, STS_E_UNABLE_TO_RENEW, "relying party no longer configured");
 
     /* The renewal gets the lifetime the original had, within today's maximum. */
-    lifetime = rec->expires_at - rec->issued_at;
+    lifetime = t.rec->expires_at - t.rec->issued_at;
     max = rp->max_lifetime > 0 ? rp->max_lifetime : e->cfg->max_lifetime;
     if (lifetime <= 0 || lifetime > max)
         lifetime = max;
-    STS_CHECK(mint_saml2(e, user, rec->audience, who->authn_context, now, now + lifetime, tt, &is,
-                         &nrec, err));
-    nrec.replaces = info->id;
-    STS_CHECK(sts_store_renew(e->store, info->id, &nrec, err));
-    sts_info("renewed %s as %s for %s", info->id, is->id, user->name);
+    if (t.kind == STS_KIND_SAML2)
+        STS_CHECK(renew_saml2(e, who, &t, token_type, now, lifetime, &is, &nrec, err));
+    else
+        STS_CHECK(renew_jwt(e, &t, token_type, now, lifetime, &is, &nrec, err));
+    nrec.replaces = t.rec->id;
+    STS_CHECK(sts_store_renew(e->store, t.rec->id, &nrec, err));
+    sts_info("renewed %s as %s for %s", t.rec->id, is->id, t.rec->subject);
     *out = is;
     is = NULL;
 cleanup:
     sts_issued_free(is);
-    sts_saml_info_free(info);
-    sts_token_rec_free(rec);
+    sts_vtoken_clear(&t);
+    return rc;
+}
+
+sts_errc_t sts_engine_cancel_token(sts_engine_t *e, const sts_principal_t *who,
+                                   const sts_token_in_t *tok, int rfc7009, sts_err_t *err)
+{
+    sts_vtoken_t t;
+    const char *why = NULL;
+    sts_errc_t rc;
+    int changed = 0;
+
+    if (who == NULL || (who->user == NULL && who->client == NULL))
+        return STS_ERR(err, STS_E_AUTH_FAILED, "no principal");
+    rc = sts_vtoken_read(e, tok, &t, &why, err);
+    if (rc == STS_E_INVALID_TOKEN || (rc == STS_OK && !t.ours)) {
+        if (rc == STS_OK)
+            why = "token not issued by this STS";
+        sts_vtoken_clear(&t);
+        if (rfc7009) { /* RFC 7009 sec. 2.2: nothing to revoke is not an error */
+            sts_info("revoke: %s: nothing to do", why);
+            return STS_OK;
+        }
+        return STS_ERR(err, STS_E_REQUEST_FAILED, "cancel target refused: %s", why);
+    }
+    if (rc != STS_OK)
+        return rc;
+    if (!sts_engine_may_manage(who, t.rec)) {
+        rc = STS_ERR(err, rfc7009 ? STS_E_UNAUTHORIZED : STS_E_REQUEST_FAILED,
+                     "token %s was neither issued to nor is about this requester", t.rec->id);
+    } else if ((rc = sts_store_cancel(e->store, t.rec->id, &changed, err)) == STS_OK) {
+        if (changed > 1)
+            sts_info("cancel %s: cancelled with %d tokens issued from it", t.rec->id, changed - 1);
+        else
+            sts_info("cancel %s: %s", t.rec->id, changed ? "cancelled" : "was already cancelled");
+    }
+    sts_vtoken_clear(&t);
     return rc;
 }
 
 sts_errc_t sts_engine_cancel(sts_engine_t *e, const sts_principal_t *who,
                              const sts_token_in_t *tok, sts_err_t *err)
 {
-    sts_saml_info_t *info = NULL;
-    sts_token_rec_t *rec = NULL;
-    const char *why = NULL;
-    sts_errc_t rc = STS_OK;
-    int changed = 0;
-
-    STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
-    rc = verify_ours(e, tok, &info, &rec, &why, err);
-    if (rc == STS_E_INVALID_TOKEN) {
-        rc = STS_ERR(err, STS_E_REQUEST_FAILED, "cancel target refused: %s", why);
-        goto cleanup;
-    }
-    if (rc != STS_OK)
-        goto cleanup;
-    STS_FAIL_IF(rec->requester == NULL || strcmp(rec->requester, who->user->name) != 0, err,
-                STS_E_REQUEST_FAILED, "token %s was not issued to this requester", info->id);
-    STS_CHECK(sts_store_cancel(e->store, info->id, &changed, err));
-    sts_info("cancel %s: %s", info->id, changed ? "cancelled" : "was already cancelled");
-cleanup:
-    sts_saml_info_free(info);
-    sts_token_rec_free(rec);
-    return rc;
+    return sts_engine_cancel_token(e, who, tok, 0, err);
 }
 
-/* ---- REST face (in progress: issue #3) -------------------------------------- */
+sts_errc_t sts_engine_revoke(sts_engine_t *e, const sts_principal_t *who,
+                             const sts_token_in_t *tok, sts_err_t *err)
+{
+    return sts_engine_cancel_token(e, who, tok, 1, err);
+}
+
+/* ---- OAuth clients and views ------------------------------------------------- */
 
 sts_errc_t sts_engine_authenticate_client(sts_engine_t *e, const char *client_id,
                                           const char *secret, sts_principal_t *out,
@@ -615,32 +718,4 @@ void sts_verdict_clear(sts_verdict_t *v)
     v->view = NULL;
 }
 
-sts_errc_t sts_engine_revoke(sts_engine_t *e, const sts_principal_t *who,
-                             const sts_token_in_t *tok, sts_err_t *err)
-{
-    (void)e, (void)who, (void)tok;
-    return STS_ERR(err, STS_E_INTERNAL, "revoke: not implemented yet");
-}
-
-sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
-                               const sts_exchange_req_t *req, sts_issued_t **out, sts_err_t *err)
-{
-    (void)e, (void)who, (void)req;
-    *out = NULL;
-    return STS_ERR(err, STS_E_INTERNAL, "exchange: not implemented yet");
-}
-
-sts_errc_t sts_engine_refresh(sts_engine_t *e, const sts_principal_t *who,
-                              const sts_token_in_t *rt, const char *scope, sts_issued_t **out,
-                              sts_err_t *err)
-{
-    (void)e, (void)who, (void)rt, (void)scope;
-    *out = NULL;
-    return STS_ERR(err, STS_E_INTERNAL, "refresh: not implemented yet");
-}
-
-const char *sts_engine_jwks(const sts_engine_t *e)
-{
-    (void)e;
-    return "{\"keys\":[]}";
-}
+const char *sts_engine_jwks(const sts_engine_t *e) { return e->jwks; }

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define STS_STORE_FILE "tokens.db"
-#define STS_STORE_SCHEMA_VERSION 1
+#define STS_STORE_SCHEMA_VERSION 2
 #define STS_STORE_BUSY_MS 5000
 
 /* Prepared statements, by index into sts_store.stmt[]. */
@@ -49,12 +49,15 @@ static const char *const stmt_sql[ST_N] = {
     [ST_ROLLBACK] = "ROLLBACK",
     /* Parenthesised: one literal per element (clang -Wstring-concatenation). */
     [ST_INSERT] = ("INSERT INTO tokens(id, kind, subject, audience, requester, issued_at,"
-                   " expires_at, state, replaces, replaced_by, hash)"
-                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10)"),
+                   " expires_at, state, replaces, replaced_by, hash, requester_kind, parent)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12)"),
     [ST_GET] = ("SELECT kind, subject, audience, requester, issued_at, expires_at, state,"
-                " replaces, replaced_by, hash FROM tokens WHERE id = ?1"),
+                " replaces, replaced_by, hash, requester_kind, parent FROM tokens WHERE id = ?1"),
     [ST_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?1",
-    [ST_CANCEL] = "UPDATE tokens SET state = ?2 WHERE id = ?1 AND state <> ?2",
+    /* The token and everything issued from it (parent links, any depth). */
+    [ST_CANCEL] = ("WITH RECURSIVE family(id) AS (SELECT ?1 UNION"
+                   " SELECT t.id FROM tokens t JOIN family f ON t.parent = f.id)"
+                   " UPDATE tokens SET state = ?2 WHERE id IN family AND state <> ?2"),
     [ST_RENEW_OLD] = "UPDATE tokens SET state = ?3, replaced_by = ?2 WHERE id = ?1 AND state = ?4",
     [ST_COUNT] = "SELECT count(*) FROM tokens",
 };
@@ -75,6 +78,14 @@ static const char schema_v1[] =
     " hash BLOB NOT NULL);"
     "CREATE INDEX tokens_expires_at ON tokens(expires_at);"
     "INSERT INTO schema_version(version) VALUES(1);";
+
+/* Version 2: who asked (user or OAuth client) and the refresh token a token
+ * was issued from (revoking a refresh token revokes its family). */
+static const char schema_v2[] =
+    "ALTER TABLE tokens ADD COLUMN requester_kind INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE tokens ADD COLUMN parent TEXT;"
+    "CREATE INDEX tokens_parent ON tokens(parent);"
+    "INSERT INTO schema_version(version) VALUES(2);";
 
 struct sts_store {
     sqlite3 *db;
@@ -204,7 +215,16 @@ static sts_errc_t store_schema(sqlite3 *db, sts_err_t *err)
             rc = STORE_FAIL(err, db, "schema create");
             goto cleanup;
         }
-    } else if (r != STS_STORE_SCHEMA_VERSION) {
+        r = 1;
+    }
+    if (r == 1) {
+        if (sqlite3_exec(db, schema_v2, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = STORE_FAIL(err, db, "schema migration to version 2");
+            goto cleanup;
+        }
+        r = 2;
+    }
+    if (r != STS_STORE_SCHEMA_VERSION) {
         rc = STS_ERR(err, STS_E_BACKEND, "unsupported store schema version %d (want %d)", r,
                      STS_STORE_SCHEMA_VERSION);
         goto cleanup;
@@ -316,7 +336,10 @@ static sts_errc_t insert_locked(sts_store_t *s, const sts_token_rec_t *rec, cons
         sqlite3_bind_int(st, 8, STS_TOKEN_ACTIVE) != SQLITE_OK ||
         bind_text_or_null(st, 9, replaces) != SQLITE_OK ||
         sqlite3_bind_blob(st, 10, rec->hash, (int)sizeof(rec->hash), SQLITE_TRANSIENT) !=
-            SQLITE_OK) {
+            SQLITE_OK ||
+        sqlite3_bind_int(st, 11, rec->requester_kind ? rec->requester_kind : STS_REQUESTER_USER) !=
+            SQLITE_OK ||
+        bind_text_or_null(st, 12, rec->parent) != SQLITE_OK) {
         stmt_done(st);
         return STORE_FAIL(err, s->db, "insert bind");
     }
@@ -394,6 +417,8 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
     rec->replaces = column_strdup(st, 7, &oom);
     rec->replaced_by = column_strdup(st, 8, &oom);
     memcpy(rec->hash, sqlite3_column_blob(st, 9), sizeof(rec->hash));
+    rec->requester_kind = sqlite3_column_int(st, 10);
+    rec->parent = column_strdup(st, 11, &oom);
     STS_FAIL_IF(oom, err, STS_E_NOMEM, "store get: out of memory");
     *out = rec;
     rec = NULL;
@@ -429,7 +454,7 @@ sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, st
         goto cleanup;
     }
     if (sqlite3_changes(store->db) > 0) {
-        *changed = 1;
+        *changed = sqlite3_changes(store->db);
         goto cleanup;
     }
     /* Nothing changed: already cancelled, or unknown. Same mutex, so no race in-process. */
@@ -449,45 +474,51 @@ cleanup:
     return rc;
 }
 
-sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_token_rec_t *new_rec,
-                           sts_err_t *err)
+sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_token_rec_t *recs,
+                            size_t n, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
     sqlite3_stmt *upd = store->stmt[ST_RENEW_OLD];
     int in_tx = 0;
 
-    STS_FAIL_IF(old_id == NULL, err, STS_E_INTERNAL, "store renew: NULL old id");
-    STS_CHECK(rec_check_new(new_rec, err));
-    STS_FAIL_IF(new_rec->replaces != NULL && strcmp(new_rec->replaces, old_id) != 0, err,
-                STS_E_INTERNAL, "renew %s: new row %s replaces %s", old_id, new_rec->id,
-                new_rec->replaces);
+    STS_FAIL_IF(recs == NULL || n == 0, err, STS_E_INTERNAL, "store commit: no rows");
+    for (size_t i = 0; i < n; i++)
+        STS_CHECK(rec_check_new(&recs[i], err));
+    STS_FAIL_IF(old_id != NULL && recs[0].replaces != NULL && strcmp(recs[0].replaces, old_id) != 0,
+                err, STS_E_INTERNAL, "renew %s: new row %s replaces %s", old_id, recs[0].id,
+                recs[0].replaces);
 
     pthread_mutex_lock(&store->mu);
     if (stmt_exec(store->stmt[ST_BEGIN]) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "renew begin");
+        rc = STORE_FAIL(err, store->db, "commit begin");
         goto unlock;
     }
     in_tx = 1;
-    if (sqlite3_bind_text(upd, 1, old_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_text(upd, 2, new_rec->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
-        sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
-        stmt_done(upd);
-        rc = STORE_FAIL(err, store->db, "renew bind");
-        goto unlock;
+    if (old_id != NULL) {
+        if (sqlite3_bind_text(upd, 1, old_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            sqlite3_bind_text(upd, 2, recs[0].id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
+            sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
+            stmt_done(upd);
+            rc = STORE_FAIL(err, store->db, "renew bind");
+            goto unlock;
+        }
+        if (stmt_exec(upd) != SQLITE_OK) {
+            rc = STS_ERR(err, STS_E_BACKEND, "renew %s: %s", old_id, sqlite3_errmsg(store->db));
+            goto unlock;
+        }
+        if (sqlite3_changes(store->db) == 0) {
+            rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", old_id);
+            goto unlock;
+        }
     }
-    if (stmt_exec(upd) != SQLITE_OK) {
-        rc = STS_ERR(err, STS_E_BACKEND, "renew %s: %s", old_id, sqlite3_errmsg(store->db));
-        goto unlock;
+    for (size_t i = 0; i < n; i++) {
+        const char *replaces = i == 0 && old_id != NULL ? old_id : recs[i].replaces;
+        if ((rc = insert_locked(store, &recs[i], replaces, err)) != STS_OK)
+            goto unlock;
     }
-    if (sqlite3_changes(store->db) == 0) {
-        rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", old_id);
-        goto unlock;
-    }
-    if ((rc = insert_locked(store, new_rec, old_id, err)) != STS_OK)
-        goto unlock;
     if (stmt_exec(store->stmt[ST_COMMIT]) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "renew commit");
+        rc = STORE_FAIL(err, store->db, "commit");
         goto unlock;
     }
     in_tx = 0;
@@ -499,6 +530,14 @@ unlock:
     pthread_mutex_unlock(&store->mu);
 cleanup:
     return rc;
+}
+
+sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_token_rec_t *new_rec,
+                           sts_err_t *err)
+{
+    if (old_id == NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "store renew: NULL old id");
+    return sts_store_commit(store, old_id, new_rec, 1, err);
 }
 
 sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err)
@@ -530,5 +569,6 @@ void sts_token_rec_free(sts_token_rec_t *rec)
     free(rec->requester);
     free(rec->replaces);
     free(rec->replaced_by);
+    free(rec->parent);
     free(rec);
 }

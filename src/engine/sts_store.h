@@ -24,15 +24,24 @@ typedef enum sts_token_state {
 typedef enum sts_token_kind {
     STS_KIND_SAML2 = 1,
     STS_KIND_SAML11 = 2,
-    STS_KIND_JWT = 3
+    STS_KIND_JWT = 3,
+    STS_KIND_REFRESH = 4 /* a refresh token (a JWT the STS alone accepts) */
 } sts_token_kind_t;
+
+/** Who asked for a token. */
+typedef enum sts_requester_kind {
+    STS_REQUESTER_USER = 1,  /* a user of the realm (SOAP face) */
+    STS_REQUESTER_CLIENT = 2 /* an OAuth client (REST face) */
+} sts_requester_kind_t;
 
 typedef struct sts_token_rec {
     char *id;           /* assertion ID / JWT jti */
     int kind;           /* sts_token_kind_t */
     char *subject;
     char *audience;
-    char *requester;    /* authenticated requester (user or client id) */
+    char *requester;    /* authenticated requester (user name or client_id) */
+    int requester_kind; /* sts_requester_kind_t; 0 is read as USER */
+    char *parent;       /* the refresh token this one was issued from, or NULL */
     time_t issued_at;
     time_t expires_at;
     int state;          /* sts_token_state_t */
@@ -59,8 +68,9 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
                          sts_err_t *err);
 
 /**
- * @brief Mark @id cancelled. *changed = 1 if it was ACTIVE or RENEWED, 0 if it
- * was already cancelled. Unknown id: STS_E_INVALID_TOKEN.
+ * @brief Mark @id cancelled, and with it every token issued from it (rows
+ * whose parent is @id, recursively). *changed = number of rows that changed
+ * (0 when all were already cancelled). Unknown id: STS_E_INVALID_TOKEN.
  */
 sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, sts_err_t *err);
 
@@ -71,6 +81,15 @@ sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, st
  */
 sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_token_rec_t *new_rec,
                            sts_err_t *err);
+
+/**
+ * @brief Atomically: when @old_id is not NULL, require it ACTIVE and set it
+ * RENEWED with replaced_by = @recs[0].id; then insert the @n rows of @recs
+ * (ACTIVE; recs[0].replaces must be @old_id or NULL). All or nothing.
+ * @return STS_E_UNABLE_TO_RENEW when @old_id is unknown or not ACTIVE.
+ */
+sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_token_rec_t *recs,
+                            size_t n, sts_err_t *err);
 
 /** @brief Number of rows (tests and metrics). */
 sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err);

@@ -13,6 +13,9 @@
 #include "sts_time.h"
 
 #include <libxml/tree.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct binding_row {
@@ -127,14 +130,26 @@ static struct wst__TokenHolderType *holder(struct soap *soap, const char *xml)
     return h->__any ? h : NULL;
 }
 
-/* wsse:SecurityTokenReference to a SAML 2.0 assertion by its ID (SAML token
- * profile 1.1 section 3.4.2), built with libxml2 so the ID is escaped. */
-static char *saml2_reference(struct soap *soap, const char *id)
+/* Serialises @root (the only node of @doc) into the soap arena. */
+static char *dump_node(struct soap *soap, xmlDocPtr doc, xmlNodePtr root)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    char *out = NULL;
+
+    if (buf != NULL && xmlNodeDump(buf, doc, root, 0, 0) > 0)
+        out = soap_strdup(soap, (const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return out;
+}
+
+/* wsse:SecurityTokenReference to a token by its ID: SAML 2.0 (SAML token
+ * profile 1.1 section 3.4.2) or a JWT by its jti. Built with libxml2 so the
+ * ID is escaped. */
+static char *token_reference(struct soap *soap, const char *id, int jwt)
 {
     xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr str = NULL, kid;
     xmlNsPtr wsse, wsse11;
-    xmlBufferPtr buf = NULL;
     char *out = NULL;
 
     if (doc == NULL)
@@ -146,18 +161,46 @@ static char *saml2_reference(struct soap *soap, const char *id)
     wsse = xmlNewNs(str, BAD_CAST STS_NS_WSSE, BAD_CAST "wsse");
     wsse11 = xmlNewNs(str, BAD_CAST STS_NS_WSSE11, BAD_CAST "wsse11");
     xmlSetNs(str, wsse);
-    if (xmlNewNsProp(str, wsse11, BAD_CAST "TokenType", BAD_CAST STS_TT_SAML2_WSS) == NULL)
+    if (xmlNewNsProp(str, wsse11, BAD_CAST "TokenType",
+                     BAD_CAST(jwt ? STS_TT_JWT : STS_TT_SAML2_WSS)) == NULL)
         goto done;
     kid = xmlNewTextChild(str, wsse, BAD_CAST "KeyIdentifier", BAD_CAST id);
-    if (kid == NULL ||
-        xmlNewProp(kid, BAD_CAST "ValueType", BAD_CAST STS_SAML2_KEYID_VALUETYPE) == NULL)
+    if (kid == NULL || xmlNewProp(kid, BAD_CAST "ValueType",
+                                  BAD_CAST(jwt ? STS_TT_JWT : STS_SAML2_KEYID_VALUETYPE)) == NULL)
         goto done;
-    buf = xmlBufferCreate();
-    if (buf != NULL && xmlNodeDump(buf, doc, str, 0, 0) > 0)
-        out = soap_strdup(soap, (const char *)xmlBufferContent(buf));
+    out = dump_node(soap, doc, str);
 done:
-    xmlBufferFree(buf);
     xmlFreeDoc(doc);
+    return out;
+}
+
+/* A JWT travels in a wsse:BinarySecurityToken, base64 of its characters
+ * (as AD FS and WIF carry JWTs in WS-Trust). */
+static char *jwt_bst(struct soap *soap, const char *jwt, size_t len)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr bst;
+    xmlNsPtr wsse;
+    unsigned char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+    char *out = NULL;
+
+    if (doc == NULL || b64 == NULL || len > INT_MAX / 2)
+        goto done;
+    EVP_EncodeBlock(b64, (const unsigned char *)jwt, (int)len);
+    bst = xmlNewDocNode(doc, NULL, BAD_CAST "BinarySecurityToken", b64);
+    if (bst == NULL)
+        goto done;
+    xmlDocSetRootElement(doc, bst);
+    wsse = xmlNewNs(bst, BAD_CAST STS_NS_WSSE, BAD_CAST "wsse");
+    xmlSetNs(bst, wsse);
+    if (xmlNewProp(bst, BAD_CAST "ValueType", BAD_CAST STS_TT_JWT) == NULL ||
+        xmlNewProp(bst, BAD_CAST "EncodingType", BAD_CAST STS_WSSE_BASE64) == NULL)
+        goto done;
+    out = dump_node(soap, doc, bst);
+done:
+    free(b64);
+    if (doc != NULL)
+        xmlFreeDoc(doc);
     return out;
 }
 
@@ -191,11 +234,14 @@ static struct wst__LifetimeType *lifetime(struct soap *soap, time_t created, tim
 static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityTokenResponseType *r,
                              const sts_issued_t *is, const char *request_type, sts_err_t *err)
 {
-    char *ref = saml2_reference(soap, is->id);
+    int jwt = strcmp(is->token_type, STS_TT_JWT) == 0 ||
+              strcmp(is->token_type, STS_TT_ACCESS_TOKEN) == 0;
+    char *ref = token_reference(soap, is->id, jwt);
+    char *tok = jwt ? jwt_bst(soap, is->token, is->token_len) : is->token;
 
     r->Lifetime = lifetime(soap, is->created, is->expires);
     r->wsp__AppliesTo = applies_to(soap, is->applies_to);
-    r->RequestedSecurityToken = holder(soap, is->token); /* verbatim, as signed */
+    r->RequestedSecurityToken = tok ? holder(soap, tok) : NULL; /* verbatim, as signed */
     r->RequestedAttachedReference = ref ? holder(soap, ref) : NULL;
     r->RequestedUnattachedReference = ref ? holder(soap, ref) : NULL;
     r->TokenType = soap_strdup(soap, is->token_type);
@@ -209,6 +255,58 @@ static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityToken
 }
 
 /* ---- the bindings ------------------------------------------------------------ */
+
+/* The token inside RST/@target_name: an XML token element as it is, or the
+ * JWT inside a wsse:BinarySecurityToken (base64 of its characters). */
+static sts_errc_t target_token(struct soap *soap, const sts_soap_envelope_t *env,
+                               const char *target_name, sts_token_in_t *tok, sts_err_t *err)
+{
+    xmlNodePtr node = NULL;
+    xmlChar *vt = NULL, *et = NULL, *text = NULL;
+    unsigned char *jwt = NULL;
+    size_t n = 0, len;
+    int dec;
+    sts_errc_t rc;
+
+    memset(tok, 0, sizeof(*tok));
+    if ((rc = sts_soap_envelope_target(env, target_name, &node, err)) != STS_OK)
+        return rc;
+    if (!sts_xml_is(node, STS_NS_WSSE, "BinarySecurityToken")) {
+        tok->node = node;
+        return STS_OK;
+    }
+    vt = xmlGetNoNsProp(node, BAD_CAST "ValueType");
+    et = xmlGetNoNsProp(node, BAD_CAST "EncodingType");
+    text = xmlNodeGetContent(node);
+    if (vt == NULL || strcmp((const char *)vt, STS_TT_JWT) != 0 ||
+        (et != NULL && strcmp((const char *)et, STS_WSSE_BASE64) != 0) || text == NULL) {
+        rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s: BinarySecurityToken is not a JWT",
+                     target_name);
+        goto done;
+    }
+    /* Drop the white space xs:base64Binary allows, then decode. */
+    for (xmlChar *p = text; *p; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            text[n++] = *p;
+    text[n] = '\0';
+    jwt = soap_malloc(soap, n / 4 * 3 + 1);
+    dec = n % 4 == 0 && n > 0 && jwt != NULL ? EVP_DecodeBlock(jwt, text, (int)n) : -1;
+    if (dec < 0) {
+        rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s: BinarySecurityToken is not base64",
+                     target_name);
+        goto done;
+    }
+    len = (size_t)dec - (text[n - 1] == '=') - (text[n - 2] == '=');
+    jwt[len] = '\0';
+    tok->text = (const char *)jwt;
+    tok->text_len = len;
+    tok->type = STS_TT_JWT;
+done:
+    xmlFree(vt);
+    xmlFree(et);
+    xmlFree(text);
+    return rc;
+}
 
 static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
@@ -233,7 +331,7 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
     sts_verdict_t v = {.valid = 0};
     sts_errc_t rc;
 
-    if ((rc = sts_soap_envelope_target(env, "ValidateTarget", &tok.node, err)) != STS_OK)
+    if ((rc = target_token(soap, env, "ValidateTarget", &tok, err)) != STS_OK)
         return rc;
     if ((rc = sts_engine_validate(conn->engine, who, &tok, &v, err)) != STS_OK)
         return rc;
@@ -255,7 +353,7 @@ static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
-    if ((rc = sts_soap_envelope_target(env, "RenewTarget", &tok.node, err)) != STS_OK)
+    if ((rc = target_token(soap, env, "RenewTarget", &tok, err)) != STS_OK)
         return rc;
     if ((rc = sts_engine_renew(conn->engine, who, &tok, env->token_type, &is, err)) == STS_OK)
         rc = put_issued(soap, r, is, STS_WST13_RENEW, err);
@@ -270,7 +368,7 @@ static sts_errc_t do_cancel(sts_soap_conn_t *conn, struct soap *soap,
     sts_token_in_t tok = {.node = NULL};
     sts_errc_t rc;
 
-    if ((rc = sts_soap_envelope_target(env, "CancelTarget", &tok.node, err)) != STS_OK)
+    if ((rc = target_token(soap, env, "CancelTarget", &tok, err)) != STS_OK)
         return rc;
     if ((rc = sts_engine_cancel(conn->engine, who, &tok, err)) != STS_OK)
         return rc;

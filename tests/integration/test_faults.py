@@ -185,7 +185,7 @@ class FaultsTest(L.WithIssuedToken, L.StsTestCase):
     def test_unsupported_token_type(self):
         for tt in ("urn:oasis:names:tc:SAML:1.0:assertion",
                    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1",
-                   "urn:ietf:params:oauth:token-type:jwt", "urn:example:nonsense"):
+                   "urn:ietf:params:oauth:token-type:access_token", "urn:example:nonsense"):
             with self.subTest(token_type=tt):
                 self.refused("BadRequest", 12, token_type=tt)
         self.refused("BadRequest", 11, token_type="urn:example:nonsense")

@@ -74,6 +74,7 @@ static sts_token_rec_t rec_make(const char *id, const char *subject)
     r.issued_at = 1700000000;
     r.expires_at = 1700003600;
     r.state = STS_TOKEN_ACTIVE;
+    r.requester_kind = STS_REQUESTER_USER;
     for (size_t i = 0; i < sizeof(r.hash); i++)
         r.hash[i] = (unsigned char)(i * 7 + (unsigned char)id[0]);
     return r;
@@ -106,7 +107,8 @@ static int rec_eq(const sts_token_rec_t *a, const sts_token_rec_t *b)
            str_eq(a->audience, b->audience) && str_eq(a->requester, b->requester) &&
            a->issued_at == b->issued_at && a->expires_at == b->expires_at &&
            a->state == b->state && str_eq(a->replaces, b->replaces) &&
-           str_eq(a->replaced_by, b->replaced_by) && memcmp(a->hash, b->hash, sizeof(a->hash)) == 0;
+           str_eq(a->replaced_by, b->replaced_by) && a->requester_kind == b->requester_kind &&
+           str_eq(a->parent, b->parent) && memcmp(a->hash, b->hash, sizeof(a->hash)) == 0;
 }
 
 /* Open a second, raw connection and ask for one text value. */
@@ -146,7 +148,7 @@ static void test_open_and_schema(const char *tmp)
 
     CHECK(sql_text(dir, "PRAGMA journal_mode", buf, sizeof(buf)) && strcmp(buf, "wal") == 0);
     CHECK(sql_text(dir, "SELECT max(version) FROM schema_version", buf, sizeof(buf)) &&
-          strcmp(buf, "1") == 0);
+          strcmp(buf, "2") == 0);
     CHECK(sql_text(dir, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
                         "tbl_name='tokens' AND sql LIKE '%expires_at%'",
                    buf, sizeof(buf)) &&
@@ -169,6 +171,8 @@ static void test_round_trip(sts_store_t *s)
     in.kind = STS_KIND_JWT;
     in.audience = "https://rp.example/";
     in.requester = "client-7";
+    in.requester_kind = STS_REQUESTER_CLIENT;
+    in.parent = "id-refresh-1";
     in.issued_at = 1234567890;
     in.expires_at = (time_t)4102444800LL; /* past 2038: needs 64 bits */
     in.replaces = "id-older";
@@ -353,6 +357,8 @@ static void test_reopen(const char *dir, sts_store_t **sp)
         in.issued_at = 1234567890;
         in.expires_at = (time_t)4102444800LL;
         in.replaces = "id-older";
+        in.requester_kind = STS_REQUESTER_CLIENT;
+        in.parent = "id-refresh-1";
         CHECK(rec_eq(&in, a));
     }
     sts_token_rec_free(a);
@@ -415,6 +421,100 @@ static void test_concurrent(const char *tmp)
     sts_store_close(s);
 }
 
+/* A refresh token, the access token and rotated refresh token issued from it,
+ * and what was issued from those: cancelling the root cancels the family, and
+ * nothing outside it. */
+static void test_family_cancel(sts_store_t *s)
+{
+    sts_token_rec_t rt1 = rec_make("fam-rt1", "alice"), at1 = rec_make("fam-at1", "alice");
+    sts_token_rec_t rt2 = rec_make("fam-rt2", "alice"), at2 = rec_make("fam-at2", "alice");
+    sts_token_rec_t other = rec_make("fam-other", "alice");
+    sts_token_rec_t pair[2];
+    int changed = -1;
+
+    rt1.kind = rt2.kind = STS_KIND_REFRESH;
+    at1.parent = "fam-rt1";
+    rt2.parent = "fam-rt1";
+    at2.parent = "fam-rt2";
+    pair[0] = rt1;
+    pair[1] = at1;
+    CHECK(sts_store_commit(s, NULL, pair, 2, NULL) == STS_OK);
+    CHECK(sts_store_insert(s, &other, NULL) == STS_OK);
+    /* Rotation: rt1 -> rt2, with at2 issued from rt2, in one transaction. */
+    pair[0] = rt2;
+    pair[1] = at2;
+    CHECK(sts_store_commit(s, "fam-rt1", pair, 2, NULL) == STS_OK);
+    CHECK(state_of(s, "fam-rt1") == STS_TOKEN_RENEWED);
+
+    /* Cancelling rt2 reaches at2 only. */
+    CHECK(sts_store_cancel(s, "fam-rt2", &changed, NULL) == STS_OK && changed == 2);
+    CHECK(state_of(s, "fam-at2") == STS_TOKEN_CANCELLED);
+    CHECK(state_of(s, "fam-at1") == STS_TOKEN_ACTIVE);
+    /* Cancelling the root reaches the rest; rows already cancelled do not count. */
+    CHECK(sts_store_cancel(s, "fam-rt1", &changed, NULL) == STS_OK && changed == 2);
+    CHECK(state_of(s, "fam-rt1") == STS_TOKEN_CANCELLED);
+    CHECK(state_of(s, "fam-at1") == STS_TOKEN_CANCELLED);
+    CHECK(state_of(s, "fam-other") == STS_TOKEN_ACTIVE);
+    CHECK(sts_store_cancel(s, "fam-rt1", &changed, NULL) == STS_OK && changed == 0);
+}
+
+/* All or nothing: a duplicate second row leaves neither the first row nor
+ * the renewal of the old one behind. */
+static void test_commit_atomic(sts_store_t *s)
+{
+    sts_token_rec_t old = rec_make("atom-old", "bob"), pair[2];
+    long before;
+    sts_err_t err;
+
+    CHECK(sts_store_insert(s, &old, NULL) == STS_OK);
+    before = count_of(s);
+    pair[0] = rec_make("atom-new", "bob");
+    pair[1] = rec_make("atom-old", "bob"); /* duplicate id */
+    CHECK(sts_store_commit(s, "atom-old", pair, 2, &err) == STS_E_BACKEND);
+    CHECK(count_of(s) == before);
+    CHECK(state_of(s, "atom-old") == STS_TOKEN_ACTIVE);
+    CHECK(state_of(s, "atom-new") == -1);
+    CHECK(sts_store_commit(s, NULL, pair, 0, &err) == STS_E_INTERNAL);
+}
+
+/* A version 1 store (issue #2) is migrated in place: rows kept, read as
+ * user-requested tokens without a parent. */
+static void test_migrate_v1(const char *tmp)
+{
+    char dir[512], file[600], buf[32];
+    sqlite3 *db = NULL;
+    sts_store_t *s = NULL;
+    sts_token_rec_t *r = NULL;
+
+    snprintf(dir, sizeof(dir), "%s/v1", tmp);
+    mkdir(dir, 0700);
+    snprintf(file, sizeof(file), "%s/tokens.db", dir);
+    CHECK(sqlite3_open(file, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+                       "CREATE TABLE tokens (id TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+                       " subject TEXT NOT NULL, audience TEXT, requester TEXT,"
+                       " issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+                       " state INTEGER NOT NULL, replaces TEXT, replaced_by TEXT,"
+                       " hash BLOB NOT NULL);"
+                       "CREATE INDEX tokens_expires_at ON tokens(expires_at);"
+                       "INSERT INTO schema_version(version) VALUES(1);"
+                       "INSERT INTO tokens VALUES('_v1', 1, 'alice', 'https://rp/', 'alice',"
+                       " 1, 2, 2, NULL, NULL, zeroblob(32));",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(sts_store_open(dir, &s, NULL) == STS_OK);
+    if (s == NULL)
+        return;
+    CHECK(sts_store_get(s, "_v1", &r, NULL) == STS_OK && r != NULL);
+    CHECK(r != NULL && r->requester_kind == STS_REQUESTER_USER && r->parent == NULL &&
+          r->state == STS_TOKEN_CANCELLED && str_eq(r->requester, "alice"));
+    sts_token_rec_free(r);
+    sts_store_close(s);
+    CHECK(sql_text(dir, "SELECT max(version) FROM schema_version", buf, sizeof(buf)) &&
+          strcmp(buf, "2") == 0);
+}
+
 int main(void)
 {
     char tmp[256], dir[512];
@@ -430,10 +530,13 @@ int main(void)
         test_duplicate(s);
         test_cancel(s);
         test_renew(s);
+        test_family_cancel(s);
+        test_commit_atomic(s);
         test_reopen(dir, &s);
         sts_store_close(s);
     }
     test_concurrent(tmp);
+    test_migrate_v1(tmp);
     rm_tree(tmp);
 
     return sts_test_summary();

@@ -1,0 +1,132 @@
+/*
+ * sts_engine_int.h - internals shared by the engine's modules (never by a face).
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * sts_engine.c   engine life, requester authentication, WS-Trust Issue,
+ *                Validate, Renew, Cancel
+ * sts_tokens.c   reading presented tokens (SAML 2.0 and JWT, ours or a trusted
+ *                issuer's) into one shape, and minting JWTs
+ * sts_exchange.c RFC 8693 exchange, the refresh grant, RFC 7009 revocation
+ */
+#ifndef STS_ENGINE_INT_H
+#define STS_ENGINE_INT_H
+
+#include "sts_engine.h"
+#include "sts_keys.h"
+#include "sts_replay.h"
+#include "sts_seal.h"
+#include "sts_store.h"
+
+#include <jansson.h>
+
+/* Lifetime of a refresh token family (rotation keeps the first expiry). */
+#define STS_REFRESH_LIFETIME (8L * 3600L)
+/* Deepest "act" chain accepted or produced (Keycloak uses the same bound). */
+#define STS_ACT_MAX_DEPTH 8
+/* Most distinct audience + resource targets in one exchange. */
+#define STS_MAX_TARGETS 8
+
+/* JWT "typ" header values (RFC 9068 for access tokens). */
+#define STS_TYP_ACCESS "at+jwt"
+#define STS_TYP_JWT "JWT"
+#define STS_TYP_REFRESH "rt+jwt"
+
+struct sts_engine {
+    const sts_cfg_t *cfg;
+    sts_keys_t **keys;     /* signing keys, cfg->signing_keys order; [0] signs SAML */
+    size_t nkeys;
+    sts_keys_t **trusted;  /* one public key per cfg->trusted_issuers entry */
+    size_t ntrusted;
+    char *jwks;            /* the JWKS document, built once */
+    sts_store_t *store;
+    sts_replay_t *replay;
+    unsigned char seal_key[STS_SEAL_KEYLEN];
+    int have_seal_key;
+    time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */
+};
+
+/** A presented token, verified and read into one shape. */
+typedef struct sts_vtoken {
+    int kind;               /* STS_KIND_SAML2, STS_KIND_JWT or STS_KIND_REFRESH */
+    int ours;               /* 1: issued here (rec is its row); 0: a trusted issuer's JWT */
+    sts_token_view_t *view; /* owned */
+    sts_token_rec_t *rec;   /* owned; ours only */
+    json_t *claims;         /* owned; JWT only */
+    xmlDocPtr doc;          /* owned when the engine parsed the token from text */
+} sts_vtoken_t;
+
+/**
+ * @brief Verify @in and read it: signature by our keys (or a trusted
+ * issuer's, JWT only), issuer, a declared type that matches, and for our
+ * tokens the store row. Time and state are NOT checked (sts_vtoken_unusable).
+ * @return STS_OK with *out; STS_E_INVALID_TOKEN with *why (static) for any
+ *         token that does not verify; server errors otherwise.
+ */
+sts_errc_t sts_vtoken_read(sts_engine_t *e, const sts_token_in_t *in, sts_vtoken_t *out,
+                           const char **why, sts_err_t *err);
+void sts_vtoken_clear(sts_vtoken_t *t);
+
+/** @brief NULL when @t may be used now (state ACTIVE, time window with the
+ *  clock skew), else a static reason. */
+const char *sts_vtoken_unusable(const sts_engine_t *e, const sts_vtoken_t *t, time_t now);
+
+/** @brief Whether @who asked for @rec's token or is its subject (a realm user). */
+int sts_engine_may_manage(const sts_principal_t *who, const sts_token_rec_t *rec);
+
+/** What goes into a JWT the engine mints. Pointers borrowed. */
+typedef struct sts_jwt_params {
+    int kind;               /* STS_KIND_JWT or STS_KIND_REFRESH */
+    const char *typ;        /* STS_TYP_* */
+    const char *token_type; /* static URI answered in sts_issued_t.token_type */
+    const char *subject;
+    const char *const *audiences;
+    size_t naudiences;
+    const char *client_id;  /* or NULL */
+    const char *scope;      /* or NULL */
+    json_t *act;            /* or NULL; copied */
+    json_t *targets;        /* refresh tokens: array of the access tokens' audiences */
+    const char *signing_alg; /* "RS256"/"ES256", or NULL for the first key */
+    time_t now;
+    time_t expires;
+    const char *requester;
+    int requester_kind;
+    const char *parent;     /* or NULL */
+} sts_jwt_params_t;
+
+/**
+ * @brief Sign a JWT (claims: iss, sub, aud, exp, iat, nbf, jti, then
+ * client_id, scope, act, sts_targets when given) and fill a new issued token
+ * and the store row @rec (strings borrowed from *out and @p; not inserted).
+ */
+sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t **out,
+                        sts_token_rec_t *rec, sts_err_t *err);
+
+/** What goes into a SAML 2.0 assertion the engine mints. Pointers borrowed. */
+typedef struct sts_saml2_params {
+    const char *subject;       /* NameID; a realm user's attributes go in when it names one */
+    const char *audience;
+    const char *authn_context; /* NULL: unspecified */
+    const char *token_type;    /* static URI answered */
+    time_t now;
+    time_t expires;
+    const char *requester;
+    int requester_kind;
+} sts_saml2_params_t;
+
+/** @brief Sign a SAML 2.0 assertion; fill a new issued token and the store row @rec. */
+sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *p, sts_issued_t **out,
+                          sts_token_rec_t *rec, sts_err_t *err);
+
+/** @brief Cancel (@rfc7009 = 0: WS-Trust answers) or revoke (1: RFC 7009 answers) @tok. */
+sts_errc_t sts_engine_cancel_token(sts_engine_t *e, const sts_principal_t *who,
+                                   const sts_token_in_t *tok, int rfc7009, sts_err_t *err);
+
+/** @brief The signing key for @alg ("RS256"/"ES256"), NULL alg = keys[0]; NULL if none. */
+sts_keys_t *sts_engine_key_for(const sts_engine_t *e, const char *alg);
+
+/** @brief The algorithm for a JWT to @audience obtained by @client (may be
+ *  NULL): the client's signing_alg, else the party's, else NULL (keys[0]). */
+const char *sts_engine_alg_of(const sts_cfg_t *cfg, const sts_cfg_client_t *client,
+                              const char *audience);
+
+#endif /* STS_ENGINE_INT_H */
