@@ -191,9 +191,11 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
     int mine = 0;
 
     snprintf(pub, sizeof(pub), "%s is not acceptable", what);
-    if (rc == STS_E_INVALID_TOKEN)
-        return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: %s (%s)", what, why,
-                           err ? err->detail : "-");
+    if (rc == STS_E_INVALID_TOKEN) {
+        char inner[sizeof(err->detail)]; /* err->detail is rewritten below */
+        snprintf(inner, sizeof(inner), "%s", err ? err->detail : "-");
+        return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: %s (%s)", what, why, inner);
+    }
     if (rc != STS_OK)
         return rc;
     if ((why = sts_vtoken_unusable(e, t, now)) != NULL)

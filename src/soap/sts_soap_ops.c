@@ -335,6 +335,7 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
         return rc;
     if ((rc = sts_engine_validate(conn->engine, who, &tok, &v, err)) != STS_OK)
         return rc;
+    sts_verdict_clear(&v); /* RSTR/Status answers with the verdict alone */
     r->TokenType = soap_strdup(soap, STS_WST13_STATUS_TT);
     r->Status = soap_malloc(soap, sizeof(*r->Status));
     if (r->Status == NULL)

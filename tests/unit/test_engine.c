@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "sts_engine.h"
+#include "sts_jwt.h"
 #include "sts_keys.h"
 #include "sts_ns.h"
 #include "sts_test.h"
@@ -304,6 +305,7 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
     d1 = parse(t1);
     in.node = xmlDocGetRootElement(d1);
     CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    sts_verdict_clear(&v);
 
     /* A tampered copy: not valid, and nothing changes. */
     {
@@ -341,6 +343,7 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
     d2 = parse(t2);
     in.node = xmlDocGetRootElement(d2);
     CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    sts_verdict_clear(&v);
     CHECK(sts_engine_cancel(e, who, &in, &err) == STS_OK);
     CHECK(sts_engine_cancel(e, who, &in, &err) == STS_OK);
     CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
@@ -381,6 +384,194 @@ done:
     sts_issued_free(t3);
 }
 
+/* ---- RFC 8693 exchange, refresh, revoke (the REST face's engine calls) ----- */
+
+/* A JWT as the REST face hands it in. */
+static sts_token_in_t jwt_in(const sts_issued_t *is, const char *type)
+{
+    sts_token_in_t in = {.text = is->token, .text_len = is->token_len, .type = type};
+    return in;
+}
+
+static sts_errc_t exchange(sts_engine_t *e, const sts_principal_t *client, sts_token_in_t subj,
+                           const sts_token_in_t *actor, const char *tt, const char *aud,
+                           const char *scope, sts_issued_t **out, sts_err_t *err)
+{
+    sts_exchange_req_t req;
+
+    memset(&req, 0, sizeof(req));
+    req.subject = subj;
+    if (actor != NULL)
+        req.actor = *actor;
+    req.requested_token_type = tt;
+    req.audiences = aud ? &aud : NULL;
+    req.naudiences = aud ? 1 : 0;
+    req.scope = scope;
+    return sts_engine_exchange(e, client, &req, out, err);
+}
+
+/* The verdict view of @is (NULL when not valid); free with sts_token_view_free(). */
+static sts_token_view_t *view_of(sts_engine_t *e, const sts_principal_t *who,
+                                 const sts_issued_t *is)
+{
+    sts_token_in_t in = jwt_in(is, NULL);
+    sts_verdict_t v = {.valid = 0};
+    sts_token_view_t *view;
+
+    if (sts_engine_validate(e, who, &in, &v, NULL) != STS_OK || !v.valid)
+        return NULL;
+    view = v.view;
+    v.view = NULL;
+    return view;
+}
+
+static int valid_now(sts_engine_t *e, const sts_principal_t *who, const sts_issued_t *is)
+{
+    sts_token_view_t *v = view_of(e, who, is);
+    sts_token_view_free(v);
+    return v != NULL;
+}
+
+static void test_exchange(sts_engine_t *e, const sts_principal_t *alice, const char *dir)
+{
+    sts_principal_t client, bad;
+    sts_issued_t *saml = NULL, *at = NULL, *jwt2 = NULL, *other = NULL, *x = NULL;
+    sts_issue_req_t ireq = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_token_view_t *v = NULL;
+    sts_token_in_t subj, act_in;
+    char *b64 = NULL;
+    sts_err_t err;
+    long rows;
+
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &client, &err) == STS_OK &&
+          client.client != NULL && client.user == NULL);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "S3cret", &bad, &err) ==
+          STS_E_AUTH_FAILED);
+    CHECK(sts_engine_authenticate_client(e, "nobody", "s3cret", &bad, &err) == STS_E_AUTH_FAILED &&
+          bad.client == NULL);
+
+    /* A SAML assertion issued over SOAP, handed in base64url as RFC 8693 says. */
+    CHECK(sts_engine_issue(e, alice, &ireq, &saml, &err) == STS_OK);
+    if (saml == NULL)
+        return;
+    b64 = sts_b64url_encode((const unsigned char *)saml->token, saml->token_len);
+    subj.node = NULL;
+    subj.text = b64;
+    subj.text_len = strlen(b64);
+    subj.type = STS_TT_SAML2;
+
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", "api.read", &at,
+                   &err) == STS_OK);
+    CHECK(at != NULL && at->refresh != NULL && strcmp(at->token_type, STS_TT_ACCESS_TOKEN) == 0 &&
+          at->scope != NULL && strcmp(at->scope, "api.read") == 0);
+    CHECK(at != NULL && at->expires <= saml->expires); /* never outlives the subject */
+    v = at ? view_of(e, &client, at) : NULL;
+    CHECK(v != NULL && strcmp(v->subject, "alice") == 0 && v->naudiences == 1 &&
+          strcmp(v->audiences[0], "https://api.example.com/") == 0 &&
+          strcmp(v->client_id, "migration-tester") == 0 && v->nactors == 0 &&
+          strcmp(v->token_type, STS_TT_ACCESS_TOKEN) == 0);
+    sts_token_view_free(v);
+
+    /* Refusals change nothing. */
+    rows = count_rows(dir, "1");
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://evil.example/", NULL, &x, &err) ==
+          STS_E_INVALID_TARGET && x == NULL);
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", "admin", &x, &err) ==
+          STS_E_INVALID_SCOPE);
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", "api.read  openid",
+                   &x, &err) == STS_E_INVALID_SCOPE);
+    CHECK(exchange(e, &client, subj, NULL, NULL, NULL, NULL, &x, &err) == STS_E_INVALID_TARGET);
+    CHECK(exchange(e, &client, subj, NULL, STS_TT_SAML1, "https://rp.example.com/", NULL, &x,
+                   &err) == STS_E_INVALID_REQUEST);
+    CHECK(exchange(e, alice, subj, NULL, NULL, "https://rp.example.com/", NULL, &x, &err) ==
+          STS_E_AUTH_FAILED);
+    subj.type = STS_TT_JWT; /* declared type does not match */
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://rp.example.com/", NULL, &x, &err) ==
+          STS_E_INVALID_REQUEST);
+    subj.type = STS_TT_SAML2;
+    if (at != NULL) {
+        /* A token's scope bounds what an exchange of it may ask for. */
+        CHECK(exchange(e, &client, jwt_in(at, STS_TT_ACCESS_TOKEN), NULL, STS_TT_JWT,
+                       "https://rp.example.com/", "api.write", &x, &err) == STS_E_INVALID_SCOPE);
+        /* A refresh token is only ever a refresh token. */
+        CHECK(exchange(e, &client, jwt_in(at->refresh, STS_TT_ACCESS_TOKEN), NULL, STS_TT_JWT,
+                       "https://rp.example.com/", NULL, &x, &err) == STS_E_INVALID_REQUEST);
+        /* An actor who is the subject itself. */
+        act_in = jwt_in(at, STS_TT_ACCESS_TOKEN);
+        CHECK(exchange(e, &client, subj, &act_in, STS_TT_JWT, "https://rp.example.com/", NULL, &x,
+                       &err) == STS_E_INVALID_REQUEST);
+    }
+    CHECK(count_rows(dir, "1") == rows);
+
+    /* Delegation: carol's token acts for alice; then another actor nests over it. */
+    {
+        sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "carol", "wonderland", NULL, NULL};
+        sts_principal_t carol;
+        CHECK(sts_engine_authenticate(e, &cred, &carol, &err) == STS_OK);
+        ireq.token_type = STS_TT_JWT;
+        CHECK(sts_engine_issue(e, &carol, &ireq, &other, &err) == STS_OK);
+        ireq.token_type = NULL;
+    }
+    if (other != NULL) {
+        act_in = jwt_in(other, STS_TT_JWT);
+        CHECK(exchange(e, &client, subj, &act_in, STS_TT_JWT, "https://rp.example.com/", NULL,
+                       &jwt2, &err) == STS_OK);
+        v = jwt2 ? view_of(e, &client, jwt2) : NULL;
+        CHECK(v != NULL && v->nactors == 1 && strcmp(v->actors[0], "carol") == 0 &&
+              strcmp(v->subject, "alice") == 0 && strcmp(v->token_type, STS_TT_JWT) == 0 &&
+              jwt2->refresh == NULL);
+        sts_token_view_free(v);
+    }
+    if (jwt2 != NULL && at != NULL) {
+        /* Re-exchanged with no actor: the chain is kept, never dropped. */
+        CHECK(exchange(e, &client, jwt_in(jwt2, STS_TT_JWT), NULL, STS_TT_JWT,
+                       "https://rp.example.com/", NULL, &x, &err) == STS_OK);
+        v = x ? view_of(e, &client, x) : NULL;
+        CHECK(v != NULL && v->nactors == 1 && strcmp(v->actors[0], "carol") == 0);
+        sts_token_view_free(v);
+        sts_issued_free(x);
+        x = NULL;
+        /* saml2 cannot carry act yet: refused, not dropped. */
+        CHECK(exchange(e, &client, jwt_in(jwt2, STS_TT_JWT), NULL, STS_TT_SAML2,
+                       "https://rp.example.com/", NULL, &x, &err) == STS_E_INVALID_REQUEST);
+    }
+
+    /* Refresh: rotation, reuse cancels the family, another principal cannot. */
+    if (at != NULL) {
+        sts_token_in_t rt = jwt_in(at->refresh, NULL);
+        sts_issued_t *r2 = NULL;
+        CHECK(sts_engine_refresh(e, &client, &rt, "api.write", &x, &err) == STS_E_INVALID_SCOPE);
+        CHECK(sts_engine_refresh(e, &client, &rt, NULL, &r2, &err) == STS_OK && r2 != NULL &&
+              r2->refresh != NULL);
+        if (r2 != NULL) {
+            CHECK(valid_now(e, &client, r2) && valid_now(e, &client, r2->refresh));
+            CHECK(sts_engine_refresh(e, &client, &rt, NULL, &x, &err) == STS_E_INVALID_TOKEN &&
+                  x == NULL);
+            /* the reuse cancelled the rotated token and what it issued */
+            CHECK(!valid_now(e, &client, r2) && !valid_now(e, &client, r2->refresh));
+            CHECK(!valid_now(e, &client, at));
+        }
+        sts_issued_free(r2);
+        /* Revoke: garbage is not an error; a user's token is not the client's. */
+        {
+            sts_token_in_t junk = {.text = "abc", .text_len = 3};
+            CHECK(sts_engine_revoke(e, &client, &junk, &err) == STS_OK);
+            CHECK(sts_engine_revoke(e, &client, &subj, &err) == STS_E_UNAUTHORIZED);
+        }
+    }
+    /* An expired subject is refused. */
+    g_now += 2 * 3600;
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://rp.example.com/", NULL, &x, &err) ==
+          STS_E_INVALID_REQUEST && strstr(err.pub, "subject_token") != NULL);
+    g_now -= 2 * 3600;
+
+    sts_issued_free(saml);
+    sts_issued_free(at);
+    sts_issued_free(jwt2);
+    sts_issued_free(other);
+    free(b64);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
@@ -408,6 +599,7 @@ int main(void)
         CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
         test_issue_policy(e, &who, dir);
         test_lifecycle(e, &who, dir);
+        test_exchange(e, &who, dir);
     }
     sts_engine_free(e);
     sts_cfg_free(cfg);
