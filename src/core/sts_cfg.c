@@ -900,6 +900,7 @@ static const cfg_opt_t engine_opts[] = {
     OPT_NUM("max_lifetime", CT_LONG, max_lifetime, 1, CFG_MAX_LIFETIME, 3600),
     OPT_NUM("clock_skew", CT_LONG, clock_skew, 0, 3600, 300),
     OPT_NUM("renew_window", CT_LONG, renew_window, 0, CFG_MAX_LIFETIME, 3600),
+    OPT_NUM("refresh_lifetime", CT_LONG, refresh_lifetime, 60, CFG_MAX_LIFETIME, 28800),
 };
 
 static const cfg_opt_t soap_opts[] = {

@@ -99,6 +99,7 @@ typedef struct sts_cfg {
     long max_lifetime;     /* seconds */
     long clock_skew;       /* seconds */
     long renew_window;     /* seconds after expiry in which Renew is still allowed */
+    long refresh_lifetime; /* seconds a refresh token family lives (rotation keeps its expiry) */
 
     /* soap */
     int require_timestamp;

@@ -19,8 +19,6 @@
 
 #include <jansson.h>
 
-/* Lifetime of a refresh token family (rotation keeps the first expiry). */
-#define STS_REFRESH_LIFETIME (8L * 3600L)
 /* Deepest "act" chain accepted or produced (Keycloak uses the same bound). */
 #define STS_ACT_MAX_DEPTH 8
 /* Most distinct audience + resource targets in one exchange. */

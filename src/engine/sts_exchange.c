@@ -362,7 +362,7 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
                                .scope = scope,
                                .act = act,
                                .now = now,
-                               .expires = now + STS_REFRESH_LIFETIME,
+                               .expires = now + e->cfg->refresh_lifetime,
                                .requester = c->client_id,
                                .requester_kind = STS_REQUESTER_CLIENT};
         jtargets = json_array();

@@ -197,7 +197,7 @@ static void test_embedded_default(void)
     CHECK(cfg->recv_timeout == 5 && cfg->send_timeout == 5 && cfg->max_keep_alive == 100);
     CHECK(cfg->max_message_size == 1048576 && cfg->log_level == STS_LOG_INFO);
     CHECK(cfg->default_lifetime == 3600 && cfg->max_lifetime == 3600);
-    CHECK(cfg->clock_skew == 300 && cfg->renew_window == 3600);
+    CHECK(cfg->clock_skew == 300 && cfg->renew_window == 3600 && cfg->refresh_lifetime == 28800);
     CHECK(cfg->require_timestamp == 1 && cfg->timestamp_max_age == 300);
     CHECK(cfg->digest_max_age == 300 && cfg->max_xml_depth == 64);
     CHECK(cfg->max_xml_string == 65536);
@@ -641,6 +641,8 @@ static void test_types_and_ranges(void)
                ":2:63: \"engine.max_lifetime\" must be between 1 and 2592000 (got 2592001)");
     EXPECT_ERR(cfg_text(ENG ", \"renew_window\": 2592001", RPS, NULL),
                ":2:63: \"engine.renew_window\" must be between 0 and 2592000 (got 2592001)");
+    EXPECT_ERR(cfg_text(ENG ", \"refresh_lifetime\": 59", RPS, NULL),
+               ":2:63: \"engine.refresh_lifetime\" must be between 60 and 2592000 (got 59)");
     EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"sts.example.com\"", RPS, NULL),
                ":2:63: \"engine.issuer\" must be an absolute URI (scheme:...)");
     EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"https://sts example/\"", RPS, NULL),
@@ -1556,7 +1558,7 @@ static void test_doc_examples(void)
         "\"listen\"", "\"data_dir\"", "\"workers\"", "\"backlog\"", "\"recv_timeout\"",
         "\"send_timeout\"", "\"max_keep_alive\"", "\"max_message_size\"", "\"log_level\"",
         "\"issuer\"", "\"signing_key\"", "\"signing_cert\"", "\"secrets_key\"",
-        "\"default_lifetime\"", "\"max_lifetime\"", "\"clock_skew\"", "\"renew_window\"",
+        "\"default_lifetime\"", "\"max_lifetime\"", "\"clock_skew\"", "\"renew_window\"", "\"refresh_lifetime\"",
         "\"require_timestamp\"", "\"timestamp_max_age\"", "\"digest_max_age\"",
         "\"max_xml_depth\"", "\"max_xml_string\"", "\"wsdl\"", "\"users\"", "\"name\"",
         "\"password_hash\"", "\"digest_secret\"", "\"attributes\"", "\"users_file\"",
