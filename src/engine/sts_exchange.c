@@ -259,6 +259,66 @@ static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, 
     return STS_OK;
 }
 
+/* ---- minting for a client ----------------------------------------------------- */
+
+/* What an access token / JWT and its refresh token share. */
+typedef struct grant {
+    const sts_cfg_client_t *client;
+    const char *subject;
+    const char *scope; /* or NULL */
+    json_t *act;       /* or NULL */
+    time_t now;
+} grant_t;
+
+/* A refresh token for @g: aud is the STS itself, so no relying party takes
+ * it; sts_targets remembers the access tokens' audiences. */
+static sts_errc_t mint_refresh(sts_engine_t *e, const grant_t *g, json_t *targets, time_t expires,
+                               const char *parent, sts_issued_t **out, sts_token_rec_t *rec,
+                               sts_err_t *err)
+{
+    const char *aud = e->cfg->issuer;
+    sts_jwt_params_t p = {.kind = STS_KIND_REFRESH,
+                          .typ = STS_TYP_REFRESH,
+                          .token_type = STS_TT_REFRESH_TOKEN,
+                          .subject = g->subject,
+                          .audiences = &aud,
+                          .naudiences = 1,
+                          .client_id = g->client->client_id,
+                          .scope = g->scope,
+                          .act = g->act,
+                          .targets = targets,
+                          .now = g->now,
+                          .expires = expires,
+                          .requester = g->client->client_id,
+                          .requester_kind = STS_REQUESTER_CLIENT,
+                          .parent = parent};
+    return sts_mint_jwt(e, &p, out, rec, err);
+}
+
+/* An access token (RFC 9068, typ at+jwt) or a plain JWT (@tt) for @g. */
+static sts_errc_t mint_access(sts_engine_t *e, const grant_t *g, const char *tt,
+                              const char *const *targets, size_t ntargets, time_t expires,
+                              const char *parent, sts_issued_t **out, sts_token_rec_t *rec,
+                              sts_err_t *err)
+{
+    sts_jwt_params_t p = {.kind = STS_KIND_JWT,
+                          .typ = strcmp(tt, STS_TT_ACCESS_TOKEN) == 0 ? STS_TYP_ACCESS : STS_TYP_JWT,
+                          .token_type = tt,
+                          .subject = g->subject,
+                          .audiences = targets,
+                          .naudiences = ntargets,
+                          .client_id = g->client->client_id,
+                          .scope = g->scope,
+                          .act = g->act,
+                          .signing_alg = sts_engine_alg_of(e->cfg, g->client, targets[0]),
+                          .now = g->now,
+                          .expires = expires,
+                          .requester = g->client->client_id,
+                          .requester_kind = STS_REQUESTER_CLIENT,
+                          .parent = parent};
+    return sts_mint_jwt(e, &p, out, rec, err);
+}
+
 /* ---- exchange ----------------------------------------------------------------- */
 
 /* The token types an exchange can produce. */
@@ -295,6 +355,7 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     sts_errc_t rc = STS_OK;
     time_t now = sts_time_now(), expires;
     int with_refresh, is_access, is_refresh, is_saml;
+    grant_t g;
 
     *out = NULL;
     memset(&subj, 0, sizeof(subj));
@@ -343,6 +404,11 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
         }
     }
 
+    g.client = c;
+    g.subject = subj.view->subject;
+    g.scope = scope;
+    g.act = act;
+    g.now = now;
     expires = now + lifetime_for(e, targets[0]);
     if (expires > subj.view->expires)
         expires = subj.view->expires; /* never outlive the subject token */
@@ -351,27 +417,13 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
                    client_allows(c->grant_types, c->ngrant_types, GRANT_REFRESH) &&
                    client_allows(c->token_types, c->ntoken_types, STS_TT_REFRESH_TOKEN);
     if (is_refresh || with_refresh) {
-        const char *aud = e->cfg->issuer;
-        sts_jwt_params_t rp = {.kind = STS_KIND_REFRESH,
-                               .typ = STS_TYP_REFRESH,
-                               .token_type = STS_TT_REFRESH_TOKEN,
-                               .subject = subj.view->subject,
-                               .audiences = &aud,
-                               .naudiences = 1,
-                               .client_id = c->client_id,
-                               .scope = scope,
-                               .act = act,
-                               .now = now,
-                               .expires = now + e->cfg->refresh_lifetime,
-                               .requester = c->client_id,
-                               .requester_kind = STS_REQUESTER_CLIENT};
         jtargets = json_array();
         STS_FAIL_IF(jtargets == NULL, err, STS_E_NOMEM, "targets");
         for (size_t i = 0; i < ntargets; i++)
             STS_FAIL_IF(json_array_append_new(jtargets, json_string(targets[i])), err, STS_E_NOMEM,
                         "targets");
-        rp.targets = jtargets;
-        STS_CHECK(sts_mint_jwt(e, &rp, &rt, &recs[nrecs++], err));
+        STS_CHECK(mint_refresh(e, &g, jtargets, now + e->cfg->refresh_lifetime, NULL, &rt,
+                               &recs[nrecs++], err));
     }
     if (is_saml) {
         sts_saml2_params_t sp = {.subject = subj.view->subject,
@@ -383,22 +435,8 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
                                  .requester_kind = STS_REQUESTER_CLIENT};
         STS_CHECK(sts_mint_saml2(e, &sp, &is, &recs[nrecs++], err));
     } else if (!is_refresh) {
-        sts_jwt_params_t jp = {.kind = STS_KIND_JWT,
-                               .typ = is_access ? STS_TYP_ACCESS : STS_TYP_JWT,
-                               .token_type = tt,
-                               .subject = subj.view->subject,
-                               .audiences = targets,
-                               .naudiences = ntargets,
-                               .client_id = c->client_id,
-                               .scope = scope,
-                               .act = act,
-                               .signing_alg = sts_engine_alg_of(e->cfg, c, targets[0]),
-                               .now = now,
-                               .expires = expires,
-                               .requester = c->client_id,
-                               .requester_kind = STS_REQUESTER_CLIENT,
-                               .parent = rt ? rt->id : NULL};
-        STS_CHECK(sts_mint_jwt(e, &jp, &is, &recs[nrecs++], err));
+        STS_CHECK(mint_access(e, &g, tt, targets, ntargets, expires, rt ? rt->id : NULL, &is,
+                              &recs[nrecs++], err));
     }
     if (is == NULL) { /* the refresh token is what was asked for */
         is = rt;
@@ -436,13 +474,14 @@ sts_errc_t sts_engine_refresh(sts_engine_t *e, const sts_principal_t *who,
     sts_vtoken_t t;
     sts_issued_t *at = NULL, *rt = NULL;
     sts_token_rec_t recs[2];
-    const char *why = NULL, *targets[STS_MAX_TARGETS], *aud;
+    const char *why = NULL, *targets[STS_MAX_TARGETS];
     size_t ntargets = 0, i;
     json_t *jt, *v;
     char *scope = NULL;
     sts_errc_t rc;
     time_t now = sts_time_now(), expires;
     int changed;
+    grant_t g;
 
     *out = NULL;
     memset(&t, 0, sizeof(t));
@@ -490,47 +529,20 @@ sts_errc_t sts_engine_refresh(sts_engine_t *e, const sts_principal_t *who,
                 t.rec->id);
     STS_CHECK(pick_scope(c, scope_req, t.view->scope, &scope, err));
 
-    /* Rotation: the new refresh token keeps the family's expiry and claims. */
-    aud = e->cfg->issuer;
-    {
-        sts_jwt_params_t rp = {.kind = STS_KIND_REFRESH,
-                               .typ = STS_TYP_REFRESH,
-                               .token_type = STS_TT_REFRESH_TOKEN,
-                               .subject = t.view->subject,
-                               .audiences = &aud,
-                               .naudiences = 1,
-                               .client_id = c->client_id,
-                               .scope = t.view->scope,
-                               .act = json_object_get(t.claims, "act"),
-                               .targets = jt,
-                               .now = now,
-                               .expires = t.view->expires,
-                               .requester = c->client_id,
-                               .requester_kind = STS_REQUESTER_CLIENT,
-                               .parent = t.rec->id};
-        STS_CHECK(sts_mint_jwt(e, &rp, &rt, &recs[0], err));
-    }
+    /* Rotation: the new refresh token keeps the family's expiry and claims;
+     * the access token gets the (possibly narrowed) scope. */
+    g.client = c;
+    g.subject = t.view->subject;
+    g.scope = t.view->scope;
+    g.act = json_object_get(t.claims, "act");
+    g.now = now;
+    STS_CHECK(mint_refresh(e, &g, jt, t.view->expires, t.rec->id, &rt, &recs[0], err));
     expires = now + lifetime_for(e, targets[0]);
     if (expires > t.view->expires)
         expires = t.view->expires;
-    {
-        sts_jwt_params_t ap = {.kind = STS_KIND_JWT,
-                               .typ = STS_TYP_ACCESS,
-                               .token_type = STS_TT_ACCESS_TOKEN,
-                               .subject = t.view->subject,
-                               .audiences = targets,
-                               .naudiences = ntargets,
-                               .client_id = c->client_id,
-                               .scope = scope,
-                               .act = json_object_get(t.claims, "act"),
-                               .signing_alg = sts_engine_alg_of(e->cfg, c, targets[0]),
-                               .now = now,
-                               .expires = expires,
-                               .requester = c->client_id,
-                               .requester_kind = STS_REQUESTER_CLIENT,
-                               .parent = rt->id};
-        STS_CHECK(sts_mint_jwt(e, &ap, &at, &recs[1], err));
-    }
+    g.scope = scope;
+    STS_CHECK(mint_access(e, &g, STS_TT_ACCESS_TOKEN, targets, ntargets, expires, rt->id, &at,
+                          &recs[1], err));
     recs[0].replaces = t.rec->id;
     rc = sts_store_commit(e->store, t.rec->id, recs, 2, err);
     if (rc == STS_E_UNABLE_TO_RENEW) /* rotated or cancelled by a request in flight */
