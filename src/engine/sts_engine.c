@@ -398,17 +398,7 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_iss
     is->created = sp->now;
     is->expires = sp->expires;
 
-    memset(rec, 0, sizeof(*rec));
-    rec->id = is->id;
-    rec->kind = STS_KIND_SAML2;
-    rec->subject = (char *)sp->subject;
-    rec->audience = is->applies_to;
-    rec->requester = (char *)sp->requester;
-    rec->requester_kind = sp->requester_kind;
-    rec->issued_at = sp->now;
-    rec->expires_at = sp->expires;
-    rec->state = STS_TOKEN_ACTIVE;
-    SHA256((const unsigned char *)is->token, is->token_len, rec->hash);
+    sts_issued_row(is, STS_KIND_SAML2, sp->subject, sp->requester, sp->requester_kind, rec);
     *out = is;
     is = NULL;
 cleanup:

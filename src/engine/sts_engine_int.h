@@ -119,6 +119,11 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *p, sts_issu
 sts_errc_t sts_engine_cancel_token(sts_engine_t *e, const sts_principal_t *who,
                                    const sts_token_in_t *tok, int rfc7009, sts_err_t *err);
 
+/** @brief The store row of a freshly issued @is (ACTIVE; strings borrowed
+ *  from @is and the arguments; parent and replaces NULL). */
+void sts_issued_row(const sts_issued_t *is, int kind, const char *subject, const char *requester,
+                    int requester_kind, sts_token_rec_t *rec);
+
 /** @brief The signing key for @alg ("RS256"/"ES256"), NULL alg = keys[0]; NULL if none. */
 sts_keys_t *sts_engine_key_for(const sts_engine_t *e, const char *alg);
 

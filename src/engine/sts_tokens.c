@@ -434,6 +434,22 @@ const char *sts_engine_alg_of(const sts_cfg_t *cfg, const sts_cfg_client_t *clie
     return rp != NULL ? rp->signing_alg : NULL;
 }
 
+void sts_issued_row(const sts_issued_t *is, int kind, const char *subject, const char *requester,
+                    int requester_kind, sts_token_rec_t *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->id = is->id;
+    rec->kind = kind;
+    rec->subject = (char *)subject;
+    rec->audience = is->applies_to;
+    rec->requester = (char *)requester;
+    rec->requester_kind = requester_kind;
+    rec->issued_at = is->created;
+    rec->expires_at = is->expires;
+    rec->state = STS_TOKEN_ACTIVE;
+    SHA256((const unsigned char *)is->token, is->token_len, rec->hash);
+}
+
 /* "_" + 32 hex digits of fresh randomness, like our SAML IDs. */
 static int new_jti(char out[34])
 {
@@ -502,18 +518,8 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
     is->created = p->now;
     is->expires = p->expires;
 
-    memset(rec, 0, sizeof(*rec));
-    rec->id = is->id;
-    rec->kind = p->kind;
-    rec->subject = (char *)p->subject;
-    rec->audience = is->applies_to;
-    rec->requester = (char *)p->requester;
-    rec->requester_kind = p->requester_kind;
+    sts_issued_row(is, p->kind, p->subject, p->requester, p->requester_kind, rec);
     rec->parent = (char *)p->parent;
-    rec->issued_at = p->now;
-    rec->expires_at = p->expires;
-    rec->state = STS_TOKEN_ACTIVE;
-    SHA256((const unsigned char *)is->token, is->token_len, rec->hash);
     *out = is;
     is = NULL;
 cleanup:
