@@ -13,7 +13,9 @@
  *  - an actor becomes "act", nested over the subject's own "act"; a subject
  *    with "may_act" accepts only the actor it names and is refused without
  *    one (Keycloak #52691); a subject acting for itself is refused;
- *  - the issued token never outlives the subject token.
+ *  - nothing issued (access token, JWT, assertion, refresh token) outlives
+ *    the subject token; a refresh token family lives at most
+ *    engine.refresh_lifetime within that.
  */
 #include "sts_engine_int.h"
 
@@ -422,8 +424,10 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
         for (size_t i = 0; i < ntargets; i++)
             STS_FAIL_IF(json_array_append_new(jtargets, json_string(targets[i])), err, STS_E_NOMEM,
                         "targets");
-        STS_CHECK(mint_refresh(e, &g, jtargets, now + e->cfg->refresh_lifetime, NULL, &rt,
-                               &recs[nrecs++], err));
+        time_t rt_expires = now + e->cfg->refresh_lifetime;
+        if (rt_expires > subj.view->expires)
+            rt_expires = subj.view->expires; /* nothing outlives the subject token */
+        STS_CHECK(mint_refresh(e, &g, jtargets, rt_expires, NULL, &rt, &recs[nrecs++], err));
     }
     if (is_saml) {
         sts_saml2_params_t sp = {.subject = subj.view->subject,

@@ -465,6 +465,7 @@ static void test_exchange(sts_engine_t *e, const sts_principal_t *alice, const c
     CHECK(at != NULL && at->refresh != NULL && strcmp(at->token_type, STS_TT_ACCESS_TOKEN) == 0 &&
           at->scope != NULL && strcmp(at->scope, "api.read") == 0);
     CHECK(at != NULL && at->expires <= saml->expires); /* never outlives the subject */
+    CHECK(at != NULL && at->refresh != NULL && at->refresh->expires <= saml->expires);
     v = at ? view_of(e, &client, at) : NULL;
     CHECK(v != NULL && strcmp(v->subject, "alice") == 0 && v->naudiences == 1 &&
           strcmp(v->audiences[0], "https://api.example.com/") == 0 &&
