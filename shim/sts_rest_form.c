@@ -96,6 +96,20 @@ sts_errc_t sts_form_parse(const char *body, size_t len, size_t max_value, sts_fo
     return STS_OK;
 }
 
+char *sts_form_decode(const char *in, size_t len, size_t max)
+{
+    const char *why = NULL;
+    return decode(in, len, max, &why);
+}
+
+void sts_form_free_value(char *value)
+{
+    if (value == NULL)
+        return;
+    OPENSSL_cleanse(value, strlen(value));
+    free(value);
+}
+
 void sts_form_free(sts_form_t *form)
 {
     for (size_t i = 0; i < form->n; i++) {

@@ -56,4 +56,16 @@ sts_errc_t sts_form_one(const sts_form_t *form, const char *name, int required, 
  */
 const char *sts_form_nth(const sts_form_t *form, const char *name, size_t i);
 
+/**
+ * @brief Decode one form-urlencoded string (@len bytes of @in, "+" is a space,
+ * %XX a byte), e.g. the halves of an HTTP Basic credential (RFC 6749 2.3.1).
+ * @return a new string (free with sts_form_free_value()), or NULL when it is
+ *         malformed, longer than @max bytes decoded, holds a NUL byte, or
+ *         memory runs out.
+ */
+char *sts_form_decode(const char *in, size_t len, size_t max);
+
+/** @brief Wipe and free a string from sts_form_decode() (NULL is a no-op). */
+void sts_form_free_value(char *value);
+
 #endif /* STS_REST_FORM_H */

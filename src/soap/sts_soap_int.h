@@ -28,9 +28,12 @@ typedef struct sts_soap_conn {
     const sts_cfg_t *cfg;
     const char *wsdl;      /* borrowed: the published WSDL, address rewritten */
     size_t wsdl_len;
+    const char *base_url;  /* borrowed: scheme://host[:port] of our endpoints (REST metadata) */
     int (*http_parse)(struct soap *);                /* gSOAP's own HTTP header parser */
     int (*http_header)(struct soap *, const char *, const char *); /* gSOAP's header-line hook */
     size_t (*sock_recv)(struct soap *, char *, size_t); /* gSOAP's own socket read */
+    int (*http_posthdr)(struct soap *, const char *, const char *); /* gSOAP's header writer */
+    int (*http_method[5])(struct soap *); /* gSOAP's own PUT, PATCH, DELETE, HEAD, OPTIONS hooks */
 
     char *raw;        /* the request body, read ahead and decoded (max_message_size) */
     size_t raw_len;
@@ -43,6 +46,11 @@ typedef struct sts_soap_conn {
     char reqid[20];
     char *soapaction;    /* SOAPAction / SOAP 1.2 action as received, or NULL */
     char content_type[128]; /* as received, truncated */
+    int content_type_long; /* it did not fit in content_type */
+    char *authorization; /* the Authorization value (wiped on reset), or NULL */
+    int n_authorization; /* Authorization headers seen */
+    int rest_route;      /* sts_rest_route_t of this request (0: not the REST face's) */
+    int no_content_type; /* the response being written has no body: no Content-Type */
     int n_content_length; /* Content-Length headers seen */
     int bad_framing;     /* malformed Content-Length or Transfer-Encoding */
     int has_transfer_encoding;

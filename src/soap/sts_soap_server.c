@@ -2,16 +2,19 @@
  * sts_soap_server.c - the gSOAP server: listener, worker pool, hooks.
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Owns the transport concerns of the SOAP face: limits and timeouts, the raw
- * body capture, WS-Addressing "lite" (action agreement, reply header; the
- * stock wsa plugin, which posts replies to any ReplyTo, is never used), the
- * GET endpoints (/sts?wsdl, /health) and the worker pool. No token logic.
+ * Owns the transport concerns of both faces on one port: limits and
+ * timeouts, routing (http_parse), the raw body capture, WS-Addressing "lite"
+ * (action agreement, reply header; the stock wsa plugin, which posts replies
+ * to any ReplyTo, is never used), the GET endpoints (/sts?wsdl, /health) and
+ * the worker pool. The REST face (shim/sts_rest.h) gets whole requests from
+ * here and hands back whole responses. No token logic.
  */
 #include "sts_soap.h"
 
 #include "sts_keys.h"
 #include "sts_log.h"
 #include "sts_ns.h"
+#include "sts_rest.h"
 #include "sts_soap_int.h"
 
 #include "SecurityTokenService.nsmap"
@@ -19,6 +22,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +49,14 @@ static void conn_reset_request(sts_soap_conn_t *conn)
 {
     free(conn->soapaction);
     conn->soapaction = NULL;
+    if (conn->authorization != NULL) {
+        OPENSSL_cleanse(conn->authorization, strlen(conn->authorization));
+        free(conn->authorization);
+        conn->authorization = NULL;
+    }
+    conn->n_authorization = 0;
+    conn->content_type_long = 0;
+    conn->rest_route = STS_REST_NOT_OURS;
     if (conn->doc != NULL) {
         xmlFreeDoc(conn->doc);
         conn->doc = NULL;
@@ -211,23 +223,18 @@ static sts_errc_t read_chunked(body_reader_t *rd, size_t cap, size_t *total, int
 }
 
 /*
- * Reads the whole body (Content-Length or chunked, our own limits) into
- * conn->raw and parses it with the hardened parser, so malformed XML, a DTD
- * or a PI is refused before gSOAP's parser sees a byte of it. gSOAP then gets
- * the decoded body from conn->raw through body_recv(). Bytes after the body
- * (a pipelined request, which gSOAP cannot serve) end the connection after
- * this answer. Returns STS_OK, or an error with *http_status set when the
- * answer is an HTTP status rather than a SOAP fault.
+ * Reads the whole body (Content-Length, or @chunked, our own limits) into
+ * conn->raw[0..raw_len), decoded. Bytes after the body (a pipelined request,
+ * which gSOAP cannot serve) end the connection after this answer. Returns
+ * STS_OK, or an error with *http_status set to 413 (too big) or 400.
  */
-static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int *http_status,
-                                  sts_err_t *err)
+static sts_errc_t read_body(struct soap *soap, sts_soap_conn_t *conn, int chunked, int *http_status,
+                            sts_err_t *err)
 {
     body_reader_t rd;
     size_t total = 0;
-    int chunked = (soap->imode & SOAP_IO) == SOAP_IO_CHUNK, too_big = 0;
+    int too_big = 0;
     sts_errc_t rc;
-    sts_xml_limits_t limits = {conn->cfg->max_xml_depth, conn->cfg->max_xml_string,
-                               conn->cfg->max_message_size};
 
     rd.soap = soap;
     rd.conn = conn;
@@ -255,18 +262,46 @@ static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int 
         soap->bufidx = soap->buflen;
     }
     conn->raw_len = total;
+    return STS_OK;
+}
+
+/*
+ * SOAP: reads the body (read_body()) and parses it with the hardened parser,
+ * so malformed XML, a DTD or a PI is refused before gSOAP's parser sees a
+ * byte of it. gSOAP then gets the decoded body from conn->raw through
+ * body_recv(). Returns STS_OK, or an error with *http_status set when the
+ * answer is an HTTP status rather than a SOAP fault.
+ */
+static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int *http_status,
+                                  sts_err_t *err)
+{
+    sts_xml_limits_t limits = {conn->cfg->max_xml_depth, conn->cfg->max_xml_string,
+                               conn->cfg->max_message_size};
+    sts_errc_t rc =
+        read_body(soap, conn, (soap->imode & SOAP_IO) == SOAP_IO_CHUNK, http_status, err);
+
+    if (rc != STS_OK)
+        return rc;
     conn->pre_pos = 0;
     conn->pre_on = 1;
-    soap->length = total;
+    soap->length = conn->raw_len;
     soap->imode &= ~SOAP_IO; /* gSOAP reads the decoded body, no chunk framing */
-    return sts_xml_parse(conn->raw, total, &limits, &conn->doc, err);
+    return sts_xml_parse(conn->raw, conn->raw_len, &limits, &conn->doc, err);
 }
 
 /* Content-Length must be one run of digits; Transfer-Encoding only "chunked";
- * Content-Type once. */
+ * Content-Type once. Authorization is kept for the REST face (counted: two
+ * are refused there) and not passed on: gSOAP would decode Basic into
+ * soap->userid/passwd, a copy of the secret nobody uses or wipes. */
 static int http_header(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
+
+    if (strcasecmp(key, "Authorization") == 0) {
+        if (conn->n_authorization++ == 0 && (conn->authorization = strdup(val)) == NULL)
+            return SOAP_EOM;
+        return SOAP_OK;
+    }
 
     if (strcasecmp(key, "Content-Length") == 0) {
         size_t n = strspn(val, "0123456789");
@@ -282,7 +317,9 @@ static int http_header(struct soap *soap, const char *key, const char *val)
     } else if (strcasecmp(key, "Content-Type") == 0) {
         if (conn->content_type[0] != '\0')
             conn->bad_framing = 1; /* two media types: which one would gSOAP act on? */
-        snprintf(conn->content_type, sizeof(conn->content_type), "%s", val);
+        if (snprintf(conn->content_type, sizeof(conn->content_type), "%s", val) >=
+            (int)sizeof(conn->content_type))
+            conn->content_type_long = 1;
     }
     return conn->http_header(soap, key, val);
 }
@@ -306,39 +343,217 @@ static int refuse(struct soap *soap, int status, const char *why)
     return status;
 }
 
-/* gSOAP's HTTP header parser, then our checks and the body read ahead. */
+/* The framing every POST body must have: 0, or the HTTP status to refuse it
+ * with (*why says why, for the log). */
+static int check_framing(const sts_soap_conn_t *conn, const char **why)
+{
+    if (conn->bad_framing || conn->n_content_length > 1 ||
+        (conn->n_content_length && conn->has_transfer_encoding)) {
+        *why = "ambiguous message framing";
+        return 400;
+    }
+    if (!conn->n_content_length && !conn->has_transfer_encoding) {
+        *why = "no Content-Length";
+        return 411;
+    }
+    if (conn->has_content_encoding) {
+        *why = "Content-Encoding";
+        return 415;
+    }
+    return 0;
+}
+
+/* ---- REST face ------------------------------------------------------------------ */
+
+static const char *method_name(int status)
+{
+    switch (status) {
+    case SOAP_POST:
+        return "POST";
+    case SOAP_GET:
+        return "GET";
+    case SOAP_PUT:
+        return "PUT";
+    case SOAP_PATCH:
+        return "PATCH";
+    case SOAP_DEL:
+        return "DELETE";
+    case SOAP_HEAD:
+        return "HEAD";
+    case SOAP_OPTIONS:
+        return "OPTIONS";
+    case SOAP_CONNECT:
+        return "CONNECT";
+    default:
+        return "?";
+    }
+}
+
+/* gSOAP writes a Content-Type (text/xml by default) on every response; one
+ * without a body (a 405, a revocation's 200) gets none. */
+static int http_posthdr(struct soap *soap, const char *key, const char *val)
+{
+    sts_soap_conn_t *conn = soap->user;
+
+    if (conn->no_content_type && key != NULL && strcasecmp(key, "Content-Type") == 0)
+        return SOAP_OK;
+    return conn->http_posthdr(soap, key, val);
+}
+
+/* Writes @resp: status line, gSOAP's standard headers, the shim's extra
+ * header lines and content type, and the body with its Content-Length. */
+static void send_rest(struct soap *soap, const sts_rest_response_t *resp)
+{
+    sts_soap_conn_t *conn = soap->user;
+
+    /* SOAP_FILE + status: gSOAP writes that status line and http_content
+     * as the Content-Type, and adds no headers of its own for a 401 or 405. */
+    soap->http_content = resp->content_type;
+    soap->http_extra_header = resp->headers; /* gSOAP clears it once written */
+    conn->no_content_type = resp->content_type == NULL;
+    if (soap_response(soap, SOAP_FILE + resp->status) ||
+        (resp->body_len > 0 && soap_send_raw(soap, resp->body, resp->body_len)) ||
+        soap_end_send(soap))
+        soap_closesock(soap);
+    conn->no_content_type = 0;
+    soap->http_content = NULL;
+    soap->http_extra_header = NULL;
+}
+
+/*
+ * A request for the REST face: framing checks and the body read for the form
+ * endpoints (as for SOAP, but no XML parse), then sts_rest_handle(), and the
+ * answer. gSOAP reaches it through its form hook (fform, after http_parse()
+ * returned SOAP_FORM) or its GET hook (fget): after either, gSOAP reads and
+ * sends nothing more for the request and keep-alive goes on, which is not so
+ * when http_parse() itself answers and returns SOAP_STOP (gSOAP then eats
+ * the start of the next request, or waits for the peer to close).
+ */
+static int serve_rest(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    sts_rest_route_t route = (sts_rest_route_t)conn->rest_route;
+    const char *method = method_name(soap->status), *why = NULL;
+    sts_rest_request_t req;
+    sts_rest_response_t resp;
+    sts_err_t err;
+    int status = 0;
+
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.path = soap->path;
+    req.content_type = conn->content_type[0] != '\0' ? conn->content_type : NULL;
+    req.authorization = conn->authorization;
+    req.n_authorization = conn->n_authorization;
+    if (route == STS_REST_FORM) {
+        if ((status = check_framing(conn, &why)) == 0 &&
+            (conn->content_type_long || !sts_rest_form_media_type(req.content_type, &why))) {
+            status = 415;
+            why = conn->content_type_long ? "Content-Type too long" : why;
+        }
+        /* By the time gSOAP calls fform it has set up its own chunk decoder:
+         * what it buffered ends at chunkbuflen, not buflen, and chunked mode
+         * is off in imode. Our reader decodes chunks itself, from the raw
+         * bytes, as for SOAP: give them back to it. */
+        if (soap->chunkbuflen > soap->buflen)
+            soap->buflen = soap->chunkbuflen;
+        soap->chunkbuflen = 0;
+        soap->chunksize = 0;
+        if (status == 0 &&
+            read_body(soap, conn, conn->has_transfer_encoding, &status, &err) != STS_OK) {
+            status = status != 0 ? status : 400;
+            why = err.detail;
+        }
+        if (status != 0) {
+            soap->keep_alive = 0; /* the body, if any, was not (all) read */
+            sts_rest_refuse(method, soap->path, status, why, &resp);
+            goto send;
+        }
+        req.body = conn->raw;
+        req.body_len = conn->raw_len;
+    } else if (conn->has_transfer_encoding || (conn->n_content_length && soap->length > 0)) {
+        soap->keep_alive = 0; /* a body we do not read: the connection cannot go on */
+    }
+    sts_rest_handle(conn->engine, conn->base_url, &req, &resp);
+send:
+    send_rest(soap, &resp);
+    sts_rest_response_free(&resp);
+    sts_soap_request_done(soap);
+    return SOAP_OK;
+}
+
+/* The methods gSOAP hands to hooks of their own (fput, fpatch, fdel, fhead,
+ * fopt), in the order of sts_soap_conn_t.http_method. */
+static const int other_methods[5] = {SOAP_PUT, SOAP_PATCH, SOAP_DEL, SOAP_HEAD, SOAP_OPTIONS};
+
+/* Such a method on a REST path is the shim's (405); elsewhere gSOAP's own
+ * hook answers as it always did. */
+static int http_other_method(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+
+    if (conn->rest_route != STS_REST_NOT_OURS)
+        return serve_rest(soap);
+    for (size_t i = 0; i < sizeof(other_methods) / sizeof(other_methods[0]); i++)
+        if (soap->status == other_methods[i] && conn->http_method[i] != NULL)
+            return conn->http_method[i](soap);
+    return SOAP_HTTP_METHOD;
+}
+
+/*
+ * gSOAP's HTTP header parser, then routing, in this one place:
+ *
+ *   a REST path (sts_rest_serves), any method     -> serve_rest(), through the hook
+ *                                                    gSOAP calls for that method:
+ *                                                    fform for POST (SOAP_FORM),
+ *                                                    fget (http_get) for GET, the
+ *                                                    others http_other_method()
+ *   POST /sts                                     -> framing checks, body read
+ *                                                    ahead and parsed, then SOAP
+ *   POST elsewhere                                -> 404
+ *   GET elsewhere                                 -> http_get() (gSOAP's fget):
+ *                                                    /health, the WSDL, else 404
+ *   other methods elsewhere                       -> gSOAP's own 405
+ */
 static int http_parse(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
     static unsigned long long counter;
+    sts_rest_route_t route;
     sts_err_t err;
+    const char *why = NULL;
     int rc, version, status = 0;
 
     conn_reset_request(conn);
     snprintf(conn->reqid, sizeof(conn->reqid), "%llx",
              __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     sts_log_set_reqid(conn->reqid);
+    soap->fform = NULL; /* set below for this request only */
     if ((rc = conn->http_parse(soap)) != SOAP_OK)
         return rc;
     if (soap->action != NULL && soap->action[0] != '\0' &&
         (conn->soapaction = strdup(soap->action)) == NULL)
         return SOAP_EOM;
-    if (soap->status != SOAP_POST) {
-        if (soap->bufidx < soap->buflen) { /* gSOAP cannot serve pipelined requests */
-            sts_info("pipelined request after a %s: answering this one, then closing",
-                     soap->status == SOAP_GET ? "GET" : "request");
-            soap->keep_alive = 0;
-        }
-        return SOAP_OK;
+    if (soap->status != SOAP_POST && soap->bufidx < soap->buflen) {
+        /* gSOAP cannot serve pipelined requests */
+        sts_info("pipelined request after a %s: answering this one, then closing",
+                 method_name(soap->status));
+        soap->keep_alive = 0;
     }
+    if ((route = sts_rest_serves(method_name(soap->status), soap->path)) != STS_REST_NOT_OURS) {
+        conn->rest_route = route;
+        if (soap->status == SOAP_GET)
+            return SOAP_OK; /* gSOAP calls fget: http_get() */
+        soap->fform = serve_rest;
+        return SOAP_FORM;
+    }
+    if (soap->status != SOAP_POST)
+        return SOAP_OK;
     if (strcmp(soap->path, "/sts") != 0)
         return refuse(soap, 404, "no such endpoint");
-    if (conn->bad_framing || conn->n_content_length > 1 ||
-        (conn->n_content_length && conn->has_transfer_encoding))
-        return refuse(soap, 400, "ambiguous message framing");
-    if (!conn->n_content_length && !conn->has_transfer_encoding)
-        return refuse(soap, 411, "no Content-Length");
-    if (conn->has_content_encoding || (version = soap_media_type(conn->content_type)) == 0)
+    if ((status = check_framing(conn, &why)) != 0)
+        return refuse(soap, status, why);
+    if ((version = soap_media_type(conn->content_type)) == 0)
         return refuse(soap, 415, "not text/xml or application/soap+xml");
     if (read_body_ahead(soap, conn, &status, &err) != STS_OK) {
         sts_soap_request_done(soap);
@@ -448,6 +663,8 @@ static int http_get(struct soap *soap)
     sts_soap_conn_t *conn = soap->user;
     const char *path = soap->path;
 
+    if (conn->rest_route != STS_REST_NOT_OURS) /* routed by http_parse() */
+        return serve_rest(soap);
     if (strcmp(path, "/health") == 0)
         return send_body(soap, SOAP_FILE, "text/plain", "ok\n", 3);
     if (strcmp(path, "/sts?wsdl") == 0 || strcmp(path, "/sts?WSDL") == 0 ||
@@ -621,7 +838,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
     char *wsdl = NULL;
     size_t wsdl_len = 0;
     int nworkers = cfg->workers, started = 0, rc = 1;
-    char endpoint[300];
+    char endpoint[300], base_url[1024];
     struct sigaction sa;
 
     memset(&pool, 0, sizeof(pool));
@@ -642,6 +859,17 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
     snprintf(endpoint, sizeof(endpoint), "http://%s%s%s:%d/sts",
              strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
              strchr(cfg->listen_host, ':') ? "]" : "", master->port);
+    /* The REST metadata names endpoints as clients reach them: behind a
+     * proxy that is server.public_url, else the address we listen on. */
+    if (cfg->public_url != NULL && cfg->public_url[0] != '\0') {
+        if (snprintf(base_url, sizeof(base_url), "%s", cfg->public_url) >= (int)sizeof(base_url)) {
+            sts_error("server.public_url is longer than %zu bytes", sizeof(base_url) - 1);
+            goto done;
+        }
+    } else {
+        snprintf(base_url, sizeof(base_url), "%.*s", (int)(strlen(endpoint) - strlen("/sts")),
+                 endpoint);
+    }
     wsdl = load_wsdl(cfg->wsdl_file, endpoint, &wsdl_len);
     if (wsdl == NULL)
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
@@ -658,6 +886,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
         w->conn.cfg = cfg;
         w->conn.wsdl = wsdl;
         w->conn.wsdl_len = wsdl_len;
+        w->conn.base_url = base_url;
         w->conn.raw_cap = (size_t)cfg->max_message_size;
         w->conn.raw = malloc(w->conn.raw_cap);
         if (w->soap == NULL || w->conn.raw == NULL)
@@ -669,6 +898,15 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
         w->soap->frecv = body_recv;
         w->conn.http_header = w->soap->fparsehdr;
         w->soap->fparsehdr = http_header;
+        w->conn.http_posthdr = w->soap->fposthdr;
+        w->soap->fposthdr = http_posthdr;
+        w->conn.http_method[0] = w->soap->fput;
+        w->conn.http_method[1] = w->soap->fpatch;
+        w->conn.http_method[2] = w->soap->fdel;
+        w->conn.http_method[3] = w->soap->fhead;
+        w->conn.http_method[4] = w->soap->fopt;
+        w->soap->fput = w->soap->fpatch = w->soap->fdel = http_other_method;
+        w->soap->fhead = w->soap->fopt = http_other_method;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             break;
     }

@@ -1443,3 +1443,316 @@ class WithIssuedToken:
         if r.status != 200:
             raise RuntimeError("setUpClass: Issue failed: %r" % r.body[:2000])
         cls.token = extract_assertion_bytes(r.body)
+
+
+# --------------------------------------------------------------------------
+# The RFC 8693 REST face: clients, tokens, JWKS, configs, refusals
+# (python3-requests and python3-jwt are imported lazily: only the REST tests
+# need them)
+# --------------------------------------------------------------------------
+CLIENT_ID = "migration-tester"
+CLIENT_SECRET = "s3cret"
+RP_API = "https://api.example.com/"
+DEFAULT_SCOPES = ["openid", "profile", "email", "api.read", "api.write"]
+GRANT_TE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_REFRESH = "refresh_token"
+_TT = "urn:ietf:params:oauth:token-type:"
+TT_ACCESS = _TT + "access_token"
+TT_REFRESH = _TT + "refresh_token"
+TT_JWT = _TT + "jwt"
+TT_SAML2_URN = _TT + "saml2"
+TT_SAML1_URN = _TT + "saml1"
+TT_ID_TOKEN = _TT + "id_token"
+EC_SIGNING_KEY = os.path.join(CERTS, "sts-signing-ec.key")
+EC_SIGNING_CERT = os.path.join(CERTS, "sts-signing-ec.crt")
+
+
+def b64url_encode(data, pad=False):
+    """base64url of @data (bytes or str); without padding unless @pad."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    out = base64.urlsafe_b64encode(data).decode("ascii")
+    return out if pad else out.rstrip("=")
+
+
+def b64url_decode(text):
+    """Strict-ish base64url decode (padding optional)."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii")
+    if not re.fullmatch(r"[A-Za-z0-9_-]*={0,2}", text):
+        raise ValueError("not base64url: %r" % text[:40])
+    text = text.rstrip("=")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_parts(token):
+    """(header dict, claims dict, signing input bytes, signature bytes) of a
+    compact JWS, not verified."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise AssertionError("not a compact JWS (%d parts): %r" % (len(parts), token[:80]))
+    return (json.loads(b64url_decode(parts[0])), json.loads(b64url_decode(parts[1])),
+            ("%s.%s" % (parts[0], parts[1])).encode("ascii"), b64url_decode(parts[2]))
+
+
+def jwt_resign_unsafe(header, claims, signature=b""):
+    """A compact JWS from @header/@claims dicts and raw @signature bytes (for
+    forgeries: alg none, HS256 with a public key, ...)."""
+    h = b64url_encode(json.dumps(header, separators=(",", ":")))
+    c = b64url_encode(json.dumps(claims, separators=(",", ":")))
+    return "%s.%s.%s" % (h, c, b64url_encode(signature))
+
+
+def tamper_jwt(token, claims_update=None):
+    """@token with its payload changed (claims_update applied) but the
+    original signature kept; without claims_update one signature byte flips."""
+    h, c, s = token.split(".")
+    if claims_update is None:
+        sig = bytearray(b64url_decode(s))
+        sig[len(sig) // 2] ^= 0x01
+        return "%s.%s.%s" % (h, c, b64url_encode(bytes(sig)))
+    claims = json.loads(b64url_decode(c))
+    claims.update(claims_update)
+    return "%s.%s.%s" % (h, b64url_encode(json.dumps(claims, separators=(",", ":"))), s)
+
+
+def rest_base(server):
+    return "http://%s:%d" % (server.host, server.port)
+
+
+def rest_post(server, path, data, auth=DEFAULT, headers=None, timeout=HTTP_TIMEOUT):
+    """POST a form to @path with python3-requests. @data: dict or list of
+    (name, value) pairs (repeat a name to repeat the parameter). @auth:
+    DEFAULT = client_secret_basic as the demo client, None = no
+    Authorization header, a (id, secret) pair = Basic with those."""
+    import requests
+    if auth is DEFAULT:
+        auth = (CLIENT_ID, CLIENT_SECRET)
+    return requests.post(rest_base(server) + path, data=data, auth=auth, headers=headers,
+                         timeout=timeout, allow_redirects=False)
+
+
+def rest_get(server, path, timeout=HTTP_TIMEOUT):
+    import requests
+    return requests.get(rest_base(server) + path, timeout=timeout, allow_redirects=False)
+
+
+def exchange_params(subject, subject_type, **kw):
+    """Form pairs for a token exchange. Keyword values may be lists (repeated
+    parameters: audience=[a, b]); None values are left out."""
+    pairs = [("grant_type", GRANT_TE), ("subject_token", subject),
+             ("subject_token_type", subject_type)]
+    for k, v in kw.items():
+        if v is None:
+            continue
+        for one in (v if isinstance(v, (list, tuple)) else [v]):
+            pairs.append((k, one))
+    return pairs
+
+
+def token_exchange(server, subject, subject_type, auth=DEFAULT, **kw):
+    return rest_post(server, "/token", exchange_params(subject, subject_type, **kw), auth=auth)
+
+
+def fetch_jwks(server):
+    """The published JWKS, fetched over HTTP."""
+    r = rest_get(server, "/.well-known/jwks.json")
+    if r.status_code != 200:
+        raise AssertionError("GET /.well-known/jwks.json: HTTP %d %r" % (r.status_code, r.text[:500]))
+    return r.json()
+
+
+def cert_kid(cert_path):
+    """base64url(SHA-256(DER certificate)): the kid our JWKS gives a key."""
+    return b64url_encode(hashlib.sha256(base64.b64decode(cert_b64(cert_path))).digest())
+
+
+def verify_jwt(jwks, token, audience=None, issuer=ISSUER, typ=None, alg=None):
+    """Verify @token with PyJWT against the JWK of @jwks (a dict) whose kid is
+    the token's header kid. Returns (header, claims). Raises AssertionError
+    (no such kid, wrong typ/alg) or a jwt.exceptions error (bad signature,
+    audience, issuer, expired)."""
+    import jwt as pyjwt
+    header = pyjwt.get_unverified_header(token)
+    keys = [k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")]
+    if len(keys) != 1:
+        raise AssertionError("%d JWKS keys with kid %r" % (len(keys), header.get("kid")))
+    jwk = pyjwt.PyJWK(keys[0])
+    if alg is not None and header.get("alg") != alg:
+        raise AssertionError("alg %r, expected %r" % (header.get("alg"), alg))
+    if typ is not None and header.get("typ") != typ:
+        raise AssertionError("typ %r, expected %r" % (header.get("typ"), typ))
+    options = {"require": ["exp", "iat", "iss", "sub"], "verify_aud": audience is not None}
+    claims = pyjwt.decode(token, key=jwk.key, algorithms=[keys[0].get("alg", header.get("alg"))],
+                          audience=audience, issuer=issuer, options=options, leeway=5)
+    return header, claims
+
+
+def secret_hash(secret):
+    """crypt(3) hash of a client secret made by `sts passwd` (stdin)."""
+    p = subprocess.run([STS_BIN, "passwd"], input=(secret + "\n").encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("sts passwd failed: %s" % p.stderr.decode("utf-8", "replace"))
+    m = re.search(r'"password_hash":\s*"([^"]+)"', p.stdout.decode())
+    if not m:
+        raise RuntimeError("sts passwd printed no hash: %r" % p.stdout)
+    return m.group(1)
+
+
+def client_entry(client_id, secret, audiences, scopes=(), token_types=None, grant_types=None,
+                 signing_alg=None):
+    """A config "clients" entry (secret hashed with `sts passwd`)."""
+    c = {"client_id": client_id, "secret_hash": secret_hash(secret),
+         "audiences": list(audiences), "scopes": list(scopes)}
+    if token_types is not None:
+        c["token_types"] = list(token_types)
+    if grant_types is not None:
+        c["grant_types"] = list(grant_types)
+    if signing_alg is not None:
+        c["signing_alg"] = signing_alg
+    return c
+
+
+def rest_default_config(**engine_overrides):
+    """A config file equivalent to the embedded default of docs/config.md, REST
+    face included: both signing keys (RSA first, EC second), relying parties
+    rp (RS256) and api (ES256), the client migration-tester / s3cret with every
+    token and grant type. engine_overrides as for default_config()."""
+    cfg = default_config(**engine_overrides)
+    cfg["engine"].setdefault("additional_signing_keys", [
+        {"key": _private_copy(EC_SIGNING_KEY), "cert": EC_SIGNING_CERT}])
+    cfg["relying_parties"] = [{"applies_to": RP, "match": "exact"},
+                              {"applies_to": RP_API, "match": "exact", "signing_alg": "ES256"}]
+    cfg["clients"] = [client_entry(
+        CLIENT_ID, CLIENT_SECRET, [RP, RP_API], DEFAULT_SCOPES,
+        token_types=[TT_ACCESS, TT_JWT, TT_SAML2_URN, TT_SAML1_URN, TT_REFRESH],
+        grant_types=[GRANT_TE, GRANT_REFRESH])]
+    return cfg
+
+
+def make_ec_keypair(directory, name="issuer", cn="Test Issuer"):
+    """EC P-256 key (PKCS#8 PEM, 0600) + self-signed certificate with openssl.
+    Returns (key path, cert path)."""
+    key = os.path.join(directory, name + ".key")
+    crt = os.path.join(directory, name + ".crt")
+    r = _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+              "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=%s" % cn])
+    if not r.ok:
+        raise RuntimeError("openssl failed: %s" % r.output)
+    os.chmod(key, 0o600)
+    return key, crt
+
+
+def bst_xml(token, value_type=DEFAULT, encoding_type=DEFAULT, raw_text=None):
+    """A wsse:BinarySecurityToken carrying @token (str) as base64 of its
+    characters, the way the STS returns JWTs. value_type/encoding_type:
+    DEFAULT = the JWT URN / #Base64Binary, None = attribute left out.
+    raw_text: the element text verbatim instead."""
+    vt = TT_JWT if value_type is DEFAULT else value_type
+    et = B64_ENC if encoding_type is DEFAULT else encoding_type
+    text = raw_text if raw_text is not None else base64.b64encode(token.encode()).decode()
+    attrs = ""
+    if vt is not None:
+        attrs += ' ValueType="%s"' % xml_escape(vt)
+    if et is not None:
+        attrs += ' EncodingType="%s"' % xml_escape(et)
+    return '<wsse:BinarySecurityToken xmlns:wsse="%s"%s>%s</wsse:BinarySecurityToken>' % (
+        NS["wsse"], attrs, xml_escape(text))
+
+
+Bst = collections.namedtuple("Bst", "el value_type encoding_type text jwt")
+
+
+def extract_bst(rstr):
+    """The one wsse:BinarySecurityToken of an Rstr's RequestedSecurityToken:
+    its attributes, its text and the JWT it carries (strict base64)."""
+    holder = rstr.requested_token
+    if holder is None:
+        raise AssertionError("no wst:RequestedSecurityToken")
+    kids = [c for c in holder if isinstance(c.tag, str)]
+    if len(kids) != 1 or kids[0].tag != q("wsse", "BinarySecurityToken"):
+        raise AssertionError("RequestedSecurityToken holds %r, not one wsse:BinarySecurityToken"
+                             % [c.tag for c in kids])
+    el = kids[0]
+    text = "".join((el.text or "").split())
+    jwt_text = base64.b64decode(text, validate=True).decode("ascii")
+    return Bst(el, el.get("ValueType"), el.get("EncodingType"), text, jwt_text)
+
+
+class RestMixin:
+    """Assertions for the REST face; list it before StsTestCase."""
+
+    def assertNoStore(self, resp):
+        cc = resp.headers.get("Cache-Control", "")
+        self.assertIn("no-store", [x.strip().lower() for x in cc.split(",")],
+                      "Cache-Control: no-store missing (got %r) on HTTP %d %s"
+                      % (cc, resp.status_code, resp.request.url if resp.request else ""))
+
+    def assertJsonOk(self, resp):
+        self.assertEqual(resp.status_code, 200, "HTTP %d: %s" % (resp.status_code, resp.text[:1500]))
+        self.assertTrue(resp.headers.get("Content-Type", "").startswith("application/json"),
+                        resp.headers.get("Content-Type"))
+        self.assertNoStore(resp)
+        return resp.json()
+
+    def assertOAuthError(self, send, status, error, store_before=None, path=None):
+        """Run send() -> requests.Response; assert HTTP @status, JSON @error, no-store,
+        WWW-Authenticate on 401, the store unchanged, the server alive and the refusal
+        in the log ("<METHOD> <path> -> <status> <error>" at INFO)."""
+        before = self.srv.snapshot() if store_before is None else store_before
+        mark = self.srv.log_mark()
+        resp = send()
+        body = resp.text[:1500]
+        self.assertEqual(resp.status_code, status, "HTTP status; body %s" % body)
+        self.assertTrue(resp.headers.get("Content-Type", "").startswith("application/json"),
+                        "Content-Type %r" % resp.headers.get("Content-Type"))
+        doc = resp.json()
+        self.assertEqual(doc.get("error"), error, "error code; body %s" % body)
+        self.assertNoStore(resp)
+        if status == 401:
+            self.assertTrue(resp.headers.get("WWW-Authenticate", "").lower().startswith("basic"),
+                            "401 without a Basic WWW-Authenticate challenge")
+        self.assertEqual(self.srv.snapshot(), before, "store changed by a refused request")
+        self.assertTrue(self.srv.alive(), "server not alive after the request")
+        p = path or resp.request.path_url
+        self.assertLogged(mark, "%s -> %d %s" % (p, status, error))
+        self.assertNotIn(CLIENT_SECRET, self.srv.log_since(mark), "client secret in the log")
+        return doc
+
+    def exchange_ok(self, subject, subject_type, **kw):
+        r = token_exchange(self.srv, subject, subject_type, **kw)
+        doc = self.assertJsonOk(r)
+        self.assertIn("access_token", doc)
+        self.assertIn("issued_token_type", doc)
+        self.assertIn("token_type", doc)
+        return doc
+
+    def introspect(self, token, auth=DEFAULT):
+        return self.assertJsonOk(rest_post(self.srv, "/introspect", {"token": token}, auth=auth))
+
+    def assertInactive(self, token, store_before=None):
+        before = self.srv.snapshot() if store_before is None else store_before
+        doc = self.introspect(token)
+        self.assertEqual(doc, {"active": False}, "introspection of an invalid token")
+        self.assertEqual(self.srv.snapshot(), before, "store changed by /introspect")
+        return doc
+
+    def assertActive(self, token):
+        doc = self.introspect(token)
+        self.assertIs(doc.get("active"), True, "introspection: %r" % doc)
+        return doc
+
+    def soap_saml(self, version=12, **kw):
+        """A fresh SAML 2.0 assertion issued to alice over SOAP: (bytes, base64url)."""
+        r = self.srv.issue(version=version, **kw)
+        self.assertEqual(r.status, 200, "SOAP Issue failed: %r" % r.body[:2000])
+        a = extract_assertion_bytes(r.body)
+        return a, b64url_encode(a)
+
+    def soap_jwt(self, applies_to=RP, version=12, **kw):
+        """A JWT issued to alice over SOAP (TokenType jwt): (jwt text, Rstr)."""
+        r = self.srv.issue(version=version, applies_to=applies_to, token_type=TT_JWT, **kw)
+        self.assertEqual(r.status, 200, "SOAP Issue (JWT) failed: %r" % r.body[:2000])
+        _, items = parse_rstr_response(r, collection=True)
+        return extract_bst(items[0]).jwt, items[0]

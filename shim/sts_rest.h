@@ -1,0 +1,109 @@
+/*
+ * sts_rest.h - the RFC 8693 face: OAuth 2.0 endpoints over one engine.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Translates HTTP requests (form bodies, client authentication) into engine
+ * calls and engine answers into JSON: token exchange and the refresh_token
+ * grant (RFC 8693, RFC 6749) at /token, introspection (RFC 7662), revocation
+ * (RFC 7009), authorization server metadata (RFC 8414) and the JWKS. It checks
+ * the wire only (methods, media types, parameter presence and repetition,
+ * client authentication framing); the engine verifies tokens and decides.
+ *
+ * Transport-neutral: no gSOAP, no sockets. A server hands in one complete
+ * request (body already read and de-chunked within its own size limit) and
+ * writes out the response it gets back.
+ *
+ * Thread-safety: sts_rest_handle() may run concurrently on one engine.
+ */
+#ifndef STS_REST_H
+#define STS_REST_H
+
+#include "sts_engine.h"
+
+#include <stddef.h>
+
+/* RFC 8693 section 2.1 grant type; RFC 6749 section 6 is plain "refresh_token". */
+#define STS_REST_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define STS_REST_GRANT_REFRESH "refresh_token"
+
+/*
+ * Longest decoded value of one form parameter. A base64url SAML assertion
+ * with a few attributes is 8-16 KiB and a JWT with a deep "act" chain a few
+ * KiB; 64 KiB leaves room for both and bounds what one parameter may cost.
+ * The body as a whole is bounded by server.max_message_size before the shim
+ * sees it.
+ */
+#define STS_REST_MAX_VALUE (64 * 1024)
+
+/** One HTTP request; every pointer borrowed from the server for the call. */
+typedef struct sts_rest_request {
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* request target as received, e.g. "/token" */
+    const char *content_type;  /* the Content-Type value, or NULL */
+    const char *authorization; /* the Authorization value, or NULL */
+    int n_authorization;       /* how many Authorization header fields were received */
+    const char *body;          /* @body_len bytes, not NUL-terminated; NULL when empty */
+    size_t body_len;
+} sts_rest_request_t;
+
+/** One HTTP response; release with sts_rest_response_free(). */
+typedef struct sts_rest_response {
+    int status; /* HTTP status code */
+    char *body; /* owned, @body_len bytes (+ NUL), or NULL for no body */
+    size_t body_len;
+    const char *content_type; /* static; NULL when there is no body */
+    const char *headers;      /* static extra header lines, "Name: value" joined by CRLF,
+                               * no trailing CRLF; or NULL */
+} sts_rest_response_t;
+
+/** What sts_rest_serves() says about a request. */
+typedef enum sts_rest_route {
+    STS_REST_NOT_OURS = 0, /* not a path of this face */
+    STS_REST_FORM = 1,     /* POST to /token, /introspect or /revoke: read the form body */
+    STS_REST_NO_BODY = 2   /* ours, answered without reading a body (GET, or a wrong
+                            * method, answered 405) */
+} sts_rest_route_t;
+
+/**
+ * @brief Whether this face answers @method on @path (exact, case-sensitive
+ * path; a query string makes it another path). Servers route on it: on
+ * STS_REST_FORM they read the body (refusing bad framing, sizes and
+ * non-form media types themselves, see sts_rest_refuse()), then call
+ * sts_rest_handle(); on STS_REST_NO_BODY they call it without a body.
+ */
+sts_rest_route_t sts_rest_serves(const char *method, const char *path);
+
+/**
+ * @brief Whether @content_type (NULL when absent) is one our form endpoints
+ * take: application/x-www-form-urlencoded, with no charset or charset=UTF-8
+ * (RFC 6749 appendix B), other parameters ignored. Servers may check it before
+ * reading a body (answering 415 through sts_rest_refuse()); sts_rest_handle()
+ * checks it again.
+ * @param why set to a static reason (for logs) when the answer is 0.
+ * @return 1 if acceptable, else 0.
+ */
+int sts_rest_form_media_type(const char *content_type, const char **why);
+
+/**
+ * @brief Answer @req.
+ * @param base_url scheme://host[:port] of the endpoints as clients reach them
+ *        (no trailing '/'), for the metadata document.
+ * @param resp filled on return (always: errors are responses); release with
+ *        sts_rest_response_free().
+ */
+void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_rest_request_t *req,
+                     sts_rest_response_t *resp);
+
+/**
+ * @brief The response to a request the server refused before reading its
+ * body (HTTP @status: 400, 411, 413, 415 ...) on one of our form endpoints:
+ * an OAuth invalid_request JSON body with the no-store headers.
+ * @param why for the log only.
+ */
+void sts_rest_refuse(const char *method, const char *path, int status, const char *why,
+                     sts_rest_response_t *resp);
+
+/** @brief Release what a response owns (the body is wiped: it may hold tokens). */
+void sts_rest_response_free(sts_rest_response_t *resp);
+
+#endif /* STS_REST_H */
