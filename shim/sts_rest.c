@@ -58,27 +58,27 @@ static const struct endpoint *find_endpoint(const char *path)
     return NULL;
 }
 
-sts_rest_route_t sts_rest_serves(const char *method, const char *path)
+sts_http_route_t sts_rest_serves(const char *method, const char *path)
 {
     const struct endpoint *ep = find_endpoint(path);
 
     if (ep == NULL)
-        return STS_REST_NOT_OURS;
-    return ep->form && method != NULL && strcmp(method, "POST") == 0 ? STS_REST_FORM
-                                                                     : STS_REST_NO_BODY;
+        return STS_HTTP_NOT_OURS;
+    return ep->form && method != NULL && strcmp(method, "POST") == 0 ? STS_HTTP_FORM
+                                                                     : STS_HTTP_NO_BODY;
 }
 
 /* One request in flight. */
 typedef struct rest_call {
     sts_engine_t *engine;
-    const sts_rest_request_t *req;
-    sts_rest_response_t *resp;
+    const sts_http_request_t *req;
+    sts_http_response_t *resp;
     sts_form_t form;
     sts_principal_t who;
     sts_err_t err;
 } rest_call_t;
 
-static void respond(sts_rest_response_t *resp, int status, char *body, size_t len,
+static void respond(sts_http_response_t *resp, int status, char *body, size_t len,
                     const char *content_type, const char *headers)
 {
     resp->status = status;
@@ -339,7 +339,7 @@ static int parse_basic(const char *value, char **id, char **secret, const char *
  */
 static sts_errc_t authenticate_client(rest_call_t *c)
 {
-    const sts_rest_request_t *req = c->req;
+    const sts_http_request_t *req = c->req;
     const char *post_id = NULL, *post_secret = NULL, *why = NULL;
     char *id = NULL, *secret = NULL;
     sts_errc_t rc;
@@ -611,8 +611,8 @@ static void get_endpoint(rest_call_t *c, const struct endpoint *ep, const char *
     respond(c->resp, 200, body, len, CT_JSON, HDR_PUBLIC);
 }
 
-void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_rest_request_t *req,
-                     sts_rest_response_t *resp)
+void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_http_request_t *req,
+                     sts_http_response_t *resp)
 {
     const struct endpoint *ep = find_endpoint(req->path);
     rest_call_t c;
@@ -640,9 +640,9 @@ void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_rest_
 }
 
 void sts_rest_refuse(const char *method, const char *path, int status, const char *why,
-                     sts_rest_response_t *resp)
+                     sts_http_response_t *resp)
 {
-    sts_rest_request_t req;
+    sts_http_request_t req;
     rest_call_t c;
 
     memset(resp, 0, sizeof(*resp));
@@ -662,7 +662,7 @@ void sts_rest_refuse(const char *method, const char *path, int status, const cha
     fail(&c, STS_E_INVALID_REQUEST, 0, status);
 }
 
-void sts_rest_response_free(sts_rest_response_t *resp)
+void sts_rest_response_free(sts_http_response_t *resp)
 {
     if (resp == NULL)
         return;
@@ -671,4 +671,17 @@ void sts_rest_response_free(sts_rest_response_t *resp)
         free(resp->body);
     }
     memset(resp, 0, sizeof(*resp));
+}
+
+static void handle_ctx(void *ctx, const char *base_url, const sts_http_request_t *req,
+                       sts_http_response_t *resp)
+{
+    sts_rest_handle(ctx, base_url, req, resp);
+}
+
+const sts_http_face_t *sts_rest_face(void)
+{
+    static const sts_http_face_t face = {sts_rest_serves, sts_rest_form_media_type, handle_ctx,
+                                         sts_rest_refuse, sts_rest_response_free};
+    return &face;
 }

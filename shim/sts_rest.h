@@ -19,6 +19,7 @@
 #define STS_REST_H
 
 #include "sts_engine.h"
+#include "sts_http.h"
 
 #include <stddef.h>
 
@@ -35,43 +36,14 @@
  */
 #define STS_REST_MAX_VALUE (64 * 1024)
 
-/** One HTTP request; every pointer borrowed from the server for the call. */
-typedef struct sts_rest_request {
-    const char *method;        /* "GET", "POST", ... */
-    const char *path;          /* request target as received, e.g. "/token" */
-    const char *content_type;  /* the Content-Type value, or NULL */
-    const char *authorization; /* the Authorization value, or NULL */
-    int n_authorization;       /* how many Authorization header fields were received */
-    const char *body;          /* @body_len bytes, not NUL-terminated; NULL when empty */
-    size_t body_len;
-} sts_rest_request_t;
-
-/** One HTTP response; release with sts_rest_response_free(). */
-typedef struct sts_rest_response {
-    int status; /* HTTP status code */
-    char *body; /* owned, @body_len bytes (+ NUL), or NULL for no body */
-    size_t body_len;
-    const char *content_type; /* static; NULL when there is no body */
-    const char *headers;      /* static extra header lines, "Name: value" joined by CRLF,
-                               * no trailing CRLF; or NULL */
-} sts_rest_response_t;
-
-/** What sts_rest_serves() says about a request. */
-typedef enum sts_rest_route {
-    STS_REST_NOT_OURS = 0, /* not a path of this face */
-    STS_REST_FORM = 1,     /* POST to /token, /introspect or /revoke: read the form body */
-    STS_REST_NO_BODY = 2   /* ours, answered without reading a body (GET, or a wrong
-                            * method, answered 405) */
-} sts_rest_route_t;
-
 /**
  * @brief Whether this face answers @method on @path (exact, case-sensitive
  * path; a query string makes it another path). Servers route on it: on
- * STS_REST_FORM they read the body (refusing bad framing, sizes and
+ * STS_HTTP_FORM they read the body (refusing bad framing, sizes and
  * non-form media types themselves, see sts_rest_refuse()), then call
- * sts_rest_handle(); on STS_REST_NO_BODY they call it without a body.
+ * sts_rest_handle(); on STS_HTTP_NO_BODY they call it without a body.
  */
-sts_rest_route_t sts_rest_serves(const char *method, const char *path);
+sts_http_route_t sts_rest_serves(const char *method, const char *path);
 
 /**
  * @brief Whether @content_type (NULL when absent) is one our form endpoints
@@ -91,8 +63,8 @@ int sts_rest_form_media_type(const char *content_type, const char **why);
  * @param resp filled on return (always: errors are responses); release with
  *        sts_rest_response_free().
  */
-void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_rest_request_t *req,
-                     sts_rest_response_t *resp);
+void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_http_request_t *req,
+                     sts_http_response_t *resp);
 
 /**
  * @brief The response to a request the server refused before reading its
@@ -101,9 +73,12 @@ void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_rest_
  * @param why for the log only.
  */
 void sts_rest_refuse(const char *method, const char *path, int status, const char *why,
-                     sts_rest_response_t *resp);
+                     sts_http_response_t *resp);
 
 /** @brief Release what a response owns (the body is wiped: it may hold tokens). */
-void sts_rest_response_free(sts_rest_response_t *resp);
+void sts_rest_response_free(sts_http_response_t *resp);
+
+/** @brief This face as the server hosts it (handle()'s ctx is the sts_engine_t). */
+const sts_http_face_t *sts_rest_face(void);
 
 #endif /* STS_REST_H */

@@ -6,6 +6,7 @@
 #include "sts_engine.h"
 #include "sts_keys.h"
 #include "sts_log.h"
+#include "sts_rest.h"
 #include "sts_seal.h"
 #include "sts_soap.h"
 
@@ -84,7 +85,7 @@ static int cmd_serve(int argc, char **argv)
         sts_error("cannot start the engine: %s", err.detail);
         goto cleanup;
     }
-    rc = sts_soap_serve(engine, cfg);
+    rc = sts_soap_serve(engine, cfg, sts_rest_face());
 cleanup:
     sts_engine_free(engine);
     sts_keys_global_cleanup();

@@ -7,6 +7,7 @@
 
 #include "soapH.h"
 #include "sts_engine.h"
+#include "sts_http.h"
 #include "sts_xml.h"
 
 #include <libxml/tree.h>
@@ -26,6 +27,7 @@ typedef enum sts_binding {
 typedef struct sts_soap_conn {
     sts_engine_t *engine;
     const sts_cfg_t *cfg;
+    const sts_http_face_t *face; /* the other face on this port (REST), or NULL */
     const char *wsdl;      /* borrowed: the published WSDL, address rewritten */
     size_t wsdl_len;
     const char *base_url;  /* borrowed: scheme://host[:port] of our endpoints (REST metadata) */
@@ -49,7 +51,7 @@ typedef struct sts_soap_conn {
     int content_type_long; /* it did not fit in content_type */
     char *authorization; /* the Authorization value (wiped on reset), or NULL */
     int n_authorization; /* Authorization headers seen */
-    int rest_route;      /* sts_rest_route_t of this request (0: not the REST face's) */
+    int rest_route;      /* sts_http_route_t of this request (0: not the other face's) */
     int no_content_type; /* the response being written has no body: no Content-Type */
     int n_content_length; /* Content-Length headers seen */
     int bad_framing;     /* malformed Content-Length or Transfer-Encoding */

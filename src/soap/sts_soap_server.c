@@ -6,7 +6,7 @@
  * timeouts, routing (http_parse), the raw body capture, WS-Addressing "lite"
  * (action agreement, reply header; the stock wsa plugin, which posts replies
  * to any ReplyTo, is never used), the GET endpoints (/sts?wsdl, /health) and
- * the worker pool. The REST face (shim/sts_rest.h) gets whole requests from
+ * the worker pool. Another face (sts_http.h; the REST face) gets whole requests from
  * here and hands back whole responses. No token logic.
  */
 #include "sts_soap.h"
@@ -14,7 +14,7 @@
 #include "sts_keys.h"
 #include "sts_log.h"
 #include "sts_ns.h"
-#include "sts_rest.h"
+#include "sts_http.h"
 #include "sts_soap_int.h"
 
 #include "SecurityTokenService.nsmap"
@@ -56,7 +56,7 @@ static void conn_reset_request(sts_soap_conn_t *conn)
     }
     conn->n_authorization = 0;
     conn->content_type_long = 0;
-    conn->rest_route = STS_REST_NOT_OURS;
+    conn->rest_route = STS_HTTP_NOT_OURS;
     if (conn->doc != NULL) {
         xmlFreeDoc(conn->doc);
         conn->doc = NULL;
@@ -402,7 +402,7 @@ static int http_posthdr(struct soap *soap, const char *key, const char *val)
 
 /* Writes @resp: status line, gSOAP's standard headers, the shim's extra
  * header lines and content type, and the body with its Content-Length. */
-static void send_rest(struct soap *soap, const sts_rest_response_t *resp)
+static void send_rest(struct soap *soap, const sts_http_response_t *resp)
 {
     sts_soap_conn_t *conn = soap->user;
 
@@ -422,7 +422,7 @@ static void send_rest(struct soap *soap, const sts_rest_response_t *resp)
 
 /*
  * A request for the REST face: framing checks and the body read for the form
- * endpoints (as for SOAP, but no XML parse), then sts_rest_handle(), and the
+ * endpoints (as for SOAP, but no XML parse), then the face's handle(), and the
  * answer. gSOAP reaches it through its form hook (fform, after http_parse()
  * returned SOAP_FORM) or its GET hook (fget): after either, gSOAP reads and
  * sends nothing more for the request and keep-alive goes on, which is not so
@@ -432,10 +432,10 @@ static void send_rest(struct soap *soap, const sts_rest_response_t *resp)
 static int serve_rest(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
-    sts_rest_route_t route = (sts_rest_route_t)conn->rest_route;
+    sts_http_route_t route = (sts_http_route_t)conn->rest_route;
     const char *method = method_name(soap->status), *why = NULL;
-    sts_rest_request_t req;
-    sts_rest_response_t resp;
+    sts_http_request_t req;
+    sts_http_response_t resp;
     sts_err_t err;
     int status = 0;
 
@@ -445,9 +445,9 @@ static int serve_rest(struct soap *soap)
     req.content_type = conn->content_type[0] != '\0' ? conn->content_type : NULL;
     req.authorization = conn->authorization;
     req.n_authorization = conn->n_authorization;
-    if (route == STS_REST_FORM) {
+    if (route == STS_HTTP_FORM) {
         if ((status = check_framing(conn, &why)) == 0 &&
-            (conn->content_type_long || !sts_rest_form_media_type(req.content_type, &why))) {
+            (conn->content_type_long || !conn->face->media_type_ok(req.content_type, &why))) {
             status = 415;
             why = conn->content_type_long ? "Content-Type too long" : why;
         }
@@ -466,7 +466,7 @@ static int serve_rest(struct soap *soap)
         }
         if (status != 0) {
             soap->keep_alive = 0; /* the body, if any, was not (all) read */
-            sts_rest_refuse(method, soap->path, status, why, &resp);
+            conn->face->refuse(method, soap->path, status, why, &resp);
             goto send;
         }
         req.body = conn->raw;
@@ -474,10 +474,10 @@ static int serve_rest(struct soap *soap)
     } else if (conn->has_transfer_encoding || (conn->n_content_length && soap->length > 0)) {
         soap->keep_alive = 0; /* a body we do not read: the connection cannot go on */
     }
-    sts_rest_handle(conn->engine, conn->base_url, &req, &resp);
+    conn->face->handle(conn->engine, conn->base_url, &req, &resp);
 send:
     send_rest(soap, &resp);
-    sts_rest_response_free(&resp);
+    conn->face->response_free(&resp);
     sts_soap_request_done(soap);
     return SOAP_OK;
 }
@@ -492,7 +492,7 @@ static int http_other_method(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
 
-    if (conn->rest_route != STS_REST_NOT_OURS)
+    if (conn->rest_route != STS_HTTP_NOT_OURS)
         return serve_rest(soap);
     for (size_t i = 0; i < sizeof(other_methods) / sizeof(other_methods[0]); i++)
         if (soap->status == other_methods[i] && conn->http_method[i] != NULL)
@@ -503,7 +503,7 @@ static int http_other_method(struct soap *soap)
 /*
  * gSOAP's HTTP header parser, then routing, in this one place:
  *
- *   a REST path (sts_rest_serves), any method     -> serve_rest(), through the hook
+ *   a REST path (the face's serves()), any method     -> serve_rest(), through the hook
  *                                                    gSOAP calls for that method:
  *                                                    fform for POST (SOAP_FORM),
  *                                                    fget (http_get) for GET, the
@@ -519,7 +519,7 @@ static int http_parse(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
     static unsigned long long counter;
-    sts_rest_route_t route;
+    sts_http_route_t route;
     sts_err_t err;
     const char *why = NULL;
     int rc, version, status = 0;
@@ -540,7 +540,9 @@ static int http_parse(struct soap *soap)
                  method_name(soap->status));
         soap->keep_alive = 0;
     }
-    if ((route = sts_rest_serves(method_name(soap->status), soap->path)) != STS_REST_NOT_OURS) {
+    route = conn->face ? conn->face->serves(method_name(soap->status), soap->path)
+                       : STS_HTTP_NOT_OURS;
+    if (route != STS_HTTP_NOT_OURS) {
         conn->rest_route = route;
         if (soap->status == SOAP_GET)
             return SOAP_OK; /* gSOAP calls fget: http_get() */
@@ -663,7 +665,7 @@ static int http_get(struct soap *soap)
     sts_soap_conn_t *conn = soap->user;
     const char *path = soap->path;
 
-    if (conn->rest_route != STS_REST_NOT_OURS) /* routed by http_parse() */
+    if (conn->rest_route != STS_HTTP_NOT_OURS) /* routed by http_parse() */
         return serve_rest(soap);
     if (strcmp(path, "/health") == 0)
         return send_body(soap, SOAP_FILE, "text/plain", "ok\n", 3);
@@ -830,7 +832,7 @@ static void setup_context(struct soap *soap, const sts_cfg_t *cfg)
     soap->fserveloop = serve_loop;
 }
 
-int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
+int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_face_t *face)
 {
     struct soap *master = NULL;
     sts_worker_t *workers = NULL;
@@ -883,6 +885,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg)
         w->active = SOAP_INVALID_SOCKET;
         w->soap = soap_copy(master);
         w->conn.engine = engine;
+        w->conn.face = face;
         w->conn.cfg = cfg;
         w->conn.wsdl = wsdl;
         w->conn.wsdl_len = wsdl_len;

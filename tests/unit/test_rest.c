@@ -306,11 +306,11 @@ static void basic(char *out, const char *user_colon_secret)
 }
 
 /* One request: @auth NULL for none; @nauth Authorization headers. */
-static sts_rest_response_t *call(const char *method, const char *path, const char *ct,
+static sts_http_response_t *call(const char *method, const char *path, const char *ct,
                                  const char *auth, int nauth, const char *body)
 {
-    static sts_rest_response_t resp;
-    sts_rest_request_t req;
+    static sts_http_response_t resp;
+    sts_http_request_t req;
 
     sts_rest_response_free(&resp);
     memset(&req, 0, sizeof(req));
@@ -325,12 +325,12 @@ static sts_rest_response_t *call(const char *method, const char *path, const cha
     return &resp;
 }
 
-static sts_rest_response_t *post(const char *path, const char *auth, const char *body)
+static sts_http_response_t *post(const char *path, const char *auth, const char *body)
 {
     return call("POST", path, FORM, auth, 1, body);
 }
 
-static int has_header(const sts_rest_response_t *r, const char *line)
+static int has_header(const sts_http_response_t *r, const char *line)
 {
     const char *h = r->headers, *hit;
     size_t n = strlen(line);
@@ -341,13 +341,13 @@ static int has_header(const sts_rest_response_t *r, const char *line)
     return 0;
 }
 
-static int no_store(const sts_rest_response_t *r)
+static int no_store(const sts_http_response_t *r)
 {
     return has_header(r, "Cache-Control: no-store") && has_header(r, "Pragma: no-cache");
 }
 
 /* The response is @status with OAuth error @error and the no-store headers. */
-static int is_error(const sts_rest_response_t *r, int status, const char *error)
+static int is_error(const sts_http_response_t *r, int status, const char *error)
 {
     json_t *j = load(r->body);
     int ok = r->status == status && j != NULL && jstr(j, "error") != NULL &&
@@ -360,7 +360,7 @@ static int is_error(const sts_rest_response_t *r, int status, const char *error)
     return ok;
 }
 
-static int is_invalid_client(const sts_rest_response_t *r)
+static int is_invalid_client(const sts_http_response_t *r)
 {
     return is_error(r, 401, "invalid_client") &&
            has_header(r, "WWW-Authenticate: Basic realm=\"sts\"");
@@ -435,7 +435,7 @@ static void test_client_authentication(void)
 static void test_token_parameters(void)
 {
     const char *ok = g_basic_ok;
-    sts_rest_response_t *r;
+    sts_http_response_t *r;
     json_t *j;
 
     CHECK(is_error(post("/token", ok, "subject_token=x"), 400, "invalid_request"));
@@ -515,18 +515,18 @@ static void test_media_types(void)
 
 static void test_methods(void)
 {
-    sts_rest_response_t *r;
+    sts_http_response_t *r;
 
-    CHECK(sts_rest_serves("POST", "/token") == STS_REST_FORM);
-    CHECK(sts_rest_serves("POST", "/introspect") == STS_REST_FORM);
-    CHECK(sts_rest_serves("POST", "/revoke") == STS_REST_FORM);
-    CHECK(sts_rest_serves("GET", "/token") == STS_REST_NO_BODY);
-    CHECK(sts_rest_serves("GET", "/.well-known/jwks.json") == STS_REST_NO_BODY);
-    CHECK(sts_rest_serves("POST", "/.well-known/oauth-authorization-server") == STS_REST_NO_BODY);
-    CHECK(sts_rest_serves("POST", "/sts") == STS_REST_NOT_OURS);
-    CHECK(sts_rest_serves("GET", "/health") == STS_REST_NOT_OURS);
-    CHECK(sts_rest_serves("POST", "/token?x=1") == STS_REST_NOT_OURS);
-    CHECK(sts_rest_serves("POST", "/Token") == STS_REST_NOT_OURS);
+    CHECK(sts_rest_serves("POST", "/token") == STS_HTTP_FORM);
+    CHECK(sts_rest_serves("POST", "/introspect") == STS_HTTP_FORM);
+    CHECK(sts_rest_serves("POST", "/revoke") == STS_HTTP_FORM);
+    CHECK(sts_rest_serves("GET", "/token") == STS_HTTP_NO_BODY);
+    CHECK(sts_rest_serves("GET", "/.well-known/jwks.json") == STS_HTTP_NO_BODY);
+    CHECK(sts_rest_serves("POST", "/.well-known/oauth-authorization-server") == STS_HTTP_NO_BODY);
+    CHECK(sts_rest_serves("POST", "/sts") == STS_HTTP_NOT_OURS);
+    CHECK(sts_rest_serves("GET", "/health") == STS_HTTP_NOT_OURS);
+    CHECK(sts_rest_serves("POST", "/token?x=1") == STS_HTTP_NOT_OURS);
+    CHECK(sts_rest_serves("POST", "/Token") == STS_HTTP_NOT_OURS);
 
     r = call("GET", "/token", NULL, NULL, 0, NULL);
     CHECK(r->status == 405 && has_header(r, "Allow: POST") && r->body == NULL && no_store(r));
@@ -540,7 +540,7 @@ static void test_methods(void)
 
 static void test_metadata_and_jwks(void)
 {
-    sts_rest_response_t *r =
+    sts_http_response_t *r =
         call("GET", "/.well-known/oauth-authorization-server", NULL, NULL, 0, NULL);
     json_t *j = load(r->body), *a;
     const char *scopes[] = {"api.read", "api.write", "email", "openid", "profile"};
@@ -584,7 +584,7 @@ static void test_metadata_and_jwks(void)
 
 static void test_introspect_and_revoke(void)
 {
-    sts_rest_response_t *r;
+    sts_http_response_t *r;
 
     /* garbage is inactive, exactly so (RFC 7662 2.2) */
     r = post("/introspect", g_basic_ok, "token=garbage&token_type_hint=access_token");
@@ -651,7 +651,7 @@ static void test_exchange_flow(void)
     sts_issue_req_t ir = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
     sts_principal_t alice;
     sts_issued_t *saml = NULL;
-    sts_rest_response_t *r;
+    sts_http_response_t *r;
     sts_err_t err;
     char *subject = NULL, *body = NULL, *access = NULL;
     json_t *j;
@@ -729,7 +729,7 @@ static void test_exchange_flow(void)
 
 static void test_refuse(void)
 {
-    sts_rest_response_t r;
+    sts_http_response_t r;
 
     sts_rest_refuse("POST", "/token", 413, "body over the limit", &r);
     CHECK(is_error(&r, 413, "invalid_request"));
