@@ -840,7 +840,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     char *wsdl = NULL;
     size_t wsdl_len = 0;
     int nworkers = cfg->workers, started = 0, rc = 1;
-    char endpoint[300], base_url[1024];
+    char endpoint[1100], base_url[1024];
     struct sigaction sa;
 
     memset(&pool, 0, sizeof(pool));
@@ -858,20 +858,20 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     }
     if (bound_port(master) < 0)
         goto done;
-    snprintf(endpoint, sizeof(endpoint), "http://%s%s%s:%d/sts",
-             strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
-             strchr(cfg->listen_host, ':') ? "]" : "", master->port);
-    /* The REST metadata names endpoints as clients reach them: behind a
-     * proxy that is server.public_url, else the address we listen on. */
+    /* The WSDL address and the REST metadata name endpoints as clients
+     * reach them: behind a proxy that is server.public_url, else the address
+     * we listen on. */
     if (cfg->public_url != NULL && cfg->public_url[0] != '\0') {
         if (snprintf(base_url, sizeof(base_url), "%s", cfg->public_url) >= (int)sizeof(base_url)) {
             sts_error("server.public_url is longer than %zu bytes", sizeof(base_url) - 1);
             goto done;
         }
     } else {
-        snprintf(base_url, sizeof(base_url), "%.*s", (int)(strlen(endpoint) - strlen("/sts")),
-                 endpoint);
+        snprintf(base_url, sizeof(base_url), "http://%s%s%s:%d",
+                 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+                 strchr(cfg->listen_host, ':') ? "]" : "", master->port);
     }
+    snprintf(endpoint, sizeof(endpoint), "%s/sts", base_url);
     wsdl = load_wsdl(cfg->wsdl_file, endpoint, &wsdl_len);
     if (wsdl == NULL)
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);

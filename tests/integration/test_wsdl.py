@@ -3,6 +3,7 @@
 rewritten, loadable by zeep without any other fetch; a zeep client generated
 from it runs Issue/Validate/Renew/Cancel (UsernameToken text and digest, plus a
 wsu:Timestamp), over the SOAP 1.1 and SOAP 1.2 ports."""
+import json
 import copy
 import datetime
 import os
@@ -370,6 +371,27 @@ class WsdlServedTest(L.StsTestCase):
                 res = svc.Validate(RequestType=L.REQUEST_TYPE["Validate"],
                                    TokenType=L.TT_STATUS, ValidateTarget=target(t2))
                 self.assertEqual(res["Status"]["Code"], L.STATUS_INVALID)
+
+
+class PublicUrlTest(L.StsTestCase):
+    """Behind a proxy, server.public_url is what the WSDL and the RFC 8414
+    metadata name; the server still listens where it was told."""
+    PUBLIC = "https://sts.example.org:9443"
+    CONFIG = dict(L.default_config(), server={"public_url": PUBLIC + "/"})
+
+    def test_wsdl_address_is_public_url(self):
+        r = self.srv.get("/sts?wsdl")
+        self.assertEqual(r.status, 200)
+        root = L.parse_xml(r.body)
+        locs = [a.get("location") for a in root.findall("wsdl:service/wsdl:port/*", L.NS)]
+        self.assertEqual(locs, [self.PUBLIC + "/sts"] * 2)
+
+    def test_metadata_endpoints_are_public_url(self):
+        r = self.srv.get("/.well-known/oauth-authorization-server")
+        self.assertEqual(r.status, 200)
+        meta = json.loads(r.body)
+        self.assertEqual(meta["token_endpoint"], self.PUBLIC + "/token")
+        self.assertEqual(meta["jwks_uri"], self.PUBLIC + "/.well-known/jwks.json")
 
 
 if __name__ == "__main__":
