@@ -1112,6 +1112,21 @@ static int key_known(const char *key, const char *const *known)
     return 0;
 }
 
+/* @obj must be an object whose members are all in @known. */
+static int object_check(cfg_ctx_t *ctx, json_t *obj, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
+    json_object_foreach(obj, key, v) {
+        if (!key_known(key, known))
+            return cfg_unknown_key(ctx, key);
+    }
+    return 0;
+}
+
 /* The string member @name of @obj, or NULL; fails on a non-string. */
 static int get_string(cfg_ctx_t *ctx, json_t *obj, const char *name, const char **out)
 {
@@ -1203,12 +1218,8 @@ static int user_parse(cfg_ctx_t *ctx, sts_cfg_user_t *u, json_t *obj)
     const char *key, *name, *hash, *secret;
     json_t *v, *attrs;
 
-    if (!json_is_object(obj))
-        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
-    json_object_foreach(obj, key, v) {
-        if (!key_known(key, known))
-            return cfg_unknown_key(ctx, key);
-    }
+    if (object_check(ctx, obj, known) != 0)
+        return -1;
     if (get_string(ctx, obj, "name", &name) != 0 ||
         get_string(ctx, obj, "password_hash", &hash) != 0 ||
         get_string(ctx, obj, "digest_secret", &secret) != 0)
@@ -1336,15 +1347,10 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
 {
     static const char *const known[] = {"applies_to",   "match",       "default_lifetime",
                                         "max_lifetime", "signing_alg", NULL};
-    const char *key, *applies_to, *match, *alg, *msg;
-    json_t *v;
+    const char *applies_to, *match, *alg, *msg;
 
-    if (!json_is_object(obj))
-        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
-    json_object_foreach(obj, key, v) {
-        if (!key_known(key, known))
-            return cfg_unknown_key(ctx, key);
-    }
+    if (object_check(ctx, obj, known) != 0)
+        return -1;
     if (get_string(ctx, obj, "applies_to", &applies_to) != 0 ||
         get_string(ctx, obj, "match", &match) != 0 ||
         get_string(ctx, obj, "signing_alg", &alg) != 0 ||
@@ -1544,15 +1550,9 @@ static int keypair_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
 {
     static const char *const known[] = {"key", "cert", NULL};
     sts_cfg_keypair_t *kp = &ctx->cfg->signing_keys[i + 1];
-    const char *key;
-    json_t *v;
 
-    if (!json_is_object(obj))
-        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
-    json_object_foreach(obj, key, v) {
-        if (!key_known(key, known))
-            return cfg_unknown_key(ctx, key);
-    }
+    if (object_check(ctx, obj, known) != 0)
+        return -1;
     if (get_path(ctx, obj, "key", &kp->key_file) != 0 ||
         get_path(ctx, obj, "cert", &kp->cert_file) != 0)
         return -1;
@@ -1589,15 +1589,10 @@ static int trusted_issuer_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
 {
     static const char *const known[] = {"issuer", "cert", "kid", NULL};
     sts_cfg_trusted_issuer_t *ti = &ctx->cfg->trusted_issuers[i];
-    const char *key, *issuer, *cert, *kid, *msg;
-    json_t *v;
+    const char *issuer, *cert, *kid, *msg;
 
-    if (!json_is_object(obj))
-        return cfg_fail(ctx, "\"%s\" must be an object", ctx->path.s);
-    json_object_foreach(obj, key, v) {
-        if (!key_known(key, known))
-            return cfg_unknown_key(ctx, key);
-    }
+    if (object_check(ctx, obj, known) != 0)
+        return -1;
     if (get_string(ctx, obj, "issuer", &issuer) != 0 ||
         get_string(ctx, obj, "cert", &cert) != 0 || get_string(ctx, obj, "kid", &kid) != 0)
         return -1;
