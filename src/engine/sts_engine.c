@@ -367,7 +367,9 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_iss
                           sts_token_rec_t *rec, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    const sts_cfg_user_t *user = sts_cfg_find_user(e->cfg, sp->subject);
+    /* A realm user's attributes; never for another issuer's subject of the same name. */
+    const sts_cfg_user_t *user =
+        sp->subject_issuer == NULL ? sts_cfg_find_user(e->cfg, sp->subject) : NULL;
     sts_saml_attr_t *attrs = NULL;
     sts_issued_t *is = NULL;
     char id[STS_SAML_ID_MAX];
@@ -398,7 +400,11 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_iss
     is->created = sp->now;
     is->expires = sp->expires;
 
-    sts_issued_row(is, STS_KIND_SAML2, sp->subject, sp->requester, sp->requester_kind, rec);
+    {
+        sts_row_origin_t o = {sp->subject, sp->requester,      sp->requester_kind,
+                              sp->parent,  sp->subject_issuer, sp->bound};
+        sts_issued_row(is, STS_KIND_SAML2, &o, rec);
+    }
     *out = is;
     is = NULL;
 cleanup:
@@ -507,7 +513,7 @@ sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
 
 /* Renewal of a SAML 2.0 assertion: a new one for the same subject and party. */
 static sts_errc_t renew_saml2(sts_engine_t *e, const sts_principal_t *who, const sts_vtoken_t *t,
-                              const char *token_type, time_t now, time_t lifetime,
+                              const char *token_type, time_t now, time_t expires,
                               sts_issued_t **out, sts_token_rec_t *nrec, sts_err_t *err)
 {
     const char *tt = saml2_token_type(token_type);
@@ -516,9 +522,12 @@ static sts_errc_t renew_saml2(sts_engine_t *e, const sts_principal_t *who, const
                             .authn_context = who->authn_context,
                             .token_type = tt,
                             .now = now,
-                            .expires = now + lifetime,
+                            .expires = expires,
                             .requester = t->rec->requester,
-                            .requester_kind = t->rec->requester_kind};
+                            .requester_kind = t->rec->requester_kind,
+                            .parent = t->rec->parent,
+                            .subject_issuer = t->rec->subject_issuer,
+                            .bound = t->rec->bound};
 
     if (tt == NULL)
         return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "TokenType does not match a SAML 2.0 token");
@@ -527,7 +536,7 @@ static sts_errc_t renew_saml2(sts_engine_t *e, const sts_principal_t *who, const
 
 /* Renewal of a JWT: the same claims under a new jti and time window. */
 static sts_errc_t renew_jwt(sts_engine_t *e, const sts_vtoken_t *t, const char *token_type,
-                            time_t now, time_t lifetime, sts_issued_t **out,
+                            time_t now, time_t expires, sts_issued_t **out,
                             sts_token_rec_t *nrec, sts_err_t *err)
 {
     const sts_token_view_t *v = t->view;
@@ -542,10 +551,12 @@ static sts_errc_t renew_jwt(sts_engine_t *e, const sts_vtoken_t *t, const char *
                           .scope = v->scope,
                           .act = json_object_get(t->claims, "act"),
                           .now = now,
-                          .expires = now + lifetime,
+                          .expires = expires,
                           .requester = t->rec->requester,
                           .requester_kind = t->rec->requester_kind,
-                          .parent = t->rec->parent};
+                          .parent = t->rec->parent,
+                          .subject_issuer = t->rec->subject_issuer,
+                          .bound = t->rec->bound};
 
     if (token_type != NULL && strcmp(token_type, STS_TT_JWT) != 0 &&
         strcmp(token_type, v->token_type) != 0)
@@ -567,7 +578,7 @@ sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
     const sts_cfg_rp_t *rp;
     const char *why = NULL;
     sts_errc_t rc = STS_OK;
-    time_t now = sts_time_now(), lifetime, max;
+    time_t now = sts_time_now(), lifetime, max, expires;
 
     *out = NULL;
     memset(&t, 0, sizeof(t));
@@ -593,15 +604,22 @@ sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
     rp = t.rec->audience ? sts_cfg_find_rp(e->cfg, t.rec->audience) : NULL;
     STS_FAIL_IF(rp == NULL, err, STS_E_UNABLE_TO_RENEW, "relying party no longer configured");
 
-    /* The renewal gets the lifetime the original had, within today's maximum. */
+    /* The renewal gets the lifetime the original had, within today's maximum
+     * and never past the bound its subject token set (an exchanged token
+     * does not outlive its subject by being renewed). */
     lifetime = t.rec->expires_at - t.rec->issued_at;
+    STS_FAIL_IF(lifetime <= 0, err, STS_E_UNABLE_TO_RENEW, "token %s has no lifetime",
+                t.rec->id);
     max = rp->max_lifetime > 0 ? rp->max_lifetime : e->cfg->max_lifetime;
-    if (lifetime <= 0 || lifetime > max)
-        lifetime = max;
+    expires = now + (lifetime > max ? max : lifetime);
+    if (t.rec->bound != 0 && expires > t.rec->bound)
+        expires = t.rec->bound;
+    STS_FAIL_IF(expires <= now, err, STS_E_UNABLE_TO_RENEW,
+                "token %s: its subject token has expired", t.rec->id);
     if (t.kind == STS_KIND_SAML2)
-        STS_CHECK(renew_saml2(e, who, &t, token_type, now, lifetime, &is, &nrec, err));
+        STS_CHECK(renew_saml2(e, who, &t, token_type, now, expires, &is, &nrec, err));
     else
-        STS_CHECK(renew_jwt(e, &t, token_type, now, lifetime, &is, &nrec, err));
+        STS_CHECK(renew_jwt(e, &t, token_type, now, expires, &is, &nrec, err));
     nrec.replaces = t.rec->id;
     STS_CHECK(sts_store_renew(e->store, t.rec->id, &nrec, err));
     sts_info("renewed %s as %s for %s", t.rec->id, is->id, t.rec->subject);

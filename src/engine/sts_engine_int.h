@@ -21,6 +21,8 @@
 
 /* Deepest "act" chain accepted or produced (Keycloak uses the same bound). */
 #define STS_ACT_MAX_DEPTH 8
+/* Longest string claim (iss, sub, aud, jti, client_id, scope, act.sub) accepted. */
+#define STS_CLAIM_MAX 1024
 /* Most distinct audience + resource targets in one exchange. */
 #define STS_MAX_TARGETS 8
 
@@ -89,6 +91,8 @@ typedef struct sts_jwt_params {
     const char *requester;
     int requester_kind;
     const char *parent;     /* or NULL */
+    const char *subject_issuer; /* NULL: the subject is of our realm */
+    time_t bound;           /* latest expiry of this token and its renewals, 0: none */
 } sts_jwt_params_t;
 
 /**
@@ -101,7 +105,7 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
 
 /** What goes into a SAML 2.0 assertion the engine mints. Pointers borrowed. */
 typedef struct sts_saml2_params {
-    const char *subject;       /* NameID; a realm user's attributes go in when it names one */
+    const char *subject;       /* NameID */
     const char *audience;
     const char *authn_context; /* NULL: unspecified */
     const char *token_type;    /* static URI answered */
@@ -109,6 +113,9 @@ typedef struct sts_saml2_params {
     time_t expires;
     const char *requester;
     int requester_kind;
+    const char *parent;         /* or NULL */
+    const char *subject_issuer; /* NULL: a realm user, whose attributes go in */
+    time_t bound;               /* as sts_jwt_params_t.bound */
 } sts_saml2_params_t;
 
 /** @brief Sign a SAML 2.0 assertion; fill a new issued token and the store row @rec. */
@@ -119,10 +126,20 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *p, sts_issu
 sts_errc_t sts_engine_cancel_token(sts_engine_t *e, const sts_principal_t *who,
                                    const sts_token_in_t *tok, int rfc7009, sts_err_t *err);
 
+/** Who a new token is for and where it comes from (store row fields). */
+typedef struct sts_row_origin {
+    const char *subject;
+    const char *requester;
+    int requester_kind;
+    const char *parent;
+    const char *subject_issuer;
+    time_t bound;
+} sts_row_origin_t;
+
 /** @brief The store row of a freshly issued @is (ACTIVE; strings borrowed
- *  from @is and the arguments; parent and replaces NULL). */
-void sts_issued_row(const sts_issued_t *is, int kind, const char *subject, const char *requester,
-                    int requester_kind, sts_token_rec_t *rec);
+ *  from @is and @o; replaces NULL). */
+void sts_issued_row(const sts_issued_t *is, int kind, const sts_row_origin_t *o,
+                    sts_token_rec_t *rec);
 
 /** @brief The signing key for @alg ("RS256"/"ES256"), NULL alg = keys[0]; NULL if none. */
 sts_keys_t *sts_engine_key_for(const sts_engine_t *e, const char *alg);

@@ -128,10 +128,16 @@ static sts_errc_t pick_scope(const sts_cfg_client_t *c, const char *requested, c
         p += n;
         p += *p == ' ';
     }
-    if (o == 0)
+    if (o == 0) {
         free(buf);
-    else
-        *out = buf;
+        /* A scoped token never turns into an unscoped (= unlimited) one. */
+        if (bound != NULL)
+            return STS_ERR_PUB(err, STS_E_INVALID_SCOPE,
+                               "the token's scope and the client's scopes have nothing in common",
+                               "empty scope intersection");
+        return STS_OK;
+    }
+    *out = buf;
     return STS_OK;
 }
 
@@ -202,6 +208,11 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
         return rc;
     if ((why = sts_vtoken_unusable(e, t, now)) != NULL)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: %s", what, why);
+    /* Whatever the skew allowed: nothing is issued from an expired token. */
+    if (t->view->expires <= now)
+        return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: expired", what);
+    if (t->kind == STS_KIND_REFRESH && strcmp(what, "subject_token") != 0)
+        return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: a refresh token", what);
     if (!t->ours)
         return STS_OK; /* a trusted issuer's, addressed to us (sts_vtoken_read) */
     mine = t->rec->requester_kind == STS_REQUESTER_CLIENT && str_eq(t->rec->requester, c->client_id);
@@ -217,14 +228,31 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
     return STS_OK;
 }
 
+/* An "act" chain of @n actors' subs ([0] the current actor), nothing else:
+ * members a presented token carried inside its "act" are never copied. */
+static json_t *act_chain(char *const *subs, size_t n)
+{
+    json_t *act = NULL, *outer;
+
+    for (size_t i = n; i-- > 0;) {
+        outer = json_pack("{s:s}", "sub", subs[i]);
+        if (outer == NULL || (act != NULL && json_object_set_new(outer, "act", act) != 0)) {
+            json_decref(outer);
+            return NULL;
+        }
+        act = outer;
+    }
+    return act;
+}
+
 /* The "act" of the new token: the actor over the subject's own chain. *out
  * new reference or NULL (no delegation). */
 static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, json_t **out,
                            sts_err_t *err)
 {
-    json_t *prior = subj->claims ? json_object_get(subj->claims, "act") : NULL;
-    const char *may = subj->view->may_act;
-    json_t *act;
+    const sts_token_view_t *v = subj->view;
+    const char *may = v->may_act;
+    char *chain[STS_ACT_MAX_DEPTH + 1];
 
     *out = NULL;
     if (actor == NULL) {
@@ -233,8 +261,10 @@ static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, 
                                "subject_token names a permitted actor (may_act): present it as "
                                "actor_token",
                                "may_act without actor_token");
-        *out = prior ? json_deep_copy(prior) : NULL;
-        return prior && *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
+        if (v->nactors == 0)
+            return STS_OK;
+        *out = act_chain(v->actors, v->nactors);
+        return *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
     }
     if (str_eq(actor->view->subject, subj->view->subject) &&
         str_eq(actor->view->issuer, subj->view->issuer))
@@ -249,16 +279,14 @@ static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, 
                                "actor_token is not the actor the subject_token permits (may_act)",
                                "may_act names another actor");
     }
-    if (subj->view->nactors + 1 > STS_ACT_MAX_DEPTH)
+    if (v->nactors + 1 > STS_ACT_MAX_DEPTH)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, "delegation chain too long",
                            "act chain would exceed %d", STS_ACT_MAX_DEPTH);
-    act = json_pack("{s:s}", "sub", actor->view->subject);
-    if (act == NULL || (prior != NULL && json_object_set_new(act, "act", json_deep_copy(prior)))) {
-        json_decref(act);
-        return STS_ERR(err, STS_E_NOMEM, "act");
-    }
-    *out = act;
-    return STS_OK;
+    chain[0] = actor->view->subject;
+    for (size_t i = 0; i < v->nactors; i++)
+        chain[i + 1] = v->actors[i];
+    *out = act_chain(chain, v->nactors + 1);
+    return *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
 }
 
 /* ---- minting for a client ----------------------------------------------------- */
@@ -270,6 +298,8 @@ typedef struct grant {
     const char *scope; /* or NULL */
     json_t *act;       /* or NULL */
     time_t now;
+    const char *subject_issuer; /* NULL: a subject of our realm */
+    time_t bound;      /* no token of the grant, nor a renewal, expires later */
 } grant_t;
 
 /* A refresh token for @g: aud is the STS itself, so no relying party takes
@@ -293,7 +323,9 @@ static sts_errc_t mint_refresh(sts_engine_t *e, const grant_t *g, json_t *target
                           .expires = expires,
                           .requester = g->client->client_id,
                           .requester_kind = STS_REQUESTER_CLIENT,
-                          .parent = parent};
+                          .parent = parent,
+                          .subject_issuer = g->subject_issuer,
+                          .bound = g->bound};
     return sts_mint_jwt(e, &p, out, rec, err);
 }
 
@@ -317,7 +349,9 @@ static sts_errc_t mint_access(sts_engine_t *e, const grant_t *g, const char *tt,
                           .expires = expires,
                           .requester = g->client->client_id,
                           .requester_kind = STS_REQUESTER_CLIENT,
-                          .parent = parent};
+                          .parent = parent,
+                          .subject_issuer = g->subject_issuer,
+                          .bound = g->bound};
     return sts_mint_jwt(e, &p, out, rec, err);
 }
 
@@ -357,6 +391,7 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     sts_errc_t rc = STS_OK;
     time_t now = sts_time_now(), expires;
     int with_refresh, is_access, is_refresh, is_saml;
+    const char *parent;
     grant_t g;
 
     *out = NULL;
@@ -391,29 +426,40 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     STS_CHECK(pick_act(&subj, req->actor.text ? &actor : NULL, &act, err));
     STS_CHECK(pick_scope(c, req->scope, subj.view->scope, &scope, err));
     if (is_saml) {
-        STS_FAIL_IF(ntargets > 1, err, STS_E_INVALID_TARGET,
-                    "a SAML 2.0 assertion here names one audience");
+        if (ntargets > 1) {
+            rc = STS_ERR_PUB(err, STS_E_INVALID_TARGET, "a SAML 2.0 assertion names one audience",
+                             "saml2 requested for %zu targets", ntargets);
+            goto cleanup;
+        }
         if (act != NULL) {
             rc = STS_ERR_PUB(err, STS_E_INVALID_REQUEST,
                              "delegation (act) cannot be carried in a SAML 2.0 assertion yet",
                              "saml2 requested with an actor");
             goto cleanup;
         }
-        if (req->scope != NULL) {
+        if (scope != NULL) { /* requested, or the subject's: never dropped */
             rc = STS_ERR_PUB(err, STS_E_INVALID_SCOPE, "a SAML 2.0 assertion carries no scope",
-                             "saml2 requested with a scope");
+                             "saml2 for a scope");
             goto cleanup;
         }
     }
 
+    /* Nothing issued here, nor any renewal of it, outlives the subject token
+     * (or the bound the subject itself inherited); our subject token is the
+     * parent of what is issued, so cancelling it cancels them too. */
     g.client = c;
     g.subject = subj.view->subject;
     g.scope = scope;
     g.act = act;
     g.now = now;
+    g.subject_issuer = subj.ours ? subj.rec->subject_issuer : subj.view->issuer;
+    g.bound = subj.view->expires;
+    if (subj.ours && subj.rec->bound != 0 && subj.rec->bound < g.bound)
+        g.bound = subj.rec->bound;
+    parent = subj.ours ? subj.rec->id : NULL;
     expires = now + lifetime_for(e, targets[0]);
-    if (expires > subj.view->expires)
-        expires = subj.view->expires; /* never outlive the subject token */
+    if (expires > g.bound)
+        expires = g.bound;
     /* A refresh token comes with an access token when the client may have one. */
     with_refresh = is_access &&
                    client_allows(c->grant_types, c->ngrant_types, GRANT_REFRESH) &&
@@ -425,9 +471,9 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
             STS_FAIL_IF(json_array_append_new(jtargets, json_string(targets[i])), err, STS_E_NOMEM,
                         "targets");
         time_t rt_expires = now + e->cfg->refresh_lifetime;
-        if (rt_expires > subj.view->expires)
-            rt_expires = subj.view->expires; /* nothing outlives the subject token */
-        STS_CHECK(mint_refresh(e, &g, jtargets, rt_expires, NULL, &rt, &recs[nrecs++], err));
+        if (rt_expires > g.bound)
+            rt_expires = g.bound;
+        STS_CHECK(mint_refresh(e, &g, jtargets, rt_expires, parent, &rt, &recs[nrecs++], err));
     }
     if (is_saml) {
         sts_saml2_params_t sp = {.subject = subj.view->subject,
@@ -436,10 +482,13 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
                                  .now = now,
                                  .expires = expires,
                                  .requester = c->client_id,
-                                 .requester_kind = STS_REQUESTER_CLIENT};
+                                 .requester_kind = STS_REQUESTER_CLIENT,
+                                 .parent = parent,
+                                 .subject_issuer = g.subject_issuer,
+                                 .bound = g.bound};
         STS_CHECK(sts_mint_saml2(e, &sp, &is, &recs[nrecs++], err));
     } else if (!is_refresh) {
-        STS_CHECK(mint_access(e, &g, tt, targets, ntargets, expires, rt ? rt->id : NULL, &is,
+        STS_CHECK(mint_access(e, &g, tt, targets, ntargets, expires, rt ? rt->id : parent, &is,
                               &recs[nrecs++], err));
     }
     if (is == NULL) { /* the refresh token is what was asked for */
@@ -540,10 +589,12 @@ sts_errc_t sts_engine_refresh(sts_engine_t *e, const sts_principal_t *who,
     g.scope = t.view->scope;
     g.act = json_object_get(t.claims, "act");
     g.now = now;
+    g.subject_issuer = t.rec->subject_issuer;
+    g.bound = t.rec->bound != 0 && t.rec->bound < t.view->expires ? t.rec->bound : t.view->expires;
     STS_CHECK(mint_refresh(e, &g, jt, t.view->expires, t.rec->id, &rt, &recs[0], err));
     expires = now + lifetime_for(e, targets[0]);
-    if (expires > t.view->expires)
-        expires = t.view->expires;
+    if (expires > g.bound)
+        expires = g.bound;
     g.scope = scope;
     STS_CHECK(mint_access(e, &g, STS_TT_ACCESS_TOKEN, targets, ntargets, expires, rt->id, &at,
                           &recs[1], err));

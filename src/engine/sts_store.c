@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define STS_STORE_FILE "tokens.db"
-#define STS_STORE_SCHEMA_VERSION 2
+#define STS_STORE_SCHEMA_VERSION 3
 #define STS_STORE_BUSY_MS 5000
 
 /* Prepared statements, by index into sts_store.stmt[]. */
@@ -49,10 +49,12 @@ static const char *const stmt_sql[ST_N] = {
     [ST_ROLLBACK] = "ROLLBACK",
     /* Parenthesised: one literal per element (clang -Wstring-concatenation). */
     [ST_INSERT] = ("INSERT INTO tokens(id, kind, subject, audience, requester, issued_at,"
-                   " expires_at, state, replaces, replaced_by, hash, requester_kind, parent)"
-                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12)"),
+                   " expires_at, state, replaces, replaced_by, hash, requester_kind, parent,"
+                   " subject_issuer, bound)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14)"),
     [ST_GET] = ("SELECT kind, subject, audience, requester, issued_at, expires_at, state,"
-                " replaces, replaced_by, hash, requester_kind, parent FROM tokens WHERE id = ?1"),
+                " replaces, replaced_by, hash, requester_kind, parent, subject_issuer, bound"
+                " FROM tokens WHERE id = ?1"),
     [ST_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?1",
     /* The token and everything issued from it (parent links, any depth). */
     [ST_CANCEL] = ("WITH RECURSIVE family(id) AS (SELECT ?1 UNION"
@@ -86,6 +88,12 @@ static const char schema_v2[] =
     "ALTER TABLE tokens ADD COLUMN parent TEXT;"
     "CREATE INDEX tokens_parent ON tokens(parent);"
     "INSERT INTO schema_version(version) VALUES(2);";
+
+/* Version 3: where the subject comes from, and the expiry no renewal may pass. */
+static const char schema_v3[] =
+    "ALTER TABLE tokens ADD COLUMN subject_issuer TEXT;"
+    "ALTER TABLE tokens ADD COLUMN bound INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO schema_version(version) VALUES(3);";
 
 struct sts_store {
     sqlite3 *db;
@@ -224,6 +232,13 @@ static sts_errc_t store_schema(sqlite3 *db, sts_err_t *err)
         }
         r = 2;
     }
+    if (r == 2) {
+        if (sqlite3_exec(db, schema_v3, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = STORE_FAIL(err, db, "schema migration to version 3");
+            goto cleanup;
+        }
+        r = 3;
+    }
     if (r != STS_STORE_SCHEMA_VERSION) {
         rc = STS_ERR(err, STS_E_BACKEND, "unsupported store schema version %d (want %d)", r,
                      STS_STORE_SCHEMA_VERSION);
@@ -339,7 +354,9 @@ static sts_errc_t insert_locked(sts_store_t *s, const sts_token_rec_t *rec, cons
             SQLITE_OK ||
         sqlite3_bind_int(st, 11, rec->requester_kind ? rec->requester_kind : STS_REQUESTER_USER) !=
             SQLITE_OK ||
-        bind_text_or_null(st, 12, rec->parent) != SQLITE_OK) {
+        bind_text_or_null(st, 12, rec->parent) != SQLITE_OK ||
+        bind_text_or_null(st, 13, rec->subject_issuer) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 14, (sqlite3_int64)rec->bound) != SQLITE_OK) {
         stmt_done(st);
         return STORE_FAIL(err, s->db, "insert bind");
     }
@@ -419,6 +436,8 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
     memcpy(rec->hash, sqlite3_column_blob(st, 9), sizeof(rec->hash));
     rec->requester_kind = sqlite3_column_int(st, 10);
     rec->parent = column_strdup(st, 11, &oom);
+    rec->subject_issuer = column_strdup(st, 12, &oom);
+    rec->bound = (time_t)sqlite3_column_int64(st, 13);
     STS_FAIL_IF(oom, err, STS_E_NOMEM, "store get: out of memory");
     *out = rec;
     rec = NULL;
@@ -570,5 +589,6 @@ void sts_token_rec_free(sts_token_rec_t *rec)
     free(rec->replaces);
     free(rec->replaced_by);
     free(rec->parent);
+    free(rec->subject_issuer);
     free(rec);
 }

@@ -41,7 +41,12 @@ typedef struct sts_token_rec {
     char *audience;
     char *requester;    /* authenticated requester (user name or client_id) */
     int requester_kind; /* sts_requester_kind_t; 0 is read as USER */
-    char *parent;       /* the refresh token this one was issued from, or NULL */
+    char *parent;       /* the token this one was issued from (refresh token, or
+                         * exchanged subject token), or NULL */
+    char *subject_issuer; /* issuer of the subject when not our realm (a trusted
+                           * issuer's subject), or NULL */
+    time_t bound;       /* latest expiry this token or a renewal of it may have
+                         * (its subject token's), or 0 for none */
     time_t issued_at;
     time_t expires_at;
     int state;          /* sts_token_state_t */
@@ -69,7 +74,8 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
 
 /**
  * @brief Mark @id cancelled, and with it every token issued from it (rows
- * whose parent is @id, recursively). *changed = number of rows that changed
+ * whose parent is @id, recursively: a refresh token's access tokens and
+ * rotations, the tokens exchanged for a subject token). *changed = number of rows that changed
  * (0 when all were already cancelled). Unknown id: STS_E_INVALID_TOKEN.
  */
 sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, sts_err_t *err);

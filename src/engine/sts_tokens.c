@@ -17,6 +17,7 @@
 #include "sts_time.h"
 #include "sts_xml.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
@@ -102,8 +103,15 @@ static const char *jwt_claims_check(json_t *c)
     json_t *aud = json_object_get(c, "aud"), *act;
     int depth = 0;
 
+    static const char *const bounded[] = {"iss", "sub", "jti", "client_id", "scope", NULL};
+
     if (claim_str(c, "iss") == NULL || claim_str(c, "sub") == NULL)
         return "iss or sub missing or not a string";
+    if (claim_str(c, "sub")[0] == '\0')
+        return "sub empty";
+    for (const char *const *n = bounded; *n; n++)
+        if (claim_str(c, *n) != NULL && strlen(claim_str(c, *n)) > STS_CLAIM_MAX)
+            return "a claim is too long";
     if (claim_time(c, "exp") <= 0)
         return "exp missing or malformed";
     if (claim_time(c, "iat") < 0 || claim_time(c, "nbf") < 0)
@@ -114,8 +122,10 @@ static const char *jwt_claims_check(json_t *c)
         if (!json_is_array(aud) || json_array_size(aud) == 0)
             return "aud neither a string nor a non-empty array";
         json_array_foreach (aud, i, a)
-            if (!json_is_string(a))
-                return "aud holds a non-string";
+            if (!json_is_string(a) || strlen(json_string_value(a)) > STS_CLAIM_MAX)
+                return "aud holds a non-string or a too long one";
+    } else if (aud != NULL && strlen(json_string_value(aud)) > STS_CLAIM_MAX) {
+        return "aud too long";
     }
     if (json_object_get(c, "scope") != NULL && claim_str(c, "scope") == NULL)
         return "scope not a string";
@@ -124,8 +134,9 @@ static const char *jwt_claims_check(json_t *c)
     if (json_object_get(c, "jti") != NULL && claim_str(c, "jti") == NULL)
         return "jti not a string";
     for (act = json_object_get(c, "act"); act != NULL; act = json_object_get(act, "act")) {
-        if (!json_is_object(act) || claim_str(act, "sub") == NULL)
-            return "act without a string sub";
+        if (!json_is_object(act) || claim_str(act, "sub") == NULL ||
+            strlen(claim_str(act, "sub")) > STS_CLAIM_MAX)
+            return "act without a string sub, or too long";
         if (++depth > STS_ACT_MAX_DEPTH)
             return "act chain too deep";
     }
@@ -282,6 +293,14 @@ static sts_errc_t read_jwt(sts_engine_t *e, const char *text, size_t len, const 
             REFUSE("declared an access token, presented another JWT");
         out->ours = 1;
         STS_CHECK(read_row(e, claim_str(claims, "jti"), out->kind, out, why, err));
+        {
+            /* The very bytes we issued: an ES256 signature also verifies as
+             * (r, n - s), a different token that must not pass for ours. */
+            unsigned char md[SHA256_DIGEST_LENGTH];
+            SHA256((const unsigned char *)text, len, md);
+            if (CRYPTO_memcmp(md, out->rec->hash, sizeof(md)) != 0)
+                REFUSE("not the bytes this STS issued");
+        }
         STS_CHECK(view_of_jwt(claims, tt, &out->view, err));
         out->claims = claims;
         claims = NULL;
@@ -383,7 +402,8 @@ cleanup:
 
 const char *sts_vtoken_unusable(const sts_engine_t *e, const sts_vtoken_t *t, time_t now)
 {
-    long skew = e->cfg->clock_skew;
+    /* Our own times come from our clock: no skew for them. */
+    long skew = t->ours ? 0 : e->cfg->clock_skew;
 
     if (t->rec != NULL && t->rec->state == STS_TOKEN_CANCELLED)
         return "token cancelled";
@@ -408,7 +428,7 @@ int sts_engine_may_manage(const sts_principal_t *who, const sts_token_rec_t *rec
         return kind == STS_REQUESTER_CLIENT && str_eq(rec->requester, who->client->client_id);
     if (who->user != NULL)
         return (kind == STS_REQUESTER_USER && str_eq(rec->requester, who->user->name)) ||
-               str_eq(rec->subject, who->user->name);
+               (rec->subject_issuer == NULL && str_eq(rec->subject, who->user->name));
     return 0;
 }
 
@@ -434,16 +454,19 @@ const char *sts_engine_alg_of(const sts_cfg_t *cfg, const sts_cfg_client_t *clie
     return rp != NULL ? rp->signing_alg : NULL;
 }
 
-void sts_issued_row(const sts_issued_t *is, int kind, const char *subject, const char *requester,
-                    int requester_kind, sts_token_rec_t *rec)
+void sts_issued_row(const sts_issued_t *is, int kind, const sts_row_origin_t *o,
+                    sts_token_rec_t *rec)
 {
     memset(rec, 0, sizeof(*rec));
     rec->id = is->id;
     rec->kind = kind;
-    rec->subject = (char *)subject;
+    rec->subject = (char *)o->subject;
     rec->audience = is->applies_to;
-    rec->requester = (char *)requester;
-    rec->requester_kind = requester_kind;
+    rec->requester = (char *)o->requester;
+    rec->requester_kind = o->requester_kind;
+    rec->parent = (char *)o->parent;
+    rec->subject_issuer = (char *)o->subject_issuer;
+    rec->bound = o->bound;
     rec->issued_at = is->created;
     rec->expires_at = is->expires;
     rec->state = STS_TOKEN_ACTIVE;
@@ -518,8 +541,11 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
     is->created = p->now;
     is->expires = p->expires;
 
-    sts_issued_row(is, p->kind, p->subject, p->requester, p->requester_kind, rec);
-    rec->parent = (char *)p->parent;
+    {
+        sts_row_origin_t o = {p->subject, p->requester,      p->requester_kind,
+                              p->parent,  p->subject_issuer, p->bound};
+        sts_issued_row(is, p->kind, &o, rec);
+    }
     *out = is;
     is = NULL;
 cleanup:

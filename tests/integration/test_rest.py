@@ -403,6 +403,27 @@ class RestEndpointsTest(RestBase):
         self.assertInactive(b2)
         self.assertActive(L.b64url_encode(L.extract_assertion_bytes(r.body)))
 
+    def test_malleated_es256_signature_is_not_our_token(self):
+        """ECDSA also verifies (r, n - s): a different byte string than the
+        one we issued, so it must not introspect as active nor be accepted as
+        a subject token (the store keeps the SHA-256 of what was issued)."""
+        doc = self.access_from_saml(audience=L.RP_API)  # ES256 for the API
+        head, body, sig = doc["access_token"].split(".")
+        raw = L.b64url_decode(sig)
+        self.assertEqual(len(raw), 64)
+        n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+        s_val = int.from_bytes(raw[32:], "big")
+        twin = "%s.%s.%s" % (head, body,
+                             L.b64url_encode(raw[:32] + (n - s_val).to_bytes(32, "big")))
+        self.assertNotEqual(twin, doc["access_token"])
+        self.verify(twin, L.RP_API, typ="at+jwt", alg="ES256")  # a valid signature all the same
+        self.assertInactive(twin)
+        self.assertActive(doc["access_token"])
+        self.assertOAuthError(lambda: L.token_exchange(self.srv, twin, L.TT_ACCESS,
+                                                       audience=L.RP,
+                                                       requested_token_type=L.TT_JWT),
+                              400, "invalid_request")
+
     # ---- revocation ---------------------------------------------------------------
 
     def test_revoke_access_token(self):

@@ -113,7 +113,7 @@ class Rfc8693Test(L.RestMixin, L.StsTestCase):
                                   {"applies_to": BACKEND, "match": "exact",
                                    "signing_alg": "ES256"}]
         cfg["clients"] = [L.client_entry(CLIENT[0], CLIENT[1], [COOP, BACKEND], SCOPES,
-                                         token_types=[L.TT_ACCESS, L.TT_JWT])]
+                                         token_types=[L.TT_ACCESS, L.TT_JWT, L.TT_SAML2_URN])]
         cfg["trusted_issuers"] = [
             {"issuer": ORIGINAL, "cert": cls.cert16, "kid": "16"},
             {"issuer": PARTNER, "cert": cls.partner_cert, "kid": "partner-1"}]
@@ -304,6 +304,56 @@ class Rfc8693Test(L.RestMixin, L.StsTestCase):
         self.assertEqual(claims["scope"], "api")
         self.assertNotIn("act", claims)
         self.assertLessEqual(claims["exp"], sc["exp"], "bounded by the subject token")
+
+    # ---- what the security review of the REST face found ---------------------------
+
+    def test_act_members_other_than_sub_are_not_copied(self):
+        """A trusted subject's "act" may carry anything; what we issue names
+        the actors' sub and nothing else (no injected scope, client_id,
+        may_act)."""
+        subject = rebase(dict(A1_SUBJECT, act={"sub": "svc@example.net", "scope": "admin",
+                                               "client_id": "evil",
+                                               "may_act": {"sub": "x@example.net"}}))
+        doc = self.assertJsonOk(self.exchange(self.sign(subject), audience=COOP,
+                                              requested_token_type=L.TT_JWT))
+        _, claims = self.verify(doc["access_token"], COOP, "JWT")
+        self.assertEqual(claims["act"], {"sub": "svc@example.net"})
+        self.assertNotIn("may_act", claims)
+
+    def test_empty_or_huge_sub_refused(self):
+        """sub "" and a 12,000-character sub are refused as bad subject tokens
+        (the long one used to end in a 500 after the refresh token was signed)."""
+        for sub in ("", "x" * 12000):
+            with self.subTest(sub_len=len(sub)):
+                self.refused(self.sign(rebase(dict(A1_SUBJECT, sub=sub))), audience=COOP)
+
+    def test_trusted_subject_is_not_the_local_user(self):
+        """A trusted issuer's "alice" is not our realm's alice: the assertion
+        issued for it carries none of local alice's attributes, and local
+        alice cannot cancel it over SOAP."""
+        subject = rebase({k: v for k, v in A1_SUBJECT.items() if k != "scope"})
+        subject["sub"] = "alice"
+        doc = self.assertJsonOk(self.exchange(self.sign(subject), audience=COOP,
+                                              requested_token_type=L.TT_SAML2_URN))
+        xml = L.b64url_decode(doc["access_token"])
+        root = L.parse_xml(xml)
+        self.assertEqual(root.findtext(".//saml2:Subject/saml2:NameID", namespaces=L.NS), "alice")
+        self.assertEqual(root.findall(".//saml2:Attribute", L.NS), [],
+                         "local alice's attributes in another issuer's alice's assertion")
+        before = self.srv.snapshot()
+        self.assertFault(self.srv.cancel(xml), "RequestFailed", 12)
+        self.assertEqual(self.srv.snapshot(), before)
+
+    def test_scoped_subject_never_becomes_unscoped(self):
+        """Review F1/F2: exchanging a scoped token without a scope keeps the
+        scope; into SAML (which cannot carry one) it is refused, not dropped."""
+        st = self.sign(rebase(A1_SUBJECT))
+        doc = self.assertJsonOk(self.exchange(st, audience=COOP, requested_token_type=L.TT_JWT))
+        _, claims = self.verify(doc["access_token"], COOP, "JWT")
+        self.assertEqual(claims["scope"], "orders profile history")
+        self.refused(st, "invalid_scope", audience=COOP, requested_token_type=L.TT_SAML2_URN)
+        self.refused(doc["access_token"], "invalid_scope", audience=COOP,
+                     requested_token_type=L.TT_SAML2_URN)
 
     # ---- tokens we must not accept ----------------------------------------------------
 

@@ -573,6 +573,112 @@ static void test_exchange(sts_engine_t *e, const sts_principal_t *alice, const c
     free(b64);
 }
 
+/* What the review of the REST face found (each was reproduced on the server
+ * first): scope never widens through an unscoped hop, SAML never drops a
+ * scope, exchanged tokens stay in their subject's family and within its
+ * lifetime, expired subjects are refused whatever the skew. */
+static void test_exchange_bounds(sts_engine_t *e, sts_cfg_t *cfg, const sts_principal_t *alice,
+                                 const char *dir)
+{
+    sts_principal_t client;
+    sts_issue_req_t ireq = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issued_t *saml = NULL, *at = NULL, *x = NULL, *fork = NULL, *renewed = NULL;
+    sts_cfg_client_t *mt = (sts_cfg_client_t *)sts_cfg_find_client(cfg, "migration-tester");
+    sts_token_in_t subj, rt_in;
+    sts_err_t err;
+    char *b64 = NULL;
+    long rows;
+
+    CHECK(mt != NULL && mt->nscopes == 5 && strcmp(mt->scopes[4], "api.write") == 0);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &client, &err) == STS_OK);
+    CHECK(sts_engine_issue(e, alice, &ireq, &saml, &err) == STS_OK);
+    if (saml == NULL || mt == NULL)
+        return;
+    b64 = sts_b64url_encode((const unsigned char *)saml->token, saml->token_len);
+    subj.node = NULL;
+    subj.text = b64;
+    subj.text_len = strlen(b64);
+    subj.type = STS_TT_SAML2;
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", "api.write", &at,
+                   &err) == STS_OK);
+    if (at == NULL)
+        goto done;
+    rows = count_rows(dir, "1");
+
+    /* F1: the client loses api.write; an unscoped exchange of the api.write
+     * token must not come back unlimited. */
+    mt->nscopes = 4;
+    CHECK(exchange(e, &client, jwt_in(at, STS_TT_ACCESS_TOKEN), NULL, STS_TT_JWT,
+                   "https://rp.example.com/", NULL, &x, &err) == STS_E_INVALID_SCOPE && x == NULL);
+    mt->nscopes = 5;
+    /* F2: a SAML assertion cannot carry the subject's scope: refused, not dropped. */
+    CHECK(exchange(e, &client, jwt_in(at, STS_TT_ACCESS_TOKEN), NULL, STS_TT_SAML2,
+                   "https://rp.example.com/", NULL, &x, &err) == STS_E_INVALID_SCOPE);
+    /* F3: a refresh token is no actor. */
+    rt_in = jwt_in(at->refresh, STS_TT_REFRESH_TOKEN);
+    CHECK(exchange(e, &client, subj, &rt_in, STS_TT_JWT, "https://rp.example.com/", NULL, &x,
+                   &err) == STS_E_INVALID_REQUEST);
+    CHECK(count_rows(dir, "1") == rows);
+
+    /* F3: what is exchanged from a token is in its family: cancelling the
+     * SAML subject (over SOAP, by alice) cancels the access token, its
+     * refresh token and a fork exchanged from that refresh token. */
+    CHECK(exchange(e, &client, rt_in, NULL, STS_TT_JWT, "https://rp.example.com/", NULL, &fork,
+                   &err) == STS_OK);
+    CHECK(fork != NULL && valid_now(e, &client, fork));
+    /* F5: alice may renew the exchanged JWT over SOAP, never past its subject. */
+    if (fork != NULL) {
+        sts_token_in_t fin = jwt_in(fork, STS_TT_JWT);
+        g_now += 60;
+        CHECK(sts_engine_renew(e, alice, &fin, NULL, &renewed, &err) == STS_OK);
+        CHECK(renewed != NULL && renewed->expires <= saml->expires &&
+              renewed->expires == saml->expires);
+        g_now -= 60;
+    }
+    {
+        sts_token_in_t sin = {.text = b64, .text_len = strlen(b64), .type = STS_TT_SAML2};
+        CHECK(sts_engine_cancel(e, alice, &sin, &err) == STS_OK);
+    }
+    CHECK(!valid_now(e, &client, at) && !valid_now(e, &client, at->refresh));
+    CHECK(fork != NULL && !valid_now(e, &client, fork));
+    CHECK(renewed != NULL && !valid_now(e, &client, renewed));
+
+    /* F4 and F5 on a fresh subject: 10 s past its expiry (within the 300 s
+     * skew) nothing is exchanged, our token no longer validates, and an
+     * exchanged token cannot be renewed past it. */
+    sts_issued_free(saml);
+    saml = NULL;
+    free(b64);
+    b64 = NULL;
+    sts_issued_free(fork);
+    fork = NULL;
+    CHECK(sts_engine_issue(e, alice, &ireq, &saml, &err) == STS_OK);
+    if (saml == NULL)
+        goto done;
+    b64 = sts_b64url_encode((const unsigned char *)saml->token, saml->token_len);
+    subj.text = b64;
+    subj.text_len = strlen(b64);
+    CHECK(exchange(e, &client, subj, NULL, STS_TT_JWT, "https://rp.example.com/", NULL, &fork,
+                   &err) == STS_OK);
+    g_now = saml->expires + 10;
+    CHECK(exchange(e, &client, subj, NULL, STS_TT_JWT, "https://rp.example.com/", NULL, &x,
+                   &err) == STS_E_INVALID_REQUEST);
+    CHECK(fork != NULL && !valid_now(e, &client, fork));
+    if (fork != NULL) {
+        sts_token_in_t fin = jwt_in(fork, STS_TT_JWT);
+        CHECK(sts_engine_renew(e, alice, &fin, NULL, &x, &err) == STS_E_UNABLE_TO_RENEW &&
+              x == NULL && strstr(err.detail, "subject token has expired") != NULL);
+    }
+    g_now = saml->created;
+
+done:
+    sts_issued_free(saml);
+    sts_issued_free(at);
+    sts_issued_free(fork);
+    sts_issued_free(renewed);
+    free(b64);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
@@ -601,6 +707,7 @@ int main(void)
         test_issue_policy(e, &who, dir);
         test_lifecycle(e, &who, dir);
         test_exchange(e, &who, dir);
+        test_exchange_bounds(e, cfg, &who, dir);
     }
     sts_engine_free(e);
     sts_cfg_free(cfg);

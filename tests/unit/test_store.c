@@ -108,7 +108,8 @@ static int rec_eq(const sts_token_rec_t *a, const sts_token_rec_t *b)
            a->issued_at == b->issued_at && a->expires_at == b->expires_at &&
            a->state == b->state && str_eq(a->replaces, b->replaces) &&
            str_eq(a->replaced_by, b->replaced_by) && a->requester_kind == b->requester_kind &&
-           str_eq(a->parent, b->parent) && memcmp(a->hash, b->hash, sizeof(a->hash)) == 0;
+           str_eq(a->parent, b->parent) && str_eq(a->subject_issuer, b->subject_issuer) &&
+           a->bound == b->bound && memcmp(a->hash, b->hash, sizeof(a->hash)) == 0;
 }
 
 /* Open a second, raw connection and ask for one text value. */
@@ -148,7 +149,7 @@ static void test_open_and_schema(const char *tmp)
 
     CHECK(sql_text(dir, "PRAGMA journal_mode", buf, sizeof(buf)) && strcmp(buf, "wal") == 0);
     CHECK(sql_text(dir, "SELECT max(version) FROM schema_version", buf, sizeof(buf)) &&
-          strcmp(buf, "2") == 0);
+          strcmp(buf, "3") == 0);
     CHECK(sql_text(dir, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
                         "tbl_name='tokens' AND sql LIKE '%expires_at%'",
                    buf, sizeof(buf)) &&
@@ -173,6 +174,8 @@ static void test_round_trip(sts_store_t *s)
     in.requester = "client-7";
     in.requester_kind = STS_REQUESTER_CLIENT;
     in.parent = "id-refresh-1";
+    in.subject_issuer = "https://idp.example/";
+    in.bound = 1700009999;
     in.issued_at = 1234567890;
     in.expires_at = (time_t)4102444800LL; /* past 2038: needs 64 bits */
     in.replaces = "id-older";
@@ -359,6 +362,8 @@ static void test_reopen(const char *dir, sts_store_t **sp)
         in.replaces = "id-older";
         in.requester_kind = STS_REQUESTER_CLIENT;
         in.parent = "id-refresh-1";
+        in.subject_issuer = "https://idp.example/";
+        in.bound = 1700009999;
         CHECK(rec_eq(&in, a));
     }
     sts_token_rec_free(a);
@@ -508,11 +513,12 @@ static void test_migrate_v1(const char *tmp)
         return;
     CHECK(sts_store_get(s, "_v1", &r, NULL) == STS_OK && r != NULL);
     CHECK(r != NULL && r->requester_kind == STS_REQUESTER_USER && r->parent == NULL &&
+          r->subject_issuer == NULL && r->bound == 0 &&
           r->state == STS_TOKEN_CANCELLED && str_eq(r->requester, "alice"));
     sts_token_rec_free(r);
     sts_store_close(s);
     CHECK(sql_text(dir, "SELECT max(version) FROM schema_version", buf, sizeof(buf)) &&
-          strcmp(buf, "2") == 0);
+          strcmp(buf, "3") == 0);
 }
 
 int main(void)
