@@ -65,8 +65,9 @@ const char *sts_errc_name(sts_errc_t code)
     return "STS_E_UNKNOWN";
 }
 
-static sts_errc_t err_fill(sts_err_t *err, sts_errc_t code, const char *pub, const char *file,
-                           int line, const char *func, const char *fmt, va_list ap)
+__attribute__((format(printf, 7, 0))) static sts_errc_t
+err_fill(sts_err_t *err, sts_errc_t code, const char *pub, const char *file, int line,
+         const char *func, const char *fmt, va_list ap)
 {
     if (err == NULL)
         return code;

@@ -1194,8 +1194,8 @@ static int make_fixtures(void)
 {
     static const char *const reqs[] = {
         "-newkey rsa:2048 -keyout %s/rsa.key -out %s/rsa.crt -subj /CN=sts-test-rsa",
-        "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout %s/ec.key -out %s/ec.crt "
-        "-subj /CN=sts-test-ec",
+        ("-newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout %s/ec.key -out %s/ec.crt "
+         "-subj /CN=sts-test-ec"),
         "-newkey rsa:2048 -keyout %s/evil.key -out %s/evil.crt -subj /CN=sts-test-rsa",
     };
     for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
