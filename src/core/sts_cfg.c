@@ -44,6 +44,7 @@
 #define CFG_CLIENT_ID_MAX 128            /* characters */
 #define CFG_KID_MAX 128                  /* characters of a trusted issuer's kid */
 #define CFG_MAX_EXTRA_KEYS 8             /* entries of engine.additional_signing_keys */
+#define CFG_TLS_CIPHERS_MAX 1024         /* bytes of server.tls_ciphers */
 
 /* The values a client's "token_types" and "grant_types" may list. */
 #define CFG_TT_PREFIX "urn:ietf:params:oauth:token-type:"
@@ -720,6 +721,33 @@ static const char *v_public_url(const char *s, size_t *len)
     return NULL;
 }
 
+/*
+ * server.tls_ciphers: the syntax of an OpenSSL cipher list (ciphers(1)): one or
+ * more non-empty elements joined by ':', each made of letters, digits and
+ * "+-!@=_." ("ECDHE+AESGCM", "!aNULL", "@SECLEVEL=2"). Whether it names real
+ * suites, and only forward-secret AEAD ones, is for the server to find out when
+ * it builds its TLS context: this module does not link libssl.
+ */
+static const char *v_ciphers(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0)
+        return "must not be empty";
+    if (n > CFG_TLS_CIPHERS_MAX)
+        return "must be at most 1024 bytes"; /* CFG_TLS_CIPHERS_MAX */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == ':' ? i == 0 || s[i + 1] == '\0' || s[i + 1] == ':'
+                     : !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                         (c >= '0' && c <= '9') || strchr("+-!@=_.", c) != NULL))
+            return "must be an OpenSSL cipher list: names joined by ':' (letters, digits and "
+                   "\"+-!@=_.\")";
+    }
+    return NULL;
+}
+
 /* "host:port" or "[v6]:port"; @host/@hlen name the host inside @s, without brackets. */
 static const char *v_listen(const char *s, const char **host, size_t *hlen, int *port)
 {
@@ -860,6 +888,7 @@ typedef enum cfg_type {
     CT_LOGLEVEL, /* int sts_log_level_t */
     CT_URL,      /* char *, http(s) base URL without trailing '/' */
     CT_KEYPAIRS, /* signing_keys + nsigning_keys: an array of {"key", "cert"} */
+    CT_CIPHERS,  /* char *, an OpenSSL cipher list (syntax only: see v_ciphers()) */
 } cfg_type_t;
 
 #define CF_REQUIRED 1u
@@ -888,6 +917,9 @@ static const cfg_opt_t server_opts[] = {
     OPT_NUM("max_message_size", CT_LONG, max_message_size, 1024, 67108864L, 1048576L),
     OPT_STR("log_level", CT_LOGLEVEL, log_level, "info", 0),
     OPT_STR("public_url", CT_URL, public_url, NULL, 0),
+    OPT_STR("tls_cert", CT_PATH, tls_cert_file, NULL, 0),
+    OPT_STR("tls_key", CT_PATH, tls_key_file, NULL, 0),
+    OPT_STR("tls_ciphers", CT_CIPHERS, tls_ciphers, STS_CFG_TLS_CIPHERS, 0),
 };
 
 static const cfg_opt_t engine_opts[] = {
@@ -910,6 +942,8 @@ static const cfg_opt_t soap_opts[] = {
     OPT_NUM("max_xml_depth", CT_INT, max_xml_depth, 8, 256, 64),
     OPT_NUM("max_xml_string", CT_LONG, max_xml_string, 1024, 67108864L, 65536),
     OPT_STR("wsdl", CT_PATH, wsdl_file, STS_DEV_WSDL, 0),
+    /* -1 (only as the default: JSON gives 0 or 1) = decided by the listen address */
+    OPT_NUM("require_tls_for_password_text", CT_BOOL, require_tls_for_password_text, -1, 1, -1),
 };
 
 typedef struct cfg_section {
@@ -999,6 +1033,11 @@ static int opt_set_str(cfg_ctx_t *ctx, const cfg_opt_t *o, const char *s, const 
             return cfg_oom(ctx);
         break;
     }
+    case CT_CIPHERS:
+        msg = v_ciphers(s);
+        if (msg == NULL && (v = strdup(s)) == NULL)
+            return cfg_oom(ctx);
+        break;
     case CT_PATH:
         if (s[0] == '\0')
             return cfg_fail(ctx, "\"%s\" must not be empty", ctx->path.s);
@@ -1914,6 +1953,29 @@ static int check_trusted_issuers(cfg_ctx_t *ctx, cfg_src_t *main_src)
     return 0;
 }
 
+/* server.tls_cert and server.tls_key come together; server.tls_ciphers only with them. */
+static int check_server_tls(cfg_ctx_t *ctx, cfg_src_t *main_src)
+{
+    const sts_cfg_t *c = ctx->cfg;
+    json_t *server = json_object_get(main_src->root, "server");
+
+    if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL)) {
+        const char *have = c->tls_cert_file ? "server.tls_cert" : "server.tls_key";
+        const char *at[] = {have, "server", "", NULL};
+
+        return cfg_fail_at(ctx, main_src, at, "\"%s\" needs \"%s\" too (TLS takes both or neither)",
+                           have, c->tls_cert_file ? "server.tls_key" : "server.tls_cert");
+    }
+    if (c->tls_cert_file == NULL && json_object_get(server, "tls_ciphers") != NULL) {
+        const char *at[] = {"server.tls_ciphers", "server", "", NULL};
+
+        return cfg_fail_at(ctx, main_src, at,
+                           "\"server.tls_ciphers\" needs \"server.tls_cert\" and "
+                           "\"server.tls_key\" (without them the server speaks plain HTTP)");
+    }
+    return 0;
+}
+
 static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
 {
     sts_cfg_t *c = ctx->cfg;
@@ -1978,7 +2040,7 @@ static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
             }
         }
     }
-    if (check_clients(ctx, main_src) != 0)
+    if (check_clients(ctx, main_src) != 0 || check_server_tls(ctx, main_src) != 0)
         return -1;
     return check_trusted_issuers(ctx, main_src);
 }
@@ -2096,6 +2158,9 @@ void sts_cfg_free(sts_cfg_t *cfg)
         trusted_issuer_cleanup(&cfg->trusted_issuers[i]);
     free(cfg->trusted_issuers);
     free(cfg->public_url);
+    free(cfg->tls_cert_file);
+    free(cfg->tls_key_file);
+    free(cfg->tls_ciphers);
     free(cfg->listen_host);
     free(cfg->data_dir);
     free(cfg->issuer);

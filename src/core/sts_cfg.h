@@ -16,6 +16,9 @@
 
 typedef enum sts_match { STS_MATCH_EXACT = 0, STS_MATCH_PREFIX = 1 } sts_match_t;
 
+/** The default of server.tls_ciphers (TLS 1.2): ECDHE key exchange, AEAD ciphers only. */
+#define STS_CFG_TLS_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
+
 /** One user attribute: a name and one or more values. */
 typedef struct sts_cfg_attr {
     char *name;
@@ -131,7 +134,21 @@ typedef struct sts_cfg {
     size_t ntrusted_issuers;
 
     char *public_url; /* server.public_url: base URL of the endpoints in RFC 8414 metadata
-                       * (no trailing '/'); NULL = http://<listen address> */
+                       * (no trailing '/'); NULL = http(s)://<listen address> */
+
+    /* server.tls_cert/tls_key: both set = every connection speaks TLS (1.2 or 1.3); both
+     * NULL = plain HTTP. The config only names the files: the server opens them when it
+     * starts, and then refuses a key file group or others can read (strict_key_perms). */
+    char *tls_cert_file; /* PEM certificate chain, the server's certificate first */
+    char *tls_key_file;  /* PEM private key of that certificate */
+    char *tls_ciphers;   /* server.tls_ciphers: OpenSSL cipher list for TLS 1.2 (syntax
+                          * checked here; the server checks it names only forward-secret
+                          * AEAD suites) */
+
+    /* soap.require_tls_for_password_text: 1 refuse a UsernameToken PasswordText that did
+     * not come over TLS, 0 accept it, -1 (not set) refuse it only when the server listens
+     * with plain HTTP on an address other than loopback. */
+    int require_tls_for_password_text;
 } sts_cfg_t;
 
 /**

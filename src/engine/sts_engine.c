@@ -308,14 +308,37 @@ void sts_issued_free(sts_issued_t *is)
     free(is);
 }
 
-/* The token-type spelling to answer with, or NULL when not SAML 2.0. */
-static const char *saml2_token_type(const char *requested)
+/* The SAML token-type spelling to answer with (the one requested; none asked:
+ * SAML 2.0) and *kind, the version it names; NULL when not a SAML type. */
+static const char *saml_token_type(const char *requested, int *kind)
 {
-    if (requested == NULL || strcmp(requested, STS_TT_SAML2_URN) == 0)
+    static const struct {
+        const char *uri;
+        int kind;
+    } types[] = {{STS_TT_SAML2_URN, STS_KIND_SAML2},
+                 {STS_TT_SAML2_WSS, STS_KIND_SAML2},
+                 {STS_TT_SAML11_URN, STS_KIND_SAML11},
+                 {STS_TT_SAML11_WSS, STS_KIND_SAML11}};
+
+    *kind = STS_KIND_SAML2;
+    if (requested == NULL)
         return STS_TT_SAML2_URN;
-    if (strcmp(requested, STS_TT_SAML2_WSS) == 0)
-        return STS_TT_SAML2_WSS;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(requested, types[i].uri) == 0) {
+            *kind = types[i].kind;
+            return types[i].uri;
+        }
+    }
     return NULL;
+}
+
+/* SAML 1.1 AuthenticationMethod for a SAML 2.0 AuthnContextClassRef. */
+static const char *saml11_method(const char *authn_context)
+{
+    if (authn_context != NULL && (strcmp(authn_context, STS_SAML2_AC_PASSWORD) == 0 ||
+                                  strcmp(authn_context, STS_SAML2_AC_PPT) == 0))
+        return STS_SAML11_AM_PASSWORD;
+    return STS_SAML11_AM_UNSPECIFIED;
 }
 
 /* Lifetime policy: [now, min(requested Expires, now + max)], default lifetime otherwise. */
@@ -363,8 +386,8 @@ static sts_saml_attr_t *user_attrs(const sts_cfg_user_t *user)
     return attrs;
 }
 
-sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_issued_t **out,
-                          sts_token_rec_t *rec, sts_err_t *err)
+sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_issued_t **out,
+                         sts_token_rec_t *rec, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
     /* A realm user's attributes; never for another issuer's subject of the same name. */
@@ -374,8 +397,11 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_iss
     sts_issued_t *is = NULL;
     char id[STS_SAML_ID_MAX];
     sts_saml_params_t p;
+    int v11 = sp->kind == STS_KIND_SAML11;
 
     *out = NULL;
+    STS_FAIL_IF(sp->kind != STS_KIND_SAML2 && !v11, err, STS_E_INTERNAL, "SAML kind %d",
+                sp->kind);
     attrs = user_attrs(user);
     STS_FAIL_IF(attrs == NULL, err, STS_E_NOMEM, "attribute list");
     is = calloc(1, sizeof(*is));
@@ -388,10 +414,16 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_iss
     p.not_before = sp->now;
     p.not_on_or_after = sp->expires;
     p.authn_instant = sp->now;
-    p.authn_context = sp->authn_context ? sp->authn_context : STS_SAML2_AC_UNSPECIFIED;
+    if (v11)
+        p.authn_context = saml11_method(sp->authn_context);
+    else
+        p.authn_context = sp->authn_context ? sp->authn_context : STS_SAML2_AC_UNSPECIFIED;
     p.attrs = attrs;
     p.nattrs = user ? user->nattrs : 0;
-    STS_CHECK(sts_saml2_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
+    if (v11)
+        STS_CHECK(sts_saml11_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
+    else
+        STS_CHECK(sts_saml2_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
     is->id = strdup(id);
     is->applies_to = strdup(sp->audience);
     STS_FAIL_IF(is->id == NULL || is->applies_to == NULL, err, STS_E_NOMEM, "issued token");
@@ -403,7 +435,7 @@ sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *sp, sts_iss
     {
         sts_row_origin_t o = {sp->subject, sp->requester,      sp->requester_kind,
                               sp->parent,  sp->subject_issuer, sp->bound};
-        sts_issued_row(is, STS_KIND_SAML2, &o, rec);
+        sts_issued_row(is, sp->kind, &o, rec);
     }
     *out = is;
     is = NULL;
@@ -430,7 +462,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     sts_issued_t *is = NULL;
     sts_token_rec_t rec;
     time_t now = sts_time_now(), expires = 0;
-    int jwt;
+    int jwt, kind = STS_KIND_SAML2;
 
     *out = NULL;
     STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
@@ -439,7 +471,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     rp = sts_cfg_find_rp(e->cfg, req->applies_to);
     STS_FAIL_IF(rp == NULL, err, STS_E_INVALID_TARGET, "no relying party for AppliesTo");
     jwt = req->token_type != NULL && strcmp(req->token_type, STS_TT_JWT) == 0;
-    token_type = jwt ? STS_TT_JWT : saml2_token_type(req->token_type);
+    token_type = jwt ? STS_TT_JWT : saml_token_type(req->token_type, &kind);
     STS_FAIL_IF(token_type == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
     STS_FAIL_IF(req->key_type != NULL && strcmp(req->key_type, STS_WST13_BEARER) != 0, err,
                 STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
@@ -458,18 +490,20 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                               .requester_kind = STS_REQUESTER_USER};
         STS_CHECK(sts_mint_jwt(e, &p, &is, &rec, err));
     } else {
-        sts_saml2_params_t p = {.subject = who->user->name,
-                                .audience = req->applies_to,
-                                .authn_context = who->authn_context,
-                                .token_type = token_type,
-                                .now = now,
-                                .expires = expires,
-                                .requester = who->user->name,
-                                .requester_kind = STS_REQUESTER_USER};
-        STS_CHECK(sts_mint_saml2(e, &p, &is, &rec, err));
+        sts_saml_mint_params_t p = {.kind = kind,
+                                    .subject = who->user->name,
+                                    .audience = req->applies_to,
+                                    .authn_context = who->authn_context,
+                                    .token_type = token_type,
+                                    .now = now,
+                                    .expires = expires,
+                                    .requester = who->user->name,
+                                    .requester_kind = STS_REQUESTER_USER};
+        STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
     }
     STS_CHECK(sts_store_insert(e->store, &rec, err));
-    log_issued(is, jwt ? "JWT" : "SAML 2.0", who->user->name);
+    log_issued(is, jwt ? "JWT" : kind == STS_KIND_SAML11 ? "SAML 1.1" : "SAML 2.0",
+               who->user->name);
     *out = is;
     is = NULL;
 cleanup:
@@ -511,27 +545,33 @@ sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
     return STS_OK;
 }
 
-/* Renewal of a SAML 2.0 assertion: a new one for the same subject and party. */
-static sts_errc_t renew_saml2(sts_engine_t *e, const sts_principal_t *who, const sts_vtoken_t *t,
-                              const char *token_type, time_t now, time_t expires,
-                              sts_issued_t **out, sts_token_rec_t *nrec, sts_err_t *err)
+/* Renewal of a SAML assertion: a new one of the same version for the same
+ * subject and party, in the same family and within the same bound. */
+static sts_errc_t renew_saml(sts_engine_t *e, const sts_principal_t *who, const sts_vtoken_t *t,
+                             const char *token_type, time_t now, time_t expires,
+                             sts_issued_t **out, sts_token_rec_t *nrec, sts_err_t *err)
 {
-    const char *tt = saml2_token_type(token_type);
-    sts_saml2_params_t p = {.subject = t->rec->subject,
-                            .audience = t->rec->audience,
-                            .authn_context = who->authn_context,
-                            .token_type = tt,
-                            .now = now,
-                            .expires = expires,
-                            .requester = t->rec->requester,
-                            .requester_kind = t->rec->requester_kind,
-                            .parent = t->rec->parent,
-                            .subject_issuer = t->rec->subject_issuer,
-                            .bound = t->rec->bound};
+    int kind = STS_KIND_SAML2;
+    const char *tt = saml_token_type(token_type, &kind);
+    sts_saml_mint_params_t p = {.kind = t->kind,
+                                .subject = t->rec->subject,
+                                .audience = t->rec->audience,
+                                .authn_context = who->authn_context,
+                                .token_type = tt,
+                                .now = now,
+                                .expires = expires,
+                                .requester = t->rec->requester,
+                                .requester_kind = t->rec->requester_kind,
+                                .parent = t->rec->parent,
+                                .subject_issuer = t->rec->subject_issuer,
+                                .bound = t->rec->bound};
 
-    if (tt == NULL)
-        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "TokenType does not match a SAML 2.0 token");
-    return sts_mint_saml2(e, &p, out, nrec, err);
+    if (token_type == NULL) /* the version's own default spelling */
+        p.token_type = t->kind == STS_KIND_SAML11 ? STS_TT_SAML11_URN : STS_TT_SAML2_URN;
+    else if (tt == NULL || kind != t->kind)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "TokenType does not match a SAML %s token",
+                       t->kind == STS_KIND_SAML11 ? "1.1" : "2.0");
+    return sts_mint_saml(e, &p, out, nrec, err);
 }
 
 /* Renewal of a JWT: the same claims under a new jti and time window. */
@@ -616,8 +656,8 @@ sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
         expires = t.rec->bound;
     STS_FAIL_IF(expires <= now, err, STS_E_UNABLE_TO_RENEW,
                 "token %s: its subject token has expired", t.rec->id);
-    if (t.kind == STS_KIND_SAML2)
-        STS_CHECK(renew_saml2(e, who, &t, token_type, now, expires, &is, &nrec, err));
+    if (t.kind == STS_KIND_SAML2 || t.kind == STS_KIND_SAML11)
+        STS_CHECK(renew_saml(e, who, &t, token_type, now, expires, &is, &nrec, err));
     else
         STS_CHECK(renew_jwt(e, &t, token_type, now, expires, &is, &nrec, err));
     nrec.replaces = t.rec->id;

@@ -4,8 +4,8 @@
  *
  * sts_engine.c   engine life, requester authentication, WS-Trust Issue,
  *                Validate, Renew, Cancel
- * sts_tokens.c   reading presented tokens (SAML 2.0 and JWT, ours or a trusted
- *                issuer's) into one shape, and minting JWTs
+ * sts_tokens.c   reading presented tokens (SAML 2.0, SAML 1.1 and JWT, ours or
+ *                a trusted issuer's) into one shape, and minting JWTs
  * sts_exchange.c RFC 8693 exchange, the refresh grant, RFC 7009 revocation
  */
 #ifndef STS_ENGINE_INT_H
@@ -47,7 +47,7 @@ struct sts_engine {
 
 /** A presented token, verified and read into one shape. */
 typedef struct sts_vtoken {
-    int kind;               /* STS_KIND_SAML2, STS_KIND_JWT or STS_KIND_REFRESH */
+    int kind;               /* STS_KIND_SAML2, STS_KIND_SAML11, STS_KIND_JWT or STS_KIND_REFRESH */
     int ours;               /* 1: issued here (rec is its row); 0: a trusted issuer's JWT */
     sts_token_view_t *view; /* owned */
     sts_token_rec_t *rec;   /* owned; ours only */
@@ -103,11 +103,13 @@ typedef struct sts_jwt_params {
 sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t **out,
                         sts_token_rec_t *rec, sts_err_t *err);
 
-/** What goes into a SAML 2.0 assertion the engine mints. Pointers borrowed. */
-typedef struct sts_saml2_params {
-    const char *subject;       /* NameID */
+/** What goes into a SAML assertion the engine mints. Pointers borrowed. */
+typedef struct sts_saml_mint_params {
+    int kind;                  /* STS_KIND_SAML2 or STS_KIND_SAML11 */
+    const char *subject;       /* NameID / NameIdentifier */
     const char *audience;
-    const char *authn_context; /* NULL: unspecified */
+    const char *authn_context; /* SAML 2.0 AuthnContextClassRef (SAML 1.1: mapped
+                                * to an AuthenticationMethod); NULL: unspecified */
     const char *token_type;    /* static URI answered */
     time_t now;
     time_t expires;
@@ -116,11 +118,12 @@ typedef struct sts_saml2_params {
     const char *parent;         /* or NULL */
     const char *subject_issuer; /* NULL: a realm user, whose attributes go in */
     time_t bound;               /* as sts_jwt_params_t.bound */
-} sts_saml2_params_t;
+} sts_saml_mint_params_t;
 
-/** @brief Sign a SAML 2.0 assertion; fill a new issued token and the store row @rec. */
-sts_errc_t sts_mint_saml2(sts_engine_t *e, const sts_saml2_params_t *p, sts_issued_t **out,
-                          sts_token_rec_t *rec, sts_err_t *err);
+/** @brief Sign a SAML 2.0 or 1.1 assertion (p->kind); fill a new issued token
+ *  and the store row @rec (strings borrowed from *out and @p; not inserted). */
+sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *p, sts_issued_t **out,
+                         sts_token_rec_t *rec, sts_err_t *err);
 
 /** @brief Cancel (@rfc7009 = 0: WS-Trust answers) or revoke (1: RFC 7009 answers) @tok. */
 sts_errc_t sts_engine_cancel_token(sts_engine_t *e, const sts_principal_t *who,

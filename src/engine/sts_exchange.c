@@ -13,6 +13,8 @@
  *  - an actor becomes "act", nested over the subject's own "act"; a subject
  *    with "may_act" accepts only the actor it names and is refused without
  *    one (Keycloak #52691); a subject acting for itself is refused;
+ *  - an assertion (SAML 2.0 or 1.1) names one audience and carries neither
+ *    scope nor act: a request for either is refused, never dropped;
  *  - nothing issued (access token, JWT, assertion, refresh token) outlives
  *    the subject token; a refresh token family lives at most
  *    engine.refresh_lifetime within that.
@@ -361,7 +363,7 @@ static sts_errc_t mint_access(sts_engine_t *e, const grant_t *g, const char *tt,
 static const char *issuable_type(const char *requested)
 {
     static const char *const types[] = {STS_TT_ACCESS_TOKEN, STS_TT_JWT, STS_TT_SAML2,
-                                        STS_TT_REFRESH_TOKEN};
+                                        STS_TT_SAML1, STS_TT_REFRESH_TOKEN};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (strcmp(requested, types[i]) == 0)
             return types[i];
@@ -390,7 +392,7 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     char *scope = NULL;
     sts_errc_t rc = STS_OK;
     time_t now = sts_time_now(), expires;
-    int with_refresh, is_access, is_refresh, is_saml;
+    int with_refresh, is_access, is_refresh, is_saml, saml_kind;
     const char *parent;
     grant_t g;
 
@@ -418,7 +420,10 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     }
     is_access = strcmp(tt, STS_TT_ACCESS_TOKEN) == 0;
     is_refresh = strcmp(tt, STS_TT_REFRESH_TOKEN) == 0;
-    is_saml = strcmp(tt, STS_TT_SAML2) == 0;
+    saml_kind = strcmp(tt, STS_TT_SAML2) == 0    ? STS_KIND_SAML2
+                : strcmp(tt, STS_TT_SAML1) == 0 ? STS_KIND_SAML11
+                                                : 0;
+    is_saml = saml_kind != 0;
     STS_CHECK(read_presented(e, c, &req->subject, "subject_token", &subj, now, err));
     if (req->actor.text != NULL)
         STS_CHECK(read_presented(e, c, &req->actor, "actor_token", &actor, now, err));
@@ -426,20 +431,24 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     STS_CHECK(pick_act(&subj, req->actor.text ? &actor : NULL, &act, err));
     STS_CHECK(pick_scope(c, req->scope, subj.view->scope, &scope, err));
     if (is_saml) {
+        /* What an assertion cannot carry is refused, never dropped. */
+        const char *v = saml_kind == STS_KIND_SAML11 ? "SAML 1.1" : "SAML 2.0";
+        char pub[96];
         if (ntargets > 1) {
-            rc = STS_ERR_PUB(err, STS_E_INVALID_TARGET, "a SAML 2.0 assertion names one audience",
-                             "saml2 requested for %zu targets", ntargets);
+            snprintf(pub, sizeof(pub), "a %s assertion names one audience", v);
+            rc = STS_ERR_PUB(err, STS_E_INVALID_TARGET, pub, "%s requested for %zu targets",
+                             tt, ntargets);
             goto cleanup;
         }
         if (act != NULL) {
-            rc = STS_ERR_PUB(err, STS_E_INVALID_REQUEST,
-                             "delegation (act) cannot be carried in a SAML 2.0 assertion yet",
-                             "saml2 requested with an actor");
+            snprintf(pub, sizeof(pub), "delegation (act) cannot be carried in a %s assertion yet",
+                     v);
+            rc = STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s requested with an actor", tt);
             goto cleanup;
         }
         if (scope != NULL) { /* requested, or the subject's: never dropped */
-            rc = STS_ERR_PUB(err, STS_E_INVALID_SCOPE, "a SAML 2.0 assertion carries no scope",
-                             "saml2 for a scope");
+            snprintf(pub, sizeof(pub), "a %s assertion carries no scope", v);
+            rc = STS_ERR_PUB(err, STS_E_INVALID_SCOPE, pub, "%s for a scope", tt);
             goto cleanup;
         }
     }
@@ -476,17 +485,18 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
         STS_CHECK(mint_refresh(e, &g, jtargets, rt_expires, parent, &rt, &recs[nrecs++], err));
     }
     if (is_saml) {
-        sts_saml2_params_t sp = {.subject = subj.view->subject,
-                                 .audience = targets[0],
-                                 .token_type = STS_TT_SAML2,
-                                 .now = now,
-                                 .expires = expires,
-                                 .requester = c->client_id,
-                                 .requester_kind = STS_REQUESTER_CLIENT,
-                                 .parent = parent,
-                                 .subject_issuer = g.subject_issuer,
-                                 .bound = g.bound};
-        STS_CHECK(sts_mint_saml2(e, &sp, &is, &recs[nrecs++], err));
+        sts_saml_mint_params_t sp = {.kind = saml_kind,
+                                     .subject = subj.view->subject,
+                                     .audience = targets[0],
+                                     .token_type = tt,
+                                     .now = now,
+                                     .expires = expires,
+                                     .requester = c->client_id,
+                                     .requester_kind = STS_REQUESTER_CLIENT,
+                                     .parent = parent,
+                                     .subject_issuer = g.subject_issuer,
+                                     .bound = g.bound};
+        STS_CHECK(sts_mint_saml(e, &sp, &is, &recs[nrecs++], err));
     } else if (!is_refresh) {
         STS_CHECK(mint_access(e, &g, tt, targets, ntargets, expires, rt ? rt->id : parent, &is,
                               &recs[nrecs++], err));

@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Every token either face presents passes through sts_vtoken_read(): a SAML
- * 2.0 assertion (an element of the request, or base64url text from the REST
- * face, parsed here with the hardened parser) or a compact JWT. What comes
+ * 2.0 or SAML 1.1 assertion (an element of the request, or base64url text
+ * from the REST face, parsed here with the hardened parser, its version
+ * told by its element) or a compact JWT. What comes
  * out is read only from what was verified. Our own tokens must also have a
  * row in the store; a trusted issuer's JWT must name us in "aud".
  */
@@ -48,13 +49,13 @@ static int dup_into(char **dst, const char *src)
 }
 
 static sts_errc_t view_of_saml(const sts_saml_info_t *info, const sts_token_rec_t *rec,
-                               sts_token_view_t **out, sts_err_t *err)
+                               const char *token_type, sts_token_view_t **out, sts_err_t *err)
 {
     sts_token_view_t *v = view_new();
     int bad = v == NULL;
 
     if (!bad) {
-        v->token_type = STS_TT_SAML2;
+        v->token_type = token_type;
         bad |= dup_into(&v->id, info->id) | dup_into(&v->issuer, info->issuer) |
                dup_into(&v->subject, info->subject);
         v->audiences = calloc(info->naudiences ? info->naudiences : 1, sizeof(char *));
@@ -230,22 +231,29 @@ static sts_errc_t read_row(sts_engine_t *e, const char *id, int kind, sts_vtoken
     return STS_OK;
 }
 
-static sts_errc_t read_saml2(sts_engine_t *e, xmlNodePtr node, sts_vtoken_t *out, const char **why,
-                             sts_err_t *err)
+/* Whether @node is a SAML 1.x assertion (else it is read as SAML 2.0). */
+static int is_saml11(const xmlNode *node) { return sts_xml_is(node, STS_NS_SAML1, "Assertion"); }
+
+/* An assertion of ours: SAML 2.0, or SAML 1.1 when @kind is STS_KIND_SAML11. */
+static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, sts_vtoken_t *out,
+                            const char **why, sts_err_t *err)
 {
     sts_saml_info_t *info = NULL;
     sts_errc_t rc;
 
-    if ((rc = sts_saml2_verify(e->keys[0], node, &info, err)) != STS_OK) {
+    rc = kind == STS_KIND_SAML11 ? sts_saml11_verify(e->keys[0], node, &info, err)
+                                 : sts_saml2_verify(e->keys[0], node, &info, err);
+    if (rc != STS_OK) {
         *why = "signature or structure invalid";
         goto cleanup; /* @err says why */
     }
     if (!str_eq(info->issuer, e->cfg->issuer))
         REFUSE("not issued by this STS");
-    out->kind = STS_KIND_SAML2;
+    out->kind = kind;
     out->ours = 1;
-    STS_CHECK(read_row(e, info->id, STS_KIND_SAML2, out, why, err));
-    STS_CHECK(view_of_saml(info, out->rec, &out->view, err));
+    STS_CHECK(read_row(e, info->id, kind, out, why, err));
+    STS_CHECK(view_of_saml(info, out->rec, kind == STS_KIND_SAML11 ? STS_TT_SAML1 : STS_TT_SAML2,
+                           &out->view, err));
 cleanup:
     sts_saml_info_free(info);
     return rc;
@@ -373,23 +381,32 @@ sts_errc_t sts_vtoken_read(sts_engine_t *e, const sts_token_in_t *in, sts_vtoken
     if (in == NULL || (in->node == NULL && (in->text == NULL || in->text_len == 0)))
         REFUSE("no token");
     if (in->node != NULL) {
-        STS_CHECK(read_saml2(e, in->node, out, why, err));
+        STS_CHECK(read_saml(e, in->node, is_saml11(in->node) ? STS_KIND_SAML11 : STS_KIND_SAML2,
+                            out, why, err));
         goto cleanup;
     }
     if (in->text_len > STS_JWT_MAX_LEN * 8)
         REFUSE("token too long");
     for (size_t i = 0; i < in->text_len; i++)
         dots += in->text[i] == '.';
-    if (type == NULL)
-        type = dots == 2 ? STS_TT_JWT : STS_TT_SAML2;
-    if (strcmp(type, STS_TT_SAML2) == 0) {
+    if (type == NULL && dots == 2)
+        type = STS_TT_JWT;
+    if (type == NULL || strcmp(type, STS_TT_SAML2) == 0 || strcmp(type, STS_TT_SAML1) == 0) {
+        /* Undeclared XML is read as the version its element says; a declared
+         * type must be the version the element is (else the verify refuses). */
         STS_CHECK(parse_b64url_xml(e, in, out, why, err));
         node = xmlDocGetRootElement(out->doc);
-        STS_CHECK(read_saml2(e, node, out, why, err));
+        if (type == NULL)
+            type = is_saml11(node) ? STS_TT_SAML1 : STS_TT_SAML2;
+        else if (is_saml11(node) != (strcmp(type, STS_TT_SAML1) == 0))
+            REFUSE("declared token type does not match the token");
+        STS_CHECK(read_saml(e, node,
+                            strcmp(type, STS_TT_SAML1) == 0 ? STS_KIND_SAML11 : STS_KIND_SAML2,
+                            out, why, err));
     } else if (strcmp(type, STS_TT_JWT) == 0 || strcmp(type, STS_TT_ACCESS_TOKEN) == 0 ||
                strcmp(type, STS_TT_REFRESH_TOKEN) == 0) {
         STS_CHECK(read_jwt(e, in->text, in->text_len, in->type, out, why, err));
-    } else if (strcmp(type, STS_TT_SAML1) == 0 || strcmp(type, STS_TT_ID_TOKEN) == 0) {
+    } else if (strcmp(type, STS_TT_ID_TOKEN) == 0) {
         REFUSE("token type not supported yet");
     } else {
         REFUSE("unknown token type");

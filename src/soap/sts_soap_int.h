@@ -60,6 +60,11 @@ typedef struct sts_soap_conn {
     long long deadline;  /* monotonic ms by which the request must be read; 0: not started */
     int reply_wsa;       /* answer with WS-Addressing headers */
     char *reply_relates_to; /* the request's wsa:MessageID (soap arena), or NULL */
+
+    /* transport, fixed at start */
+    int tls;                  /* every connection is TLS (server.tls_cert/tls_key) */
+    int refuse_password_text; /* plain HTTP, and soap.require_tls_for_password_text (or its
+                               * default for a non-loopback address) refuses PasswordText */
 } sts_soap_conn_t;
 
 /* sts_soap_wsse.c: the request as the hardened parser reads it. Every field
@@ -152,5 +157,17 @@ void sts_soap_reply_header(struct soap *soap, const char *action);
 
 /** @brief A response was sent: the next request's deadline starts with its first read. */
 void sts_soap_request_done(struct soap *soap);
+
+/**
+ * @brief The transport rule for a UsernameToken of @kind: a PasswordText that
+ * came over plain HTTP is refused when conn->refuse_password_text is set (from
+ * soap.require_tls_for_password_text, TLS and the listen address, at start).
+ * Call it before the password is checked, so that a refused password is never
+ * verified (nor logged: the detail names the setting only).
+ * @return STS_OK, or STS_E_AUTH_FAILED (the public text of every other
+ *         authentication failure).
+ */
+sts_errc_t sts_soap_check_password_transport(const sts_soap_conn_t *conn, sts_cred_kind_t kind,
+                                             sts_err_t *err);
 
 #endif /* STS_SOAP_INT_H */

@@ -115,6 +115,8 @@ static sts_errc_t authenticate(sts_soap_conn_t *conn, const sts_soap_envelope_t 
         return rc;
     if (!env->have_cred)
         return STS_ERR(err, STS_E_AUTH_FAILED, "no UsernameToken");
+    if ((rc = sts_soap_check_password_transport(conn, env->cred.kind, err)) != STS_OK)
+        return rc;
     return sts_engine_authenticate(conn->engine, &env->cred, who, err);
 }
 
@@ -142,11 +144,19 @@ static char *dump_node(struct soap *soap, xmlDocPtr doc, xmlNodePtr root)
     return out;
 }
 
-/* wsse:SecurityTokenReference to a token by its ID: SAML 2.0 (SAML token
- * profile 1.1 section 3.4.2) or a JWT by its jti. Built with libxml2 so the
- * ID is escaped. */
-static char *token_reference(struct soap *soap, const char *id, int jwt)
+/* What an issued token is, for its reference. */
+typedef enum ref_kind { REF_SAML2, REF_SAML11, REF_JWT } ref_kind_t;
+
+/* wsse:SecurityTokenReference to a token by its ID: a SAML 2.0 assertion by
+ * its ID or a SAML 1.1 one by its AssertionID (SAML token profile 1.1 sections
+ * 3.4.2 and 3.5: wsse11:TokenType #SAMLV2.0 / #SAMLV1.1, KeyIdentifier
+ * ValueType #SAMLID / 1.0#SAMLAssertionID), or a JWT by its jti. Built with
+ * libxml2 so the ID is escaped. */
+static char *token_reference(struct soap *soap, const char *id, ref_kind_t kind)
 {
+    static const char *const token_types[] = {STS_TT_SAML2_WSS, STS_TT_SAML11_WSS, STS_TT_JWT};
+    static const char *const value_types[] = {STS_SAML2_KEYID_VALUETYPE,
+                                              STS_SAML11_KEYID_VALUETYPE, STS_TT_JWT};
     xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr str = NULL, kid;
     xmlNsPtr wsse, wsse11;
@@ -161,12 +171,10 @@ static char *token_reference(struct soap *soap, const char *id, int jwt)
     wsse = xmlNewNs(str, BAD_CAST STS_NS_WSSE, BAD_CAST "wsse");
     wsse11 = xmlNewNs(str, BAD_CAST STS_NS_WSSE11, BAD_CAST "wsse11");
     xmlSetNs(str, wsse);
-    if (xmlNewNsProp(str, wsse11, BAD_CAST "TokenType",
-                     BAD_CAST(jwt ? STS_TT_JWT : STS_TT_SAML2_WSS)) == NULL)
+    if (xmlNewNsProp(str, wsse11, BAD_CAST "TokenType", BAD_CAST token_types[kind]) == NULL)
         goto done;
     kid = xmlNewTextChild(str, wsse, BAD_CAST "KeyIdentifier", BAD_CAST id);
-    if (kid == NULL || xmlNewProp(kid, BAD_CAST "ValueType",
-                                  BAD_CAST(jwt ? STS_TT_JWT : STS_SAML2_KEYID_VALUETYPE)) == NULL)
+    if (kid == NULL || xmlNewProp(kid, BAD_CAST "ValueType", BAD_CAST value_types[kind]) == NULL)
         goto done;
     out = dump_node(soap, doc, str);
 done:
@@ -236,7 +244,10 @@ static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityToken
 {
     int jwt = strcmp(is->token_type, STS_TT_JWT) == 0 ||
               strcmp(is->token_type, STS_TT_ACCESS_TOKEN) == 0;
-    char *ref = token_reference(soap, is->id, jwt);
+    int saml11 = strcmp(is->token_type, STS_TT_SAML11_URN) == 0 ||
+                 strcmp(is->token_type, STS_TT_SAML11_WSS) == 0 ||
+                 strcmp(is->token_type, STS_TT_SAML1) == 0;
+    char *ref = token_reference(soap, is->id, jwt ? REF_JWT : saml11 ? REF_SAML11 : REF_SAML2);
     char *tok = jwt ? jwt_bst(soap, is->token, is->token_len) : is->token;
 
     r->Lifetime = lifetime(soap, is->created, is->expires);

@@ -8,6 +8,13 @@
  * to any ReplyTo, is never used), the GET endpoints (/sts?wsdl, /health) and
  * the worker pool. Another face (sts_http.h; the REST face) gets whole requests from
  * here and hands back whole responses. No token logic.
+ *
+ * TLS (server.tls_cert/tls_key): one SSL_CTX, built in the main thread on the
+ * master context before the workers copy it (soap_copy shares it; only the
+ * master frees it). Each worker does the handshake of the connection it took
+ * (soap_ssl_accept), bounded by recv_timeout, so the accept loop never waits
+ * on a client; from there on gSOAP's socket I/O (frecv/fsend) goes through
+ * the SSL object and everything above it is the same as over plain HTTP.
  */
 #include "sts_soap.h"
 
@@ -22,7 +29,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +42,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STS_QUEUE_MAX 1024
 #define STS_WSDL_ADDRESS "http://localhost:8080/sts"
@@ -723,6 +737,270 @@ done:
     return out;
 }
 
+/* ---- TLS -------------------------------------------------------------------- */
+
+/* The first queued OpenSSL error as text (into @buf), and the queue cleared. */
+static const char *tls_error(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    if (e == 0)
+        snprintf(buf, len, "no OpenSSL error");
+    else
+        ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+/* A PEM passphrase callback that has none: an encrypted key fails to load
+ * instead of OpenSSL asking on the terminal. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
+/*
+ * server.tls_key: refused, as the seal key is (sts_seal_key_load()), when group
+ * or others may read it, unless @strict_perms is 0 (the embedded development
+ * default, which has no TLS today). Read from the descriptor that was checked,
+ * into a buffer that is wiped afterwards. Returns a new key (EVP_PKEY_free())
+ * or NULL, logged.
+ */
+static EVP_PKEY *tls_key_load(const char *path, int strict_perms)
+{
+    EVP_PKEY *pkey = NULL;
+    BIO *bio = NULL;
+    struct stat st;
+    char buf[65536], ebuf[256];
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        sts_error("%s: cannot open the TLS key (server.tls_key): %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        sts_error("%s: the TLS key (server.tls_key) is not a regular file", path);
+        goto done;
+    }
+    if ((st.st_mode & 077) != 0) {
+        if (strict_perms) {
+            sts_error("%s: TLS key is accessible by group or others (mode %04o); chmod 600 it",
+                      path, (unsigned)(st.st_mode & 07777));
+            goto done;
+        }
+        sts_warn("%s: TLS key is accessible by group or others (mode %04o); accepted only "
+                 "because this is the development default",
+                 path, (unsigned)(st.st_mode & 07777));
+    }
+    while (len < sizeof(buf)) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            sts_error("%s: cannot read the TLS key: %s", path, strerror(errno));
+            goto done;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len == sizeof(buf)) {
+        sts_error("%s: the TLS key file is larger than %zu bytes", path, sizeof(buf) - 1);
+        goto done;
+    }
+    if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL);
+    if (pkey == NULL)
+        sts_error("%s: not an unencrypted PEM private key (%s)", path,
+                  tls_error(ebuf, sizeof(ebuf)));
+done:
+    BIO_free(bio);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    close(fd);
+    return pkey;
+}
+
+/* The first TLS 1.2 suite @ctx enables that is not an AEAD cipher with an
+ * ephemeral (EC)DHE key exchange and a signature (forward secrecy, no CBC, no
+ * RC4, no static RSA, no anonymous suites), or NULL if there is none. TLS 1.3
+ * suites are all AEAD with an ephemeral key exchange. */
+static const char *tls_weak_cipher(const SSL_CTX *ctx)
+{
+    STACK_OF(SSL_CIPHER) *list = SSL_CTX_get_ciphers(ctx);
+
+    for (int i = 0; i < sk_SSL_CIPHER_num(list); i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(list, i);
+        int kx = SSL_CIPHER_get_kx_nid(c), auth = SSL_CIPHER_get_auth_nid(c);
+
+        if (kx == NID_kx_any) /* a TLS 1.3 suite: the key exchange is not part of it */
+            continue;
+        if (!SSL_CIPHER_is_aead(c) || (kx != NID_kx_ecdhe && kx != NID_kx_dhe) ||
+            (auth != NID_auth_rsa && auth != NID_auth_ecdsa))
+            return SSL_CIPHER_get_name(c);
+    }
+    return NULL;
+}
+
+/*
+ * The master's TLS context, once, in the main thread, before the workers copy
+ * the master: TLS 1.2 and 1.3 only, server.tls_ciphers for TLS 1.2 (OpenSSL's
+ * TLS 1.3 suites are all AEAD), the server's cipher order, no compression, no
+ * renegotiation, no client certificate asked for, a session cache for
+ * resumption (gSOAP turns tickets off). Returns 0, or -1 (logged).
+ */
+static int tls_setup(struct soap *master, const sts_cfg_t *cfg)
+{
+    SSL_CTX *ctx;
+    EVP_PKEY *pkey = NULL;
+    const char *weak;
+    char ebuf[256];
+    int rc = -1;
+
+    soap_ssl_init(); /* OpenSSL 3 needs no locking callbacks; gSOAP's own init, once */
+    /* No keyfile: gSOAP wants key and certificate in one PEM file and reads it
+     * unchecked. They are loaded below. NO_AUTHENTICATION: no client
+     * certificate is requested; NO_DEFAULT_CA_PATH: no trust store to load. */
+    if (soap_ssl_server_context(master,
+                                SOAP_SSL_NO_AUTHENTICATION | SOAP_SSL_NO_DEFAULT_CA_PATH |
+                                    SOAP_TLSv1_2 | SOAP_TLSv1_3,
+                                NULL, NULL, NULL, NULL, NULL, NULL, "sts") != SOAP_OK ||
+        master->ctx == NULL) {
+        const char **why = soap_faultstring(master);
+        sts_error("TLS: cannot make the server context: %s", why && *why ? *why : "?");
+        return -1;
+    }
+    ctx = master->ctx;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+#ifdef SSL_OP_NO_CLIENT_RENEGOTIATION
+    SSL_CTX_set_options(ctx, SSL_OP_NO_CLIENT_RENEGOTIATION);
+#endif
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, 0 /* the highest OpenSSL has: 1.3 */)) {
+        sts_error("TLS: cannot limit the protocol to TLS 1.2+ (%s)",
+                  tls_error(ebuf, sizeof(ebuf)));
+        goto done;
+    }
+    if (SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1) {
+        sts_error("server.tls_ciphers \"%s\" enables no cipher suite (%s)", cfg->tls_ciphers,
+                  tls_error(ebuf, sizeof(ebuf)));
+        goto done;
+    }
+    if ((weak = tls_weak_cipher(ctx)) != NULL) {
+        sts_error("server.tls_ciphers \"%s\" enables %s, which is not an AEAD suite with an "
+                  "ephemeral (EC)DHE key exchange; allow only such suites (default \"%s\")",
+                  cfg->tls_ciphers, weak, STS_CFG_TLS_CIPHERS);
+        goto done;
+    }
+    SSL_CTX_set_dh_auto(ctx, 1); /* DHE suites, if listed, get built-in groups */
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1) {
+        sts_error("%s: cannot load the TLS certificate (server.tls_cert): %s", cfg->tls_cert_file,
+                  tls_error(ebuf, sizeof(ebuf)));
+        goto done;
+    }
+    if ((pkey = tls_key_load(cfg->tls_key_file, cfg->strict_key_perms)) == NULL)
+        goto done;
+    if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        sts_error("%s is not the key of the certificate in %s (%s)", cfg->tls_key_file,
+                  cfg->tls_cert_file, tls_error(ebuf, sizeof(ebuf)));
+        goto done;
+    }
+    rc = 0;
+done:
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+/* "address:port" of the peer on @s, for the log. */
+static const char *peer_name(SOAP_SOCKET s, char *buf, size_t len)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (getpeername(s, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&sa;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+            port = ntohs(a->sin6_port);
+        } else if (sa.ss_family == AF_INET) {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)&sa;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+            port = ntohs(a->sin_port);
+        }
+    }
+    snprintf(buf, len, "%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+             strchr(host, ':') ? "]" : "", port);
+    return buf;
+}
+
+/*
+ * The TLS handshake of a connection a worker took. gSOAP's soap_ssl_accept()
+ * polls in 0.1 s steps, ten per second of the larger of recv_timeout and
+ * send_timeout: with send_timeout out of the way during the handshake, a
+ * client that sends nothing (or not enough) is dropped after
+ * server.recv_timeout, and only this worker waited for it. Returns 0, or -1
+ * when the handshake failed and the connection is closed.
+ */
+static int tls_accept(struct soap *soap, const sts_cfg_t *cfg)
+{
+    int send_timeout = soap->send_timeout, rc;
+    char peer[INET6_ADDRSTRLEN + 16], why[256];
+    const char **fs;
+
+    soap->recv_timeout = cfg->recv_timeout; /* not what body_recv() left of a deadline */
+    soap->send_timeout = 0;
+    peer_name(soap->socket, peer, sizeof(peer));
+    rc = soap_ssl_accept(soap);
+    soap->send_timeout = send_timeout;
+    if (rc == SOAP_OK)
+        return 0;
+    fs = soap_faultstring(soap);
+    if (fs && *fs && strncmp(*fs, "SSL_ERROR_WANT_", 15) == 0) /* the polls ran out */
+        snprintf(why, sizeof(why), "no handshake within server.recv_timeout (%d s)",
+                 cfg->recv_timeout);
+    else
+        snprintf(why, sizeof(why), "%s", fs && *fs ? *fs : "?");
+    for (char *p = why; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = *(p + 1) ? ' ' : '\0';
+    sts_info("TLS handshake with %s failed: %s", peer, why);
+    return -1;
+}
+
+/* Whether @host (server.listen's) is a loopback address: 127.0.0.0/8, ::1,
+ * ::ffff:127.0.0.0/104, or the name "localhost". Any other name is not. */
+static int listen_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+sts_errc_t sts_soap_check_password_transport(const sts_soap_conn_t *conn, sts_cred_kind_t kind,
+                                             sts_err_t *err)
+{
+    if (kind == STS_CRED_PASSWORD_TEXT && conn->refuse_password_text)
+        return STS_ERR(err, STS_E_AUTH_FAILED,
+                       "PasswordText over plain HTTP refused "
+                       "(soap.require_tls_for_password_text; use TLS or PasswordDigest)");
+    return STS_OK;
+}
+
 /* ---- worker pool ------------------------------------------------------------ */
 
 typedef struct sts_pool {
@@ -784,9 +1062,11 @@ static void *worker_main(void *arg)
     while (soap_valid_socket(s = pool_pop(w->pool, w))) {
         soap->socket = s;
         sts_soap_request_done(soap); /* whatever the last connection left */
-        soap_serve(soap);
+        if (!w->conn.tls || tls_accept(soap, w->conn.cfg) == 0)
+            soap_serve(soap);
         soap_destroy(soap);
         soap_end(soap);
+        soap->keep_alive = 0; /* the connection is over: close it (and free its SSL) */
         soap_closesock(soap);
         sts_log_set_reqid(NULL);
     }
@@ -840,6 +1120,8 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     char *wsdl = NULL;
     size_t wsdl_len = 0;
     int nworkers = cfg->workers, started = 0, rc = 1;
+    int tls = cfg->tls_cert_file != NULL && cfg->tls_key_file != NULL, refuse_password_text;
+    const char *scheme = tls ? "https" : "http";
     char endpoint[1100], base_url[1024];
     struct sigaction sa;
 
@@ -851,6 +1133,8 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     if (master == NULL)
         goto done;
     setup_context(master, cfg);
+    if (tls && tls_setup(master, cfg) != 0)
+        goto done;
     if (!soap_valid_socket(soap_bind(master, cfg->listen_host, cfg->listen_port, cfg->backlog))) {
         sts_error("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
                   strerror(master->errnum));
@@ -867,7 +1151,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
             goto done;
         }
     } else {
-        snprintf(base_url, sizeof(base_url), "http://%s%s%s:%d",
+        snprintf(base_url, sizeof(base_url), "%s://%s%s%s:%d", scheme,
                  strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
                  strchr(cfg->listen_host, ':') ? "]" : "", master->port);
     }
@@ -875,6 +1159,19 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     wsdl = load_wsdl(cfg->wsdl_file, endpoint, &wsdl_len);
     if (wsdl == NULL)
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
+    /* soap.require_tls_for_password_text: unset, it is true on a plain HTTP
+     * listener that other hosts can reach, false on loopback (development). */
+    refuse_password_text =
+        !tls && (cfg->require_tls_for_password_text == 1 ||
+                 (cfg->require_tls_for_password_text < 0 && !listen_is_loopback(cfg->listen_host)));
+    if (refuse_password_text)
+        sts_notice("UsernameToken PasswordText is refused: plain HTTP%s "
+                   "(soap.require_tls_for_password_text)",
+                   cfg->require_tls_for_password_text < 0 ? " on a non-loopback address" : "");
+    else if (!tls && !listen_is_loopback(cfg->listen_host))
+        sts_warn("UsernameToken PasswordText is accepted over plain HTTP on a non-loopback "
+                 "address: passwords cross the network in clear unless a TLS proxy is in front "
+                 "(soap.require_tls_for_password_text is false)");
 
     workers = calloc((size_t)nworkers, sizeof(*workers));
     if (workers == NULL)
@@ -890,6 +1187,8 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
         w->conn.wsdl = wsdl;
         w->conn.wsdl_len = wsdl_len;
         w->conn.base_url = base_url;
+        w->conn.tls = tls;
+        w->conn.refuse_password_text = refuse_password_text;
         w->conn.raw_cap = (size_t)cfg->max_message_size;
         w->conn.raw = malloc(w->conn.raw_cap);
         if (w->soap == NULL || w->conn.raw == NULL)
@@ -923,8 +1222,10 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    sts_notice("listening on http://%s%s%s:%d (%d workers)", strchr(cfg->listen_host, ':') ? "[" : "",
-               cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "", master->port, nworkers);
+    sts_notice("listening on %s://%s%s%s:%d (%d workers%s)", scheme,
+               strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+               strchr(cfg->listen_host, ':') ? "]" : "", master->port, nworkers,
+               tls ? ", TLS 1.2+" : "");
 
     while (!g_stop) {
         SOAP_SOCKET s = soap_accept(master);

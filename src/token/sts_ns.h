@@ -21,6 +21,7 @@
 #define STS_NS_XINCLUDE_2003 "http://www.w3.org/2003/XInclude" /* libxml2 also honours it */
 #define STS_NS_XML "http://www.w3.org/XML/1998/namespace"
 #define STS_NS_SAML2 "urn:oasis:names:tc:SAML:2.0:assertion"
+#define STS_NS_SAML1 "urn:oasis:names:tc:SAML:1.0:assertion" /* SAML 1.0 and 1.1 */
 #define STS_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 #define STS_NS_XS "http://www.w3.org/2001/XMLSchema"
 
@@ -53,6 +54,12 @@
     "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"
 #define STS_SAML2_KEYID_VALUETYPE                                                                  \
     "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
+#define STS_TT_SAML11_URN "urn:oasis:names:tc:SAML:1.0:assertion"
+#define STS_TT_SAML11_WSS                                                                          \
+    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
+/* SAML token profile 1.1 sec. 3.4.2: a SAML 1.1 assertion is referenced by its AssertionID */
+#define STS_SAML11_KEYID_VALUETYPE                                                                 \
+    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID"
 
 /* WS-Security */
 #define STS_WSSE_PASSWORD_TEXT                                                                     \
@@ -68,6 +75,14 @@
 #define STS_SAML2_AC_PASSWORD "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
 #define STS_SAML2_NAMEID_UNSPECIFIED "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 #define STS_SAML2_ATTRNAME_BASIC "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+
+/* SAML 1.1 */
+#define STS_SAML11_CM_BEARER "urn:oasis:names:tc:SAML:1.0:cm:bearer"
+#define STS_SAML11_AM_PASSWORD "urn:oasis:names:tc:SAML:1.0:am:password"
+#define STS_SAML11_AM_UNSPECIFIED "urn:oasis:names:tc:SAML:1.0:am:unspecified"
+/* AttributeNamespace of our attributes: their names are plain names, as the
+ * SAML 2.0 assertions say with NameFormat basic. */
+#define STS_SAML11_ATTR_NAMESPACE STS_SAML2_ATTRNAME_BASIC
 
 /* XML-DSig algorithms of the SAML signing profile */
 #define STS_DS_ALG_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"

@@ -1,5 +1,5 @@
 /*
- * sts_saml.c - SAML 2.0 bearer assertions: build + sign, verify + read.
+ * sts_saml.c - SAML 2.0 and SAML 1.1 bearer assertions: build + sign, verify + read.
  * SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (c) 2026 the STS authors
  *
@@ -288,40 +288,115 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     return issuer;
 }
 
-sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
-                           size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err)
+/* A SAML 1.1 Subject for statement @st: NameIdentifier + bearer confirmation. */
+static int add_subject11(xmlNodePtr st, xmlNsPtr saml, const char *subject)
+{
+    xmlNodePtr subj = xmlNewChild(st, saml, BAD_CAST "Subject", NULL), n, sc;
+
+    if (subj == NULL)
+        return -1;
+    n = xmlNewTextChild(subj, saml, BAD_CAST "NameIdentifier", BAD_CAST subject);
+    if (n == NULL ||
+        xmlNewProp(n, BAD_CAST "Format", BAD_CAST STS_SAML2_NAMEID_UNSPECIFIED) == NULL)
+        return -1;
+    sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
+    if (sc == NULL || xmlNewTextChild(sc, saml, BAD_CAST "ConfirmationMethod",
+                                      BAD_CAST STS_SAML11_CM_BEARER) == NULL)
+        return -1;
+    return 0;
+}
+
+/* Builds the unsigned SAML 1.1 assertion tree into @doc; returns its root. */
+static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, const char *id,
+                                    xmlNsPtr *ds_out)
+{
+    xmlNodePtr root, cond, ar, st, as = NULL, attr;
+    xmlNsPtr saml;
+    const char *method = p->authn_context != NULL && p->authn_context[0] != '\0'
+                             ? p->authn_context
+                             : STS_SAML11_AM_UNSPECIFIED;
+
+    root = xmlNewDocNode(doc, NULL, BAD_CAST "Assertion", NULL);
+    if (root == NULL)
+        return NULL;
+    xmlDocSetRootElement(doc, root);
+    saml = xmlNewNs(root, BAD_CAST STS_NS_SAML1, BAD_CAST "saml");
+    *ds_out = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
+    if (saml == NULL || *ds_out == NULL)
+        return NULL;
+    xmlSetNs(root, saml);
+    if (xmlNewProp(root, BAD_CAST "MajorVersion", BAD_CAST "1") == NULL ||
+        xmlNewProp(root, BAD_CAST "MinorVersion", BAD_CAST "1") == NULL ||
+        xmlNewProp(root, BAD_CAST "AssertionID", BAD_CAST id) == NULL ||
+        xmlNewProp(root, BAD_CAST "Issuer", BAD_CAST p->issuer) == NULL ||
+        set_time_prop(root, "IssueInstant", p->issue_instant) != 0)
+        return NULL;
+
+    /* schema order: Conditions, (Advice), statements, ds:Signature */
+    cond = xmlNewChild(root, saml, BAD_CAST "Conditions", NULL);
+    if (cond == NULL || set_time_prop(cond, "NotBefore", p->not_before) != 0 ||
+        set_time_prop(cond, "NotOnOrAfter", p->not_on_or_after) != 0)
+        return NULL;
+    if (p->audience != NULL && p->audience[0] != '\0') {
+        ar = xmlNewChild(cond, saml, BAD_CAST "AudienceRestrictionCondition", NULL);
+        if (ar == NULL ||
+            xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
+            return NULL;
+    }
+
+    st = xmlNewChild(root, saml, BAD_CAST "AuthenticationStatement", NULL);
+    if (st == NULL ||
+        xmlNewProp(st, BAD_CAST "AuthenticationMethod", BAD_CAST method) == NULL ||
+        set_time_prop(st, "AuthenticationInstant",
+                      p->authn_instant != 0 ? p->authn_instant : p->issue_instant) != 0 ||
+        add_subject11(st, saml, p->subject) != 0)
+        return NULL;
+
+    for (size_t i = 0; i < p->nattrs; i++) {
+        if (p->attrs[i].nvalues == 0)
+            continue; /* SAML 1.1 has no Attribute without an AttributeValue */
+        if (as == NULL) {
+            as = xmlNewChild(root, saml, BAD_CAST "AttributeStatement", NULL);
+            if (as == NULL || add_subject11(as, saml, p->subject) != 0)
+                return NULL;
+        }
+        attr = xmlNewChild(as, saml, BAD_CAST "Attribute", NULL);
+        if (attr == NULL ||
+            xmlNewProp(attr, BAD_CAST "AttributeName", BAD_CAST p->attrs[i].name) == NULL ||
+            xmlNewProp(attr, BAD_CAST "AttributeNamespace", BAD_CAST STS_SAML11_ATTR_NAMESPACE) ==
+                NULL)
+            return NULL;
+        for (size_t j = 0; j < p->attrs[i].nvalues; j++)
+            if (xmlNewTextChild(attr, saml, BAD_CAST "AttributeValue",
+                                BAD_CAST p->attrs[i].values[j]) == NULL)
+                return NULL;
+    }
+    return root;
+}
+
+/*
+ * Signs the assertion that is the root of @doc (its ID in attribute @id_attr)
+ * with an enveloped signature placed right after @after, or appended as the
+ * root's last child when @after is NULL, and serialises it.
+ * *xml_out: new buffer (free()); @doc stays the caller's.
+ */
+static sts_errc_t sign_and_dump(sts_keys_t *keys, xmlDocPtr doc, const char *id_attr,
+                                const char *id, xmlNodePtr after, xmlNsPtr ds, char **xml_out,
+                                size_t *len_out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    xmlDocPtr doc = NULL;
-    xmlNodePtr issuer, sig = NULL, ref, ki, x509;
-    xmlNsPtr ds = NULL;
+    xmlNodePtr root = xmlDocGetRootElement(doc), sig = NULL, ref, ki, x509;
     xmlSecDSigCtxPtr ctx = NULL;
     xmlSecKeyPtr key;
     xmlBufferPtr buf = NULL;
-    char id[STS_SAML_ID_MAX];
     char uri[STS_SAML_ID_MAX + 1];
     char *xml = NULL;
     int n;
 
-    if (xml_out != NULL)
-        *xml_out = NULL;
-    if (len_out != NULL)
-        *len_out = 0;
-    if (id_out != NULL)
-        id_out[0] = '\0';
-    STS_FAIL_IF(keys == NULL || p == NULL || xml_out == NULL, err, STS_E_INTERNAL,
-                "sts_saml2_issue: bad arguments");
-    STS_CHECK(check_params(p, err));
-    STS_FAIL_IF(new_id(id) != 0, err, STS_E_CRYPTO, "RAND_bytes failed");
     snprintf(uri, sizeof(uri), "#%s", id);
-
-    doc = xmlNewDoc(BAD_CAST "1.0");
-    STS_FAIL_IF(doc == NULL, err, STS_E_NOMEM, "xmlNewDoc");
-    issuer = build_assertion(doc, p, id, &ds);
-    STS_FAIL_IF(issuer == NULL, err, STS_E_NOMEM, "cannot build the assertion");
     /* SAML's ID is not a DTD ID: register it or "#ID" does not resolve. */
-    STS_FAIL_IF(xmlAddID(NULL, doc, BAD_CAST id,
-                         xmlHasNsProp(xmlDocGetRootElement(doc), BAD_CAST "ID", NULL)) == NULL,
+    STS_FAIL_IF(xmlAddID(NULL, doc, BAD_CAST id, xmlHasNsProp(root, BAD_CAST id_attr, NULL)) ==
+                    NULL,
                 err, STS_E_INTERNAL, "xmlAddID failed");
 
     sig = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId,
@@ -329,7 +404,8 @@ sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **
                                                                : xmlSecTransformRsaSha256Id,
                                           NULL, BAD_CAST "ds");
     STS_FAIL_IF(sig == NULL, err, STS_E_CRYPTO, "xmlSecTmplSignatureCreateNsPref");
-    STS_FAIL_IF(xmlAddNextSibling(issuer, sig) == NULL, err, STS_E_NOMEM, "xmlAddNextSibling");
+    STS_FAIL_IF((after != NULL ? xmlAddNextSibling(after, sig) : xmlAddChild(root, sig)) == NULL,
+                err, STS_E_NOMEM, "cannot place the signature");
     ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL, BAD_CAST uri, NULL);
     STS_FAIL_IF(ref == NULL, err, STS_E_CRYPTO, "xmlSecTmplSignatureAddReference");
     STS_FAIL_IF(xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL ||
@@ -343,7 +419,7 @@ sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **
 
     key = sts_keys_thread_key(keys);
     STS_FAIL_IF(!sts_keys_has_private(keys), err, STS_E_INTERNAL,
-                "sts_saml2_issue: a public key cannot sign");
+                "a public key cannot sign an assertion");
     STS_FAIL_IF(key == NULL, err, STS_E_NOMEM, "no signing key for this thread");
     ctx = xmlSecDSigCtxCreate(NULL);
     STS_FAIL_IF(ctx == NULL, err, STS_E_NOMEM, "xmlSecDSigCtxCreate");
@@ -354,20 +430,16 @@ sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **
 
     buf = xmlBufferCreate();
     STS_FAIL_IF(buf == NULL, err, STS_E_NOMEM, "xmlBufferCreate");
-    n = xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 0);
+    n = xmlNodeDump(buf, doc, root, 0, 0);
     STS_FAIL_IF(n <= 0, err, STS_E_INTERNAL, "xmlNodeDump failed");
     xml = malloc((size_t)xmlBufferLength(buf) + 1);
     STS_FAIL_IF(xml == NULL, err, STS_E_NOMEM, "out of memory");
     memcpy(xml, xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
     xml[xmlBufferLength(buf)] = '\0';
-
     *xml_out = xml;
     if (len_out != NULL)
         *len_out = (size_t)xmlBufferLength(buf);
-    if (id_out != NULL)
-        memcpy(id_out, id, strlen(id) + 1);
     xml = NULL;
-    sts_debug("SAML assertion %s signed (%s)", id, sts_keys_is_ec(keys) ? "ES256" : "RS256");
 
 cleanup:
     if (ctx != NULL) {
@@ -378,10 +450,60 @@ cleanup:
         xmlFreeNode(sig);
     if (buf != NULL)
         xmlBufferFree(buf);
-    if (doc != NULL)
-        xmlFreeDoc(doc);
     free(xml);
     return rc;
+}
+
+/* Shared by both versions: check, build (@v2: SAML 2.0, else 1.1), sign. */
+static sts_errc_t issue_assertion(sts_keys_t *keys, const sts_saml_params_t *p, int v2,
+                                  char **xml_out, size_t *len_out, char id_out[STS_SAML_ID_MAX],
+                                  sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    xmlDocPtr doc = NULL;
+    xmlNodePtr built;
+    xmlNsPtr ds = NULL;
+    char id[STS_SAML_ID_MAX];
+
+    if (xml_out != NULL)
+        *xml_out = NULL;
+    if (len_out != NULL)
+        *len_out = 0;
+    if (id_out != NULL)
+        id_out[0] = '\0';
+    STS_FAIL_IF(keys == NULL || p == NULL || xml_out == NULL, err, STS_E_INTERNAL,
+                "%s: bad arguments", v2 ? "sts_saml2_issue" : "sts_saml11_issue");
+    STS_CHECK(check_params(p, err));
+    STS_FAIL_IF(new_id(id) != 0, err, STS_E_CRYPTO, "RAND_bytes failed");
+
+    doc = xmlNewDoc(BAD_CAST "1.0");
+    STS_FAIL_IF(doc == NULL, err, STS_E_NOMEM, "xmlNewDoc");
+    built = v2 ? build_assertion(doc, p, id, &ds) : build_assertion11(doc, p, id, &ds);
+    STS_FAIL_IF(built == NULL, err, STS_E_NOMEM, "cannot build the assertion");
+    /* SAML 2.0: the signature follows Issuer; SAML 1.1: it ends the assertion */
+    STS_CHECK(sign_and_dump(keys, doc, v2 ? "ID" : "AssertionID", id, v2 ? built : NULL, ds,
+                            xml_out, len_out, err));
+    if (id_out != NULL)
+        memcpy(id_out, id, strlen(id) + 1);
+    sts_debug("SAML %s assertion %s signed (%s)", v2 ? "2.0" : "1.1", id,
+              sts_keys_is_ec(keys) ? "ES256" : "RS256");
+
+cleanup:
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    return rc;
+}
+
+sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
+                           size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err)
+{
+    return issue_assertion(keys, p, 1, xml_out, len_out, id_out, err);
+}
+
+sts_errc_t sts_saml11_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
+                            size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err)
+{
+    return issue_assertion(keys, p, 0, xml_out, len_out, id_out, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -447,7 +569,7 @@ static int id_is_unique(xmlDocPtr doc, const char *id, const xmlAttr *mine)
     return 1;
 }
 
-/* Counts ds:Signature and nested saml2:Assertion elements below @top. */
+/* Counts ds:Signature and nested (SAML 2.0 or 1.x) Assertion elements below @top. */
 static void count_below(xmlNodePtr top, int *nsig, int *nassert)
 {
     xmlNodePtr n = top->children;
@@ -458,7 +580,8 @@ static void count_below(xmlNodePtr top, int *nsig, int *nassert)
         if (n->type == XML_ELEMENT_NODE) {
             if (sts_xml_is(n, STS_NS_DS, "Signature"))
                 (*nsig)++;
-            else if (sts_xml_is(n, STS_NS_SAML2, "Assertion"))
+            else if (sts_xml_is(n, STS_NS_SAML2, "Assertion") ||
+                     sts_xml_is(n, STS_NS_SAML1, "Assertion"))
                 (*nassert)++;
             if (n->children != NULL) {
                 n = n->children;
@@ -487,12 +610,13 @@ static int algorithm_is(xmlNodePtr el, const char *ns, const char *name, const c
     return ok;
 }
 
-/* The SAML signing profile, checked on the DOM before any crypto. */
-static sts_errc_t check_profile(xmlNodePtr assertion, const char *uri, int is_ec,
+/* The SAML signing profile, checked on the DOM before any crypto. @v2: the
+ * signature of a SAML 2.0 assertion follows Issuer; a SAML 1.1 one is last. */
+static sts_errc_t check_profile(xmlNodePtr assertion, int v2, const char *uri, int is_ec,
                                 xmlNodePtr *sig_out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    xmlNodePtr issuer, sig, si, c, ref = NULL, tr, t;
+    xmlNodePtr issuer, sig = NULL, si, c, ref = NULL, tr, t;
     xmlChar *ref_uri = NULL;
     int nsig, nassert, nref = 0;
 
@@ -503,12 +627,19 @@ static sts_errc_t check_profile(xmlNodePtr assertion, const char *uri, int is_ec
         return BAD("more than one ds:Signature in the assertion");
     if (nassert > 0)
         return BAD("nested assertion");
-    issuer = sts_xml_first_elem(assertion);
-    if (!sts_xml_is(issuer, STS_NS_SAML2, "Issuer"))
-        return BAD("Issuer is not the first child");
-    sig = sts_xml_next_elem(issuer);
-    if (!sts_xml_is(sig, STS_NS_DS, "Signature"))
-        return BAD("ds:Signature is not a direct child right after Issuer");
+    if (v2) {
+        issuer = sts_xml_first_elem(assertion);
+        if (!sts_xml_is(issuer, STS_NS_SAML2, "Issuer"))
+            return BAD("Issuer is not the first child");
+        sig = sts_xml_next_elem(issuer);
+        if (!sts_xml_is(sig, STS_NS_DS, "Signature"))
+            return BAD("ds:Signature is not a direct child right after Issuer");
+    } else {
+        for (c = sts_xml_first_elem(assertion); c != NULL; c = sts_xml_next_elem(c))
+            sig = c;
+        if (!sts_xml_is(sig, STS_NS_DS, "Signature"))
+            return BAD("ds:Signature is not a direct child, the last one");
+    }
 
     /* Signature: SignedInfo, SignatureValue, KeyInfo?; never Object/Manifest */
     si = sts_xml_first_elem(sig);
@@ -741,23 +872,127 @@ cleanup:
     return rc;
 }
 
-sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
-                            sts_err_t *err)
+/* One SubjectStatement's Subject/NameIdentifier text, malloc'd. */
+static sts_errc_t subject11(xmlNodePtr st, char **out, sts_err_t *err)
+{
+    xmlNodePtr subj = sts_xml_first_elem(st), nid = NULL;
+    int nsubj = 0, nname = 0;
+
+    for (xmlNodePtr c = subj; c != NULL; c = sts_xml_next_elem(c))
+        nsubj += sts_xml_is(c, STS_NS_SAML1, "Subject");
+    if (nsubj != 1 || !sts_xml_is(subj, STS_NS_SAML1, "Subject"))
+        return BAD("a statement without exactly one Subject, first");
+    for (xmlNodePtr c = sts_xml_first_elem(subj); c != NULL; c = sts_xml_next_elem(c)) {
+        if (sts_xml_is(c, STS_NS_SAML1, "NameIdentifier")) {
+            nid = c;
+            nname++;
+        }
+    }
+    if (nname != 1)
+        return BAD("%d NameIdentifier elements in a Subject", nname);
+    return leaf_text(nid, "NameIdentifier", 1, out, err);
+}
+
+/* SAML 1.1 counterpart of read_info(): Issuer is an attribute, and the
+ * subject is what every subject statement says (they must agree). */
+static sts_errc_t read_info11(xmlNodePtr assertion, const char *id, sts_saml_info_t **out,
+                              sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    xmlDocPtr doc;
+    sts_saml_info_t *info = NULL;
+    xmlNodePtr conditions = NULL;
+    xmlChar *issuer = NULL;
+    char *sub = NULL;
+    int ncond = 0, nstmt = 0;
+
+    info = calloc(1, sizeof(*info));
+    STS_FAIL_IF(info == NULL, err, STS_E_NOMEM, "out of memory");
+    info->id = strdup(id);
+    STS_FAIL_IF(info->id == NULL, err, STS_E_NOMEM, "out of memory");
+    STS_CHECK(time_attr(assertion, "IssueInstant", 1, &info->issue_instant, err));
+    issuer = xmlGetNoNsProp(assertion, BAD_CAST "Issuer");
+    STS_FAIL_IF(issuer == NULL || issuer[0] == '\0', err, STS_E_INVALID_TOKEN,
+                "Issuer attribute missing or empty");
+    info->issuer = dup_xml(issuer);
+    STS_FAIL_IF(info->issuer == NULL, err, STS_E_NOMEM, "out of memory");
+
+    for (xmlNodePtr c = sts_xml_first_elem(assertion); c != NULL; c = sts_xml_next_elem(c)) {
+        if (sts_xml_is(c, STS_NS_SAML1, "Conditions")) {
+            conditions = c;
+            ncond++;
+        } else if (sts_xml_is(c, STS_NS_SAML1, "AuthenticationStatement") ||
+                   sts_xml_is(c, STS_NS_SAML1, "AttributeStatement") ||
+                   sts_xml_is(c, STS_NS_SAML1, "AuthorizationDecisionStatement") ||
+                   sts_xml_is(c, STS_NS_SAML1, "SubjectStatement")) {
+            STS_CHECK(subject11(c, &sub, err));
+            if (info->subject == NULL) {
+                info->subject = sub;
+                sub = NULL;
+            } else {
+                STS_FAIL_IF(strcmp(info->subject, sub) != 0, err, STS_E_INVALID_TOKEN,
+                            "the statements name different subjects");
+                free(sub);
+                sub = NULL;
+            }
+            nstmt++;
+        }
+    }
+    STS_FAIL_IF(nstmt == 0, err, STS_E_INVALID_TOKEN, "no subject statement");
+    STS_FAIL_IF(ncond > 1, err, STS_E_INVALID_TOKEN, "%d Conditions elements", ncond);
+    if (conditions != NULL) {
+        STS_CHECK(time_attr(conditions, "NotBefore", 0, &info->not_before, err));
+        STS_CHECK(time_attr(conditions, "NotOnOrAfter", 0, &info->not_on_or_after, err));
+        for (xmlNodePtr ar = sts_xml_first_elem(conditions); ar != NULL;
+             ar = sts_xml_next_elem(ar)) {
+            if (!sts_xml_is(ar, STS_NS_SAML1, "AudienceRestrictionCondition"))
+                continue;
+            for (xmlNodePtr a = sts_xml_first_elem(ar); a != NULL; a = sts_xml_next_elem(a))
+                if (sts_xml_is(a, STS_NS_SAML1, "Audience"))
+                    STS_CHECK(add_audience(info, a, err));
+        }
+    }
+    *out = info;
+    info = NULL;
+
+cleanup:
+    xmlFree(issuer);
+    free(sub);
+    sts_saml_info_free(info);
+    return rc;
+}
+
+/* The version attributes of @assertion are 2.0 (@v2) or 1.1. */
+static int version_ok(xmlNodePtr assertion, int v2)
+{
+    xmlChar *a = xmlGetNoNsProp(assertion, BAD_CAST(v2 ? "Version" : "MajorVersion"));
+    xmlChar *b = v2 ? NULL : xmlGetNoNsProp(assertion, BAD_CAST "MinorVersion");
+    int ok = v2 ? a != NULL && xmlStrEqual(a, BAD_CAST "2.0")
+                : a != NULL && b != NULL && xmlStrEqual(a, BAD_CAST "1") &&
+                      xmlStrEqual(b, BAD_CAST "1");
+    xmlFree(a);
+    xmlFree(b);
+    return ok;
+}
+
+/* Both versions: the same checks, by ID attribute and signature position. */
+static sts_errc_t verify_assertion(sts_keys_t *keys, xmlNodePtr assertion, int v2,
+                                   sts_saml_info_t **out, sts_err_t *err)
+{
+    const char *id_name = v2 ? "ID" : "AssertionID";
+    sts_errc_t rc = STS_OK;
+    xmlDocPtr doc = NULL;
     xmlNodePtr top, sig = NULL;
-    xmlAttrPtr id_attr;
-    xmlChar *id = NULL, *version = NULL;
+    xmlAttrPtr id_attr = NULL;
+    xmlChar *id = NULL;
     char uri[STS_SAML_ID_MAX + 1];
-    int added = 0, had_ids;
+    int added = 0, had_ids = 0;
 
     if (out != NULL)
         *out = NULL;
     STS_FAIL_IF(keys == NULL || out == NULL, err, STS_E_INTERNAL,
-                "sts_saml2_verify: bad arguments");
-    STS_FAIL_IF(!sts_xml_is(assertion, STS_NS_SAML2, "Assertion"), err, STS_E_INVALID_TOKEN,
-                "not a saml2:Assertion");
+                "%s: bad arguments", v2 ? "sts_saml2_verify" : "sts_saml11_verify");
+    STS_FAIL_IF(!sts_xml_is(assertion, v2 ? STS_NS_SAML2 : STS_NS_SAML1, "Assertion"), err,
+                STS_E_INVALID_TOKEN, "not a %s:Assertion", v2 ? "saml2" : "saml1");
     doc = assertion->doc;
     for (top = assertion; top->parent != NULL && top->parent->type == XML_ELEMENT_NODE;)
         top = top->parent;
@@ -765,13 +1000,12 @@ sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_inf
                 "assertion is not part of a document");
     had_ids = doc->ids != NULL;
 
-    version = xmlGetNoNsProp(assertion, BAD_CAST "Version");
-    STS_FAIL_IF(version == NULL || !xmlStrEqual(version, BAD_CAST "2.0"), err,
-                STS_E_INVALID_TOKEN, "Version is not 2.0");
-    id_attr = xmlHasNsProp(assertion, BAD_CAST "ID", NULL);
-    id = xmlGetNoNsProp(assertion, BAD_CAST "ID");
+    STS_FAIL_IF(!version_ok(assertion, v2), err, STS_E_INVALID_TOKEN, "%s",
+                v2 ? "Version is not 2.0" : "MajorVersion/MinorVersion is not 1.1");
+    id_attr = xmlHasNsProp(assertion, BAD_CAST id_name, NULL);
+    id = xmlGetNoNsProp(assertion, BAD_CAST id_name);
     STS_FAIL_IF(id_attr == NULL || id == NULL || !id_ok((const char *)id), err,
-                STS_E_INVALID_TOKEN, "missing or malformed ID");
+                STS_E_INVALID_TOKEN, "missing or malformed %s", id_name);
     snprintf(uri, sizeof(uri), "#%s", (const char *)id);
 
     /* ID collisions are how wrapping attacks redirect "#ID": refuse any. */
@@ -789,13 +1023,16 @@ sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_inf
         }
     }
 
-    STS_CHECK(check_profile(assertion, uri, sts_keys_is_ec(keys), &sig, err));
+    STS_CHECK(check_profile(assertion, v2, uri, sts_keys_is_ec(keys), &sig, err));
     STS_CHECK(verify_signature(keys, sig, uri, err));
     /* what "#ID" resolved to is still this node */
     STS_FAIL_IF(xmlGetID(doc, id) != id_attr, err, STS_E_INVALID_TOKEN,
                 "ID resolves to another element");
-    STS_CHECK(read_info(assertion, (const char *)id, out, err));
-    sts_debug("SAML assertion %s verified", (const char *)id);
+    if (v2)
+        STS_CHECK(read_info(assertion, (const char *)id, out, err));
+    else
+        STS_CHECK(read_info11(assertion, (const char *)id, out, err));
+    sts_debug("SAML %s assertion %s verified", v2 ? "2.0" : "1.1", (const char *)id);
 
 cleanup:
     if (added) {
@@ -808,9 +1045,20 @@ cleanup:
     }
     if (rc != STS_OK && err != NULL)
         sts_debug("SAML assertion rejected: %s", err->detail);
-    xmlFree(version);
     xmlFree(id);
     return rc;
+}
+
+sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
+                            sts_err_t *err)
+{
+    return verify_assertion(keys, assertion, 1, out, err);
+}
+
+sts_errc_t sts_saml11_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
+                             sts_err_t *err)
+{
+    return verify_assertion(keys, assertion, 0, out, err);
 }
 
 void sts_saml_info_free(sts_saml_info_t *info)

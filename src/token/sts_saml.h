@@ -1,10 +1,12 @@
 /*
- * sts_saml.h - SAML 2.0 assertions: build + sign, verify + read.
+ * sts_saml.h - SAML 2.0 and SAML 1.1 assertions: build + sign, verify + read.
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Signing: enveloped XML-DSig, exclusive C14N, RSA-SHA256 (or ECDSA-SHA256 for
- * an EC key), one Reference to "#"+ID, KeyInfo/X509Data with the certificate,
- * ds:Signature right after Issuer. The output is the exact signed bytes.
+ * an EC key), one Reference to "#"+ID (SAML 1.1: "#"+AssertionID),
+ * KeyInfo/X509Data with the certificate; ds:Signature right after Issuer
+ * (SAML 2.0) or as the last child (SAML 1.1, whose schema puts it after the
+ * statements). The output is the exact signed bytes.
  *
  * Verifying: structure and signature only (by our key, never KeyInfo). Time
  * window, issuer and audience policy are the engine's. What is returned is read
@@ -34,7 +36,8 @@ typedef struct sts_saml_params {
     time_t not_before;
     time_t not_on_or_after;
     time_t authn_instant;
-    const char *authn_context; /* AuthnContextClassRef */
+    const char *authn_context; /* SAML 2.0: AuthnContextClassRef; SAML 1.1: the
+                                * AuthenticationMethod URI; NULL: unspecified */
     const sts_saml_attr_t *attrs;
     size_t nattrs;
 } sts_saml_params_t;
@@ -49,6 +52,20 @@ typedef struct sts_saml_params {
  */
 sts_errc_t sts_saml2_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
                            size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err);
+
+/**
+ * @brief Build and sign a SAML 1.1 bearer assertion (MajorVersion 1,
+ * MinorVersion 1, Issuer attribute): Conditions with
+ * AudienceRestrictionCondition, an AuthenticationStatement and, when an
+ * attribute has values, an AttributeStatement, each statement with its own
+ * Subject (NameIdentifier + bearer SubjectConfirmation); ds:Signature last.
+ * Attributes without values are left out (SAML 1.1 requires a value).
+ * @param xml_out new NUL-terminated buffer with the signed assertion (no XML
+ *        declaration, all namespaces declared on the root); free with free().
+ * @param id_out  the AssertionID ("_" + 32 hex digits).
+ */
+sts_errc_t sts_saml11_issue(sts_keys_t *keys, const sts_saml_params_t *p, char **xml_out,
+                            size_t *len_out, char id_out[STS_SAML_ID_MAX], sts_err_t *err);
 
 /** What a verified assertion says. All strings owned; free with sts_saml_info_free(). */
 typedef struct sts_saml_info {
@@ -73,6 +90,17 @@ typedef struct sts_saml_info {
  */
 sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
                             sts_err_t *err);
+
+/**
+ * @brief sts_saml2_verify() for a SAML 1.1 assertion: saml1:Assertion with
+ * MajorVersion 1 and MinorVersion 1, an AssertionID unique in the document,
+ * exactly one ds:Signature, the last child, with the same profile.
+ * The subject is the NameIdentifier that every subject statement must carry
+ * and agree on; the issuer is the Issuer attribute.
+ * @return STS_OK with *out, or STS_E_INVALID_TOKEN (detail says why).
+ */
+sts_errc_t sts_saml11_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
+                             sts_err_t *err);
 
 void sts_saml_info_free(sts_saml_info_t *info);
 

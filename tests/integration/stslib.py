@@ -370,8 +370,13 @@ def rst_target(binding, token, request_type=DEFAULT, raw_target=None):
 Response = collections.namedtuple("Response", "status headers body elapsed")
 
 
-def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT,
+                 context=None):
+    """One request on a new connection; @context (an ssl.SSLContext): over TLS."""
+    if context is not None:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     t0 = time.monotonic()
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -805,11 +810,15 @@ class ConnCounter:
 # Server
 # --------------------------------------------------------------------------
 class Server:
-    """One `sts serve` process with its own temporary data dir and log file."""
+    """One `sts serve` process with its own temporary data dir and log file.
+    Optional: tls=True when @config has server.tls_cert/tls_key (the helpers
+    below then speak https, trusting certs/ca.crt: see tls_config()); @listen
+    replaces the --listen address (clients still connect to 127.0.0.1)."""
 
     LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
-    def __init__(self, name="sts", config=None, start_timeout=15.0):
+    def __init__(self, name="sts", config=None, start_timeout=15.0, tls=False,
+                 listen="127.0.0.1:0"):
         self.tmp = tempfile.mkdtemp(prefix="sts-it-%s-" % name)
         self.data_dir = os.path.join(self.tmp, "data")
         os.mkdir(self.data_dir)
@@ -829,15 +838,23 @@ class Server:
         self.died_early = False
         self.host = "127.0.0.1"
         self.exit_code = None
+        self.tls = tls
+        self.listen = listen
+        self.scheme = "https" if tls else "http"
+        self.ca_file = TLS_CA_CERT if tls else None
+        self.ssl_context = tls_client_context() if tls else None
+        if tls or listen != "127.0.0.1:0":
+            self.LISTEN_RE = re.compile(r"listening on %s://%s:(\d+)" % (
+                self.scheme, re.escape(listen.rsplit(":", 1)[0])))
 
     @property
     def url(self):
-        return "http://%s:%d/sts" % (self.host, self.port)
+        return "%s://%s:%d/sts" % (self.scheme, self.host, self.port)
 
     def start(self):
         if not os.path.exists(STS_BIN):
             raise RuntimeError("STS binary not found: %s" % STS_BIN)
-        cmd = [STS_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        cmd = [STS_BIN, "serve", "--listen", self.listen, "--data-dir", self.data_dir]
         if self.config_path:
             cmd += ["--config", self.config_path]
         self._log = open(self.log_path, "wb")
@@ -950,11 +967,12 @@ class Server:
 
     # --- HTTP ---
     def get(self, path, timeout=HTTP_TIMEOUT):
-        return http_request(self.host, self.port, "GET", path, timeout=timeout)
+        return http_request(self.host, self.port, "GET", path, timeout=timeout,
+                            context=self.ssl_context)
 
     def post_raw(self, body, headers, path="/sts", timeout=HTTP_TIMEOUT):
         return http_request(self.host, self.port, "POST", path, body=body, headers=headers,
-                            timeout=timeout)
+                            timeout=timeout, context=self.ssl_context)
 
     def alive(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -1090,12 +1108,14 @@ class StsTestCase(unittest.TestCase):
     """Starts one server per test class (config = class attribute CONFIG)."""
 
     CONFIG = None
+    TLS = False              # the config has server.tls_cert/tls_key: https helpers
+    LISTEN = "127.0.0.1:0"   # --listen
     server = None
 
     @classmethod
     def setUpClass(cls):
         cfg = cls.CONFIG() if callable(cls.CONFIG) else cls.CONFIG
-        cls.server = Server(cls.__name__, cfg)
+        cls.server = Server(cls.__name__, cfg, tls=cls.TLS, listen=cls.LISTEN)
         try:
             cls.server.start()
         except Exception:
@@ -1294,11 +1314,15 @@ class RawConn:
     Every operation is bounded by a timeout; a reset by the peer counts as the
     connection being closed (self.reset tells it was a reset)."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, context=None):
+        """@context (an ssl.SSLContext, e.g. tls_client_context()): speak TLS
+        (the handshake is done here, within @timeout)."""
         if host != "127.0.0.1":
             raise ValueError("tests only ever connect to 127.0.0.1")
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if context is not None:
+            self.sock = context.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
         self.eof = False
         self.reset = False
@@ -1517,7 +1541,12 @@ def tamper_jwt(token, claims_update=None):
 
 
 def rest_base(server):
-    return "http://%s:%d" % (server.host, server.port)
+    return "%s://%s:%d" % (getattr(server, "scheme", "http"), server.host, server.port)
+
+
+def _verify(server):
+    """python3-requests' verify= for @server: its CA over TLS (else the default)."""
+    return getattr(server, "ca_file", None) or True
 
 
 def rest_post(server, path, data, auth=DEFAULT, headers=None, timeout=HTTP_TIMEOUT):
@@ -1529,12 +1558,13 @@ def rest_post(server, path, data, auth=DEFAULT, headers=None, timeout=HTTP_TIMEO
     if auth is DEFAULT:
         auth = (CLIENT_ID, CLIENT_SECRET)
     return requests.post(rest_base(server) + path, data=data, auth=auth, headers=headers,
-                         timeout=timeout, allow_redirects=False)
+                         timeout=timeout, allow_redirects=False, verify=_verify(server))
 
 
 def rest_get(server, path, timeout=HTTP_TIMEOUT):
     import requests
-    return requests.get(rest_base(server) + path, timeout=timeout, allow_redirects=False)
+    return requests.get(rest_base(server) + path, timeout=timeout, allow_redirects=False,
+                        verify=_verify(server))
 
 
 def exchange_params(subject, subject_type, **kw):
@@ -1756,3 +1786,243 @@ class RestMixin:
         self.assertEqual(r.status, 200, "SOAP Issue (JWT) failed: %r" % r.body[:2000])
         _, items = parse_rstr_response(r, collection=True)
         return extract_bst(items[0]).jwt, items[0]
+
+
+# --------------------------------------------------------------------------
+# TLS (server.tls_cert / server.tls_key): the development server certificate
+# in certs/ (CN localhost, SANs localhost, 127.0.0.1, ::1), issued by
+# certs/ca.crt, which the clients trust
+# --------------------------------------------------------------------------
+TLS_CA_CERT = os.path.join(CERTS, "ca.crt")
+TLS_SERVER_CERT = os.path.join(CERTS, "tls-server.crt")
+TLS_SERVER_KEY = os.path.join(CERTS, "tls-server.key")
+
+
+def tls_client_context():
+    """An ssl.SSLContext that trusts only certs/ca.crt and checks the host name."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=TLS_CA_CERT)
+    ctx.check_hostname = True
+    return ctx
+
+
+def tls_config(cfg, **server_overrides):
+    """@cfg (a config dict) with TLS on: server.tls_cert = the development server
+    certificate, server.tls_key = a 0600 copy of its key; server_overrides add
+    or replace other "server" keys. Returns @cfg."""
+    server = cfg.setdefault("server", {})
+    server["tls_cert"] = TLS_SERVER_CERT
+    server["tls_key"] = _private_copy(TLS_SERVER_KEY)
+    server.update(server_overrides)
+    return cfg
+
+
+# --------------------------------------------------------------------------
+# SAML 1.1 (issue #4): token types, raw assertion bytes, verifiers (xmlsec1
+# with AssertionID, samlsign, the SAML 1.1 schema offline), a fixture signer
+# and an unsigned assertion shaped like ours for forgeries
+# --------------------------------------------------------------------------
+NS["saml1"] = "urn:oasis:names:tc:SAML:1.0:assertion"
+TT_SAML11 = "urn:oasis:names:tc:SAML:1.0:assertion"
+TT_SAML11_PROFILE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
+SAML11_ASSERTION_ID = ("http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0"
+                       "#SAMLAssertionID")
+CM_BEARER11 = "urn:oasis:names:tc:SAML:1.0:cm:bearer"
+AM_PASSWORD11 = "urn:oasis:names:tc:SAML:1.0:am:password"
+AM_UNSPECIFIED11 = "urn:oasis:names:tc:SAML:1.0:am:unspecified"
+SAML11_ATTR_NAMESPACE = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+KIND_SAML11 = 2
+SAML11_STATEMENTS = ("AuthenticationStatement", "AttributeStatement",
+                     "AuthorizationDecisionStatement", "SubjectStatement")
+
+
+def extract_assertion11_bytes(body):
+    """The one saml:Assertion (SAML 1.1, prefix saml as we write it) of an HTTP
+    body, as raw bytes (no re-serialisation)."""
+    start_tag, end_tag = b"<saml:Assertion", b"</saml:Assertion>"
+    starts = [m.start() for m in re.finditer(re.escape(start_tag) + rb"[\s>/]", body)]
+    ends = [m.start() for m in re.finditer(re.escape(end_tag), body)]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise AssertionError("expected exactly one saml:Assertion in the body, found %d/%d"
+                             % (len(starts), len(ends)))
+    return body[starts[0]:ends[0] + len(end_tag)]
+
+
+Assertion11 = collections.namedtuple(
+    "Assertion11", "el id issuer major minor issue_instant subjects conf_methods authn_method "
+                   "not_before not_on_or_after audiences attributes child_tags sig")
+
+
+def assertion11_facts(data):
+    """Parse SAML 1.1 assertion bytes (or an lxml element) into an Assertion11:
+    subjects/conf_methods list each subject statement's NameIdentifier and
+    ConfirmationMethods; attributes maps AttributeName -> (AttributeNamespace,
+    [values])."""
+    el = data if isinstance(data, etree._Element) else parse_xml(data)
+    cond = el.find("saml1:Conditions", NS)
+    subjects, methods = [], []
+    for c in el:
+        if isinstance(c.tag, str) and c.tag in [q("saml1", s) for s in SAML11_STATEMENTS]:
+            nid = c.find("saml1:Subject/saml1:NameIdentifier", NS)
+            subjects.append(nid.text if nid is not None else None)
+            methods.append([m.text for m in c.findall(
+                "saml1:Subject/saml1:SubjectConfirmation/saml1:ConfirmationMethod", NS)])
+    attrs = {}
+    for a in el.findall("saml1:AttributeStatement/saml1:Attribute", NS):
+        attrs[a.get("AttributeName")] = (a.get("AttributeNamespace"),
+                                         [v.text for v in a.findall("saml1:AttributeValue", NS)])
+    authn = el.find("saml1:AuthenticationStatement", NS)
+    sig = el.find("ds:Signature", NS)
+    sig_facts = None
+    if sig is not None:
+        refs = sig.findall("ds:SignedInfo/ds:Reference", NS)
+        sig_facts = {
+            "c14n": sig.find("ds:SignedInfo/ds:CanonicalizationMethod", NS).get("Algorithm"),
+            "method": sig.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm"),
+            "references": [r.get("URI") for r in refs],
+            "transforms": [t.get("Algorithm") for t in refs[0].findall(
+                "ds:Transforms/ds:Transform", NS)] if refs else [],
+            "digest": (refs[0].find("ds:DigestMethod", NS).get("Algorithm") if refs else None),
+            "x509": [x.text.strip() for x in sig.findall(
+                "ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)],
+        }
+    return Assertion11(
+        el=el, id=el.get("AssertionID"), issuer=el.get("Issuer"), major=el.get("MajorVersion"),
+        minor=el.get("MinorVersion"), issue_instant=el.get("IssueInstant"),
+        subjects=subjects, conf_methods=methods,
+        authn_method=authn.get("AuthenticationMethod") if authn is not None else None,
+        not_before=cond.get("NotBefore") if cond is not None else None,
+        not_on_or_after=cond.get("NotOnOrAfter") if cond is not None else None,
+        audiences=[a.text for a in el.findall(
+            "saml1:Conditions/saml1:AudienceRestrictionCondition/saml1:Audience", NS)],
+        attributes=attrs, child_tags=[c.tag for c in el if isinstance(c.tag, str)],
+        sig=sig_facts)
+
+
+def xmlsec_verify11(data, cert=SIGNING_CERT):
+    """xmlsec1 --verify of SAML 1.1 assertion bytes (or a whole SOAP response
+    holding one) with the public key of @cert, AssertionID as the ID."""
+    path = _tmpfile(data)
+    try:
+        return _run(["xmlsec1", "--verify", "--id-attr:AssertionID",
+                     "urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+                     "--pubkey-cert-pem", cert, path])
+    finally:
+        os.unlink(path)
+
+
+class _LocalResolver11(_LocalResolver):
+    """The SAML 1.1 schema imports XML-DSig from another location."""
+    MAP = dict(_LocalResolver.MAP, **{
+        "http://www.w3.org/TR/xmldsig-core/xmldsig-core-schema.xsd":
+            os.path.join(XMLTOOLING_XSD_DIR, "xmldsig-core-schema.xsd")})
+
+
+_SAML11_SCHEMA = None
+
+
+def saml11_schema():
+    global _SAML11_SCHEMA
+    if _SAML11_SCHEMA is None:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        parser.resolvers.add(_LocalResolver11())
+        doc = etree.parse(os.path.join(SAML_XSD_DIR, "cs-sstc-schema-assertion-1.1.xsd"), parser)
+        _SAML11_SCHEMA = etree.XMLSchema(doc)
+    return _SAML11_SCHEMA
+
+
+def schema_validate11(assertion):
+    """Validate assertion bytes against cs-sstc-schema-assertion-1.1.xsd (offline)."""
+    schema = saml11_schema()
+    ok = schema.validate(parse_xml(assertion))
+    return Tool(ok, 0 if ok else 1, "\n".join(str(e) for e in schema.error_log))
+
+
+def xmllint_schema11(assertion):
+    """The same check with xmllint --schema (a catalog maps the XML-DSig import)."""
+    d = tempfile.mkdtemp(prefix="sts-test-cat-")
+    try:
+        cat = os.path.join(d, "catalog.xml")
+        dsig = os.path.join(XMLTOOLING_XSD_DIR, "xmldsig-core-schema.xsd")
+        url = "http://www.w3.org/TR/xmldsig-core/xmldsig-core-schema.xsd"
+        with open(cat, "w") as f:
+            f.write('<?xml version="1.0"?><catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:'
+                    'catalog"><system systemId="%s" uri="file://%s"/><uri name="%s" '
+                    'uri="file://%s"/></catalog>' % (url, dsig, url, dsig))
+        path = os.path.join(d, "a.xml")
+        with open(path, "wb") as f:
+            f.write(assertion)
+        env = dict(os.environ, XML_CATALOG_FILES=cat)
+        p = subprocess.run(["xmllint", "--noout", "--nonet", "--schema",
+                            os.path.join(SAML_XSD_DIR, "cs-sstc-schema-assertion-1.1.xsd"), path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=60)
+        return Tool(p.returncode == 0, p.returncode, p.stdout.decode("utf-8", "replace"))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def sign_assertion11(assertion, key, cert, first=False):
+    """(Re-)sign SAML 1.1 assertion bytes or element with xmlsec1: drop any
+    ds:Signature child, append an enveloped exc-c14n RSA-SHA256 template as
+    the last child (or the first with @first), sign over #AssertionID."""
+    el = copy.deepcopy(assertion) if isinstance(assertion, etree._Element) else parse_xml(assertion)
+    for s in el.findall("ds:Signature", NS):
+        el.remove(s)
+    tmpl = parse_xml(SIG_TEMPLATE % {"c14n": ALG_EXC_C14N, "rsa": ALG_RSA_SHA256,
+                                     "id": el.get("AssertionID"), "env": ALG_ENVELOPED,
+                                     "sha": ALG_SHA256})
+    if first:
+        el.insert(0, tmpl)
+    else:
+        el.append(tmpl)
+    src = _tmpfile(etree.tostring(el))
+    out = src + ".signed"
+    try:
+        r = _run(["xmlsec1", "--sign", "--privkey-pem", "%s,%s" % (key, cert),
+                  "--id-attr:AssertionID", "urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+                  "--output", out, src])
+        if not r.ok:
+            raise RuntimeError("xmlsec1 --sign failed: %s" % r.output)
+        with open(out, "rb") as f:
+            data = f.read()
+    finally:
+        for p in (src, out):
+            if os.path.exists(p):
+                os.unlink(p)
+    return re.sub(rb"^<\?xml[^>]*\?>\s*", b"", data).strip()
+
+
+def make_assertion11(subject=USER, audience=RP, issuer=ISSUER, assertion_id=None,
+                     lifetime=3600):
+    """An unsigned SAML 1.1 bearer assertion shaped like ours (for forgeries)."""
+    aid = assertion_id or "_" + uuid.uuid4().hex
+    now, na = ts(), ts(lifetime)
+    subj = ('<saml:Subject><saml:NameIdentifier>%s</saml:NameIdentifier><saml:SubjectConfirmation>'
+            '<saml:ConfirmationMethod>%s</saml:ConfirmationMethod></saml:SubjectConfirmation>'
+            '</saml:Subject>' % (xml_escape(subject), CM_BEARER11))
+    attrs = "".join(
+        '<saml:Attribute AttributeName="%s" AttributeNamespace="%s"><saml:AttributeValue>%s'
+        '</saml:AttributeValue></saml:Attribute>' % (k, SAML11_ATTR_NAMESPACE, xml_escape(v))
+        for k, v in USER_ATTRS.items())
+    xml = ('<saml:Assertion xmlns:saml="%(ns)s" MajorVersion="1" MinorVersion="1" '
+           'AssertionID="%(id)s" Issuer="%(iss)s" IssueInstant="%(now)s">'
+           '<saml:Conditions NotBefore="%(now)s" NotOnOrAfter="%(na)s">'
+           '<saml:AudienceRestrictionCondition><saml:Audience>%(aud)s</saml:Audience>'
+           '</saml:AudienceRestrictionCondition></saml:Conditions>'
+           '<saml:AuthenticationStatement AuthenticationMethod="%(am)s" '
+           'AuthenticationInstant="%(now)s">%(subj)s</saml:AuthenticationStatement>'
+           '<saml:AttributeStatement>%(subj)s%(attrs)s</saml:AttributeStatement>'
+           '</saml:Assertion>'
+           % {"ns": NS["saml1"], "id": aid, "iss": xml_escape(issuer), "now": now, "na": na,
+              "aud": xml_escape(audience), "am": AM_PASSWORD11, "subj": subj, "attrs": attrs})
+    return xml.encode()
+
+
+def issue_saml11(server, version=12, token_type=TT_SAML11, **kw):
+    """Issue a SAML 1.1 assertion to alice over SOAP: (response, [Rstr], raw
+    assertion bytes). Raises AssertionError when the Issue fails."""
+    r = server.issue(version=version, token_type=token_type, **kw)
+    if r.status != 200:
+        raise AssertionError("SOAP Issue (SAML 1.1) failed: %r" % r.body[:2000])
+    _, items = parse_rstr_response(r, collection=True)
+    return r, items, extract_assertion11_bytes(r.body)

@@ -183,8 +183,10 @@ class FaultsTest(L.WithIssuedToken, L.StsTestCase):
                 self.refused("InvalidRequest", v, rst=rst, binding="Issue")
 
     def test_unsupported_token_type(self):
-        for tt in ("urn:oasis:names:tc:SAML:1.0:assertion",
-                   "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1",
+        """SAML 1.1 is issued (test_saml11.py); near misses of its spellings are not."""
+        for tt in ("urn:oasis:names:tc:SAML:1.1:assertion",
+                   "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLV1.1",
+                   "http://docs.oasis-open.org/ws-sx/ws-secureconversation/200512/sct",
                    "urn:ietf:params:oauth:token-type:access_token", "urn:example:nonsense"):
             with self.subTest(token_type=tt):
                 self.refused("BadRequest", 12, token_type=tt)

@@ -647,7 +647,8 @@ class RestEndpointsTest(RestBase):
             ("grant_type password", [("grant_type", "password"), ("username", "alice"),
                                      ("password", "x")], "unsupported_grant_type"),
             # requested token types we do not issue
-            ("requested saml1", ex(("requested_token_type", L.TT_SAML1_URN)), "invalid_request"),
+            ("requested saml1 with a scope", ex(("requested_token_type", L.TT_SAML1_URN),
+                                                ("scope", "openid")), "invalid_scope"),
             ("requested id_token", ex(("requested_token_type", L.TT_ID_TOKEN)), "invalid_request"),
             ("requested unknown", ex(("requested_token_type", "urn:example:token-type:x")),
              "invalid_request"),
@@ -657,7 +658,7 @@ class RestEndpointsTest(RestBase):
              "invalid_request"),
             ("subject type unknown", ex(subject_type="urn:example:token-type:x"),
              "invalid_request"),
-            ("subject type saml1", ex(subject_type=L.TT_SAML1_URN), "invalid_request"),
+            ("SAML 2.0 declared as saml1", ex(subject_type=L.TT_SAML1_URN), "invalid_request"),
             ("SAML declared as jwt", ex(subject_type=L.TT_JWT), "invalid_request"),
             ("SAML signed by another key", ex(subject=forged), "invalid_request"),
             ("SAML modified after signing", ex(subject=modified), "invalid_request"),

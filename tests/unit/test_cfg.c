@@ -1502,6 +1502,130 @@ static void test_public_url(void)
                ":4:14: \"server.public_url\" must be a string");
 }
 
+/* server.tls_cert/tls_key/tls_ciphers and soap.require_tls_for_password_text. */
+static void test_server_tls(void)
+{
+    static const struct {
+        const char *in, *msg;
+    } bad_ciphers[] = {
+        {"", "must not be empty"},
+        {"ECDHE AESGCM", "must be an OpenSSL cipher list: names joined by ':' (letters, digits "
+                         "and \"+-!@=_.\")"},
+        {"ECDHE+AESGCM,HIGH", "must be an OpenSSL cipher list: names joined by ':' (letters, "
+                              "digits and \"+-!@=_.\")"},
+        {"ECDHE+AESGCM:", "must be an OpenSSL cipher list: names joined by ':' (letters, digits "
+                          "and \"+-!@=_.\")"},
+        {":ECDHE+AESGCM", "must be an OpenSSL cipher list: names joined by ':' (letters, digits "
+                          "and \"+-!@=_.\")"},
+        {"ECDHE+AESGCM::HIGH", "must be an OpenSSL cipher list: names joined by ':' (letters, "
+                               "digits and \"+-!@=_.\")"},
+        {"HIGH;rm", "must be an OpenSSL cipher list: names joined by ':' (letters, digits and "
+                    "\"+-!@=_.\")"},
+        {"\u00e9", "must be an OpenSSL cipher list: names joined by ':' (letters, digits and "
+                   "\"+-!@=_.\")"},
+    };
+    char extra[1400], want[1024], path[PATH_MAX + 64];
+    sts_cfg_t *cfg;
+
+    /* off by default, in a file and in the embedded default */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, NULL)));
+    if (cfg != NULL) {
+        CHECK(cfg->tls_cert_file == NULL && cfg->tls_key_file == NULL);
+        CHECK_STR(cfg->tls_ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20");
+        CHECK_STR(cfg->tls_ciphers, STS_CFG_TLS_CIPHERS);
+        CHECK(cfg->require_tls_for_password_text == -1);
+    }
+    sts_cfg_free(cfg);
+    cfg = LOAD_OK(NULL);
+    if (cfg != NULL) {
+        CHECK(cfg->tls_cert_file == NULL && cfg->tls_key_file == NULL);
+        CHECK(cfg->require_tls_for_password_text == -1);
+        CHECK_STR(cfg->listen_host, "127.0.0.1"); /* plain HTTP on loopback, as before */
+    }
+    sts_cfg_free(cfg);
+
+    /* both, paths resolved like every other path; a cipher list of every token kind */
+    cfg = LOAD_OK(write_file(
+        "cfg.json",
+        cfg_text(ENG, RPS,
+                 "\"server\": {\"tls_cert\": \"./tls/server.crt\", \"tls_key\": \"/abs/server.key\", "
+                 "\"tls_ciphers\": \"ECDHE+AESGCM:!aNULL:-DHE:ECDHE-RSA-CHACHA20-POLY1305:"
+                 "@SECLEVEL=2:@STRENGTH\"}, \"soap\": {\"require_tls_for_password_text\": true}")));
+    if (cfg != NULL) {
+        snprintf(path, sizeof(path), "%s/tls/server.crt", g_dir);
+        CHECK_STR(cfg->tls_cert_file, path);
+        CHECK_STR(cfg->tls_key_file, "/abs/server.key");
+        CHECK_STR(cfg->tls_ciphers,
+                  "ECDHE+AESGCM:!aNULL:-DHE:ECDHE-RSA-CHACHA20-POLY1305:@SECLEVEL=2:@STRENGTH");
+        CHECK(cfg->require_tls_for_password_text == 1);
+    }
+    sts_cfg_free(cfg);
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, "\"soap\": "
+                                                            "{\"require_tls_for_password_text\": "
+                                                            "false}")));
+    CHECK(cfg != NULL && cfg->require_tls_for_password_text == 0);
+    sts_cfg_free(cfg);
+
+    /* both or neither, at the key that is there */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"tls_cert\": \"s.crt\"}"),
+               ":4:14: \"server.tls_cert\" needs \"server.tls_key\" too (TLS takes both or "
+               "neither)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"workers\": 2, \"tls_key\": \"s.key\"}"),
+               ":4:28: \"server.tls_key\" needs \"server.tls_cert\" too (TLS takes both or "
+               "neither)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"tls_ciphers\": \"ECDHE+AESGCM\"}"),
+               ":4:14: \"server.tls_ciphers\" needs \"server.tls_cert\" and \"server.tls_key\" "
+               "(without them the server speaks plain HTTP)");
+
+    /* types and syntax */
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"tls_cert\": true, \"tls_key\": \"k\"}"),
+               ":4:14: \"server.tls_cert\" must be a string");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"tls_key\": \"\", \"tls_cert\": \"c\"}"),
+               ":4:14: \"server.tls_key\" must not be empty");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"tls_ciphers\": [\"HIGH\"]}"),
+               ":4:14: \"server.tls_ciphers\" must be a string");
+    for (size_t i = 0; i < sizeof(bad_ciphers) / sizeof(bad_ciphers[0]); i++) {
+        snprintf(extra, sizeof(extra),
+                 "\"server\": {\"tls_ciphers\": \"%s\", \"tls_cert\": \"c\", \"tls_key\": \"k\"}",
+                 bad_ciphers[i].in);
+        snprintf(want, sizeof(want), ":4:14: \"server.tls_ciphers\" %s", bad_ciphers[i].msg);
+        EXPECT_ERR(cfg_text(ENG, RPS, extra), want);
+    }
+    {
+        char longlist[1100];
+
+        memset(longlist, 'A', 1025);
+        longlist[1025] = '\0';
+        snprintf(extra, sizeof(extra),
+                 "\"server\": {\"tls_ciphers\": \"%s\", \"tls_cert\": \"c\", \"tls_key\": \"k\"}",
+                 longlist);
+        EXPECT_ERR(cfg_text(ENG, RPS, extra),
+                   ":4:14: \"server.tls_ciphers\" must be at most 1024 bytes");
+        longlist[1024] = '\0';
+        snprintf(extra, sizeof(extra),
+                 "\"server\": {\"tls_ciphers\": \"%s\", \"tls_cert\": \"c\", \"tls_key\": \"k\"}",
+                 longlist);
+        cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, extra)));
+        CHECK(cfg != NULL && strlen(cfg->tls_ciphers) == 1024);
+        sts_cfg_free(cfg);
+    }
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"require_tls_for_password_text\": 1}"),
+               ":4:12: \"soap.require_tls_for_password_text\" must be true or false");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"soap\": {\"require_tls_for_password_text\": \"auto\"}"),
+               ":4:12: \"soap.require_tls_for_password_text\" must be true or false");
+
+    /* The key file is not opened here (the config only names files): its mode
+     * is checked when the server starts (integration test_tls.py,
+     * TlsStartupTest.test_key_readable_by_group_or_others). */
+    write_file("tls.key", "not read");
+    chmod(tmp_path("tls.key"), 0644);
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, "\"server\": {\"tls_cert\": "
+                                                            "\"tls.crt\", \"tls_key\": "
+                                                            "\"tls.key\"}")));
+    CHECK(cfg != NULL && cfg->strict_key_perms == 1); /* ... strictly, for a file */
+    sts_cfg_free(cfg);
+}
+
 /* The text between the first "```json" after @marker and the closing "```". */
 static char *doc_block(const char *doc, const char *marker)
 {
@@ -1565,7 +1689,8 @@ static void test_doc_examples(void)
         "\"relying_parties\"", "\"applies_to\"", "\"match\"", "\"clients\"", "\"client_id\"",
         "\"secret_hash\"", "\"audiences\"", "\"scopes\"", "\"token_types\"", "\"grant_types\"",
         "\"public_url\"", "\"additional_signing_keys\"", "\"key\"", "\"cert\"", "\"signing_alg\"",
-        "\"trusted_issuers\"", "\"kid\"", NULL};
+        "\"trusted_issuers\"", "\"kid\"", "\"tls_cert\"", "\"tls_key\"", "\"tls_ciphers\"",
+        "\"require_tls_for_password_text\"", NULL};
     char path[PATH_MAX + 32];
     char *doc, *example = NULL, *users = NULL, *embedded = NULL;
     sts_cfg_t *cfg;
@@ -1672,6 +1797,7 @@ int main(void)
     test_signing_alg();
     test_trusted_issuers();
     test_public_url();
+    test_server_tls();
     test_doc_examples();
     rm_dir();
     return sts_test_summary();

@@ -250,7 +250,9 @@ static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const
     req.applies_to = "https://evil.example.com/";
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_TARGET);
     req.applies_to = "https://rp.example.com/";
-    req.token_type = "urn:oasis:names:tc:SAML:1.0:assertion";
+    req.token_type = "http://docs.oasis-open.org/ws-sx/ws-secureconversation/200512/sct";
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
+    req.token_type = "urn:oasis:names:tc:SAML:1.1:assertion"; /* no such URI */
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
     req.token_type = NULL;
     req.key_type = STS_WST13_SYMMETRIC;
@@ -482,7 +484,9 @@ static void test_exchange(sts_engine_t *e, const sts_principal_t *alice, const c
     CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", "api.read  openid",
                    &x, &err) == STS_E_INVALID_SCOPE);
     CHECK(exchange(e, &client, subj, NULL, NULL, NULL, NULL, &x, &err) == STS_E_INVALID_TARGET);
-    CHECK(exchange(e, &client, subj, NULL, STS_TT_SAML1, "https://rp.example.com/", NULL, &x,
+    CHECK(exchange(e, &client, subj, NULL, STS_TT_SAML1, "https://rp.example.com/", "openid", &x,
+                   &err) == STS_E_INVALID_SCOPE);
+    CHECK(exchange(e, &client, subj, NULL, STS_TT_ID_TOKEN, "https://rp.example.com/", NULL, &x,
                    &err) == STS_E_INVALID_REQUEST);
     CHECK(exchange(e, alice, subj, NULL, NULL, "https://rp.example.com/", NULL, &x, &err) ==
           STS_E_AUTH_FAILED);
@@ -679,6 +683,231 @@ done:
     free(b64);
 }
 
+/* ---- SAML 1.1 through the whole lifecycle, on both faces' engine calls ---- */
+
+/* The store row of @id, kind and state, as "kind/state" ("?" when absent). */
+static long rows_where_id(const char *dir, const char *id, const char *cond)
+{
+    char where[256];
+    snprintf(where, sizeof(where), "id='%s' AND %s", id, cond);
+    return count_rows(dir, where);
+}
+
+static void test_saml11(sts_engine_t *e, const sts_principal_t *alice, const char *dir)
+{
+    sts_issue_req_t req = {"https://rp.example.com/", STS_TT_SAML11_URN, NULL, NULL, NULL};
+    sts_issued_t *t1 = NULL, *t2 = NULL, *x = NULL, *at = NULL, *s1 = NULL, *s1r = NULL;
+    xmlDocPtr d1 = NULL, d2 = NULL, dx = NULL;
+    sts_token_in_t in = {.node = NULL}, subj;
+    sts_verdict_t v = {.valid = 0};
+    sts_principal_t client;
+    sts_token_view_t *view = NULL;
+    char *b64 = NULL, *b64s = NULL;
+    sts_err_t err;
+    long rows;
+
+    /* Issue: both spellings, answered as requested; a SAML 1.1 row */
+    CHECK(sts_engine_issue(e, alice, &req, &t1, &err) == STS_OK);
+    if (t1 == NULL)
+        return;
+    CHECK(strcmp(t1->token_type, STS_TT_SAML11_URN) == 0);
+    CHECK(strncmp(t1->token, "<saml:Assertion ", 16) == 0 && strstr(t1->token, "<?xml") == NULL);
+    CHECK(strstr(t1->token, "AuthenticationMethod=\"" STS_SAML11_AM_PASSWORD "\"") != NULL);
+    CHECK(strstr(t1->token, "AttributeName=\"role\"") != NULL);
+    CHECK(rows_where_id(dir, t1->id, "kind=2 AND state=0 AND requester='alice'") == 1);
+    req.token_type = STS_TT_SAML11_WSS;
+    CHECK(sts_engine_issue(e, alice, &req, &x, &err) == STS_OK && x != NULL &&
+          strcmp(x->token_type, STS_TT_SAML11_WSS) == 0);
+    sts_issued_free(x);
+    x = NULL;
+
+    /* Validate: as an element (SOAP) and as base64url text (REST), the view
+     * says saml1; a tampered copy is invalid and changes nothing */
+    d1 = parse(t1);
+    in.node = d1 ? xmlDocGetRootElement(d1) : NULL;
+    CHECK(sts_engine_validate(e, alice, &in, &v, &err) == STS_OK && v.valid == 1 && v.view &&
+          strcmp(v.view->token_type, STS_TT_SAML1) == 0 && strcmp(v.view->subject, "alice") == 0 &&
+          strcmp(v.view->id, t1->id) == 0 && v.view->naudiences == 1 &&
+          strcmp(v.view->audiences[0], "https://rp.example.com/") == 0 &&
+          v.view->expires == t1->expires);
+    sts_verdict_clear(&v);
+    b64 = sts_b64url_encode((const unsigned char *)t1->token, t1->token_len);
+    {
+        sts_token_in_t tin = {.text = b64, .text_len = strlen(b64), .type = NULL};
+        CHECK(sts_engine_validate(e, alice, &tin, &v, &err) == STS_OK && v.valid == 1 && v.view &&
+              strcmp(v.view->token_type, STS_TT_SAML1) == 0);
+        sts_verdict_clear(&v);
+        tin.type = STS_TT_SAML1;
+        CHECK(sts_engine_validate(e, alice, &tin, &v, &err) == STS_OK && v.valid == 1);
+        sts_verdict_clear(&v);
+        tin.type = STS_TT_SAML2; /* declared as the other version */
+        CHECK(sts_engine_validate(e, alice, &tin, &v, &err) == STS_OK && v.valid == 0);
+    }
+    rows = count_rows(dir, "1");
+    {
+        char *copy = strdup(t1->token), *p = strstr(copy, ">alice<");
+        sts_xml_limits_t lim = {.max_depth = 64, .max_string = 65536, .max_size = 1 << 20};
+        if (p)
+            memcpy(p + 1, "alicf", 5);
+        CHECK(sts_xml_parse(copy, strlen(copy), &lim, &dx, NULL) == STS_OK);
+        sts_token_in_t fin = {.node = dx ? xmlDocGetRootElement(dx) : NULL};
+        CHECK(sts_engine_validate(e, alice, &fin, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(sts_engine_renew(e, alice, &fin, NULL, &x, &err) == STS_E_UNABLE_TO_RENEW);
+        CHECK(sts_engine_cancel(e, alice, &fin, &err) == STS_E_REQUEST_FAILED);
+        free(copy);
+    }
+    /* a SAML 2.0 TokenType for a SAML 1.1 renewal is not understood */
+    CHECK(sts_engine_renew(e, alice, &in, STS_TT_SAML2_URN, &x, &err) == STS_E_NOT_UNDERSTOOD);
+    CHECK(count_rows(dir, "1") == rows);
+
+    /* Renew: a SAML 1.1 successor, linked; the predecessor is no longer valid */
+    CHECK(sts_engine_renew(e, alice, &in, STS_TT_SAML11_WSS, &t2, &err) == STS_OK);
+    if (t2 == NULL)
+        goto done;
+    CHECK(strcmp(t2->token_type, STS_TT_SAML11_WSS) == 0 &&
+          strncmp(t2->token, "<saml:Assertion ", 16) == 0 && strcmp(t1->id, t2->id) != 0);
+    CHECK(rows_where_id(dir, t1->id, "state=1") == 1);
+    CHECK(rows_where_id(dir, t2->id, "kind=2 AND state=0") == 1);
+    {
+        char where[200];
+        snprintf(where, sizeof(where), "replaces='%s'", t1->id);
+        CHECK(rows_where_id(dir, t2->id, where) == 1);
+    }
+    CHECK(sts_engine_validate(e, alice, &in, &v, &err) == STS_OK && v.valid == 0 &&
+          strstr(v.reason, "renewed") != NULL);
+    CHECK(sts_engine_renew(e, alice, &in, NULL, &x, &err) == STS_E_UNABLE_TO_RENEW);
+
+    /* Cancel: idempotent; afterwards invalid, not renewable */
+    d2 = parse(t2);
+    in.node = d2 ? xmlDocGetRootElement(d2) : NULL;
+    CHECK(sts_engine_validate(e, alice, &in, &v, &err) == STS_OK && v.valid == 1);
+    sts_verdict_clear(&v);
+    CHECK(sts_engine_cancel(e, alice, &in, &err) == STS_OK);
+    CHECK(sts_engine_cancel(e, alice, &in, &err) == STS_OK);
+    CHECK(rows_where_id(dir, t2->id, "state=2") == 1);
+    CHECK(sts_engine_validate(e, alice, &in, &v, &err) == STS_OK && v.valid == 0 &&
+          strstr(v.reason, "cancelled") != NULL);
+    CHECK(sts_engine_renew(e, alice, &in, NULL, &x, &err) == STS_E_UNABLE_TO_RENEW);
+
+    /* Exchange saml1 -> access token: the assertion is the token's parent and bound */
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &client, &err) ==
+          STS_OK);
+    sts_issued_free(t1);
+    t1 = NULL;
+    free(b64);
+    req.token_type = STS_TT_SAML11_URN;
+    CHECK(sts_engine_issue(e, alice, &req, &t1, &err) == STS_OK);
+    if (t1 == NULL)
+        goto done;
+    b64 = sts_b64url_encode((const unsigned char *)t1->token, t1->token_len);
+    subj.node = NULL;
+    subj.text = b64;
+    subj.text_len = strlen(b64);
+    subj.type = STS_TT_SAML1;
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", NULL, &at, &err) ==
+          STS_OK);
+    if (at == NULL)
+        goto done;
+    view = view_of(e, &client, at);
+    CHECK(view != NULL && strcmp(view->subject, "alice") == 0 &&
+          strcmp(view->token_type, STS_TT_ACCESS_TOKEN) == 0 && view->scope == NULL);
+    sts_token_view_free(view);
+    view = NULL;
+    CHECK(at->expires <= t1->expires);
+    {
+        char where[200];
+        snprintf(where, sizeof(where), "parent='%s' AND kind=4", t1->id); /* its refresh token */
+        CHECK(count_rows(dir, where) == 1);
+    }
+    /* declared as saml2, or as a JWT: refused */
+    subj.type = STS_TT_SAML2;
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", NULL, &x, &err) ==
+          STS_E_INVALID_REQUEST);
+    subj.type = STS_TT_JWT;
+    CHECK(exchange(e, &client, subj, NULL, NULL, "https://api.example.com/", NULL, &x, &err) ==
+          STS_E_INVALID_REQUEST);
+    subj.type = STS_TT_SAML1;
+
+    /* Exchange access token -> saml1: one audience, no scope, no act; refusals store nothing */
+    rows = count_rows(dir, "1");
+    {
+        sts_exchange_req_t xr;
+        const char *two[] = {"https://rp.example.com/", "https://api.example.com/"};
+        memset(&xr, 0, sizeof(xr));
+        xr.subject = jwt_in(at, STS_TT_ACCESS_TOKEN);
+        xr.requested_token_type = STS_TT_SAML1;
+        xr.audiences = two;
+        xr.naudiences = 2;
+        CHECK(sts_engine_exchange(e, &client, &xr, &x, &err) == STS_E_INVALID_TARGET &&
+              strstr(err.pub, "SAML 1.1") != NULL);
+    }
+    CHECK(exchange(e, &client, jwt_in(at, STS_TT_ACCESS_TOKEN), NULL, STS_TT_SAML1,
+                   "https://rp.example.com/", "openid", &x, &err) == STS_E_INVALID_SCOPE);
+    CHECK(exchange(e, &client, jwt_in(at, STS_TT_ACCESS_TOKEN), &subj, STS_TT_SAML1,
+                   "https://rp.example.com/", NULL, &x, &err) == STS_E_INVALID_REQUEST);
+    CHECK(count_rows(dir, "1") == rows && x == NULL);
+    CHECK(exchange(e, &client, jwt_in(at, STS_TT_ACCESS_TOKEN), NULL, STS_TT_SAML1,
+                   "https://rp.example.com/", NULL, &s1, &err) == STS_OK);
+    if (s1 == NULL)
+        goto done;
+    CHECK(strcmp(s1->token_type, STS_TT_SAML1) == 0 && s1->refresh == NULL &&
+          strncmp(s1->token, "<saml:Assertion ", 16) == 0 && s1->expires <= t1->expires);
+    CHECK(strstr(s1->token, STS_SAML11_AM_UNSPECIFIED) != NULL);
+    {
+        char where[256];
+        snprintf(where, sizeof(where),
+                 "kind=2 AND parent='%s' AND requester='migration-tester' AND requester_kind=2 "
+                 "AND bound=%lld",
+                 at->id, (long long)t1->expires);
+        CHECK(rows_where_id(dir, s1->id, where) == 1);
+    }
+    b64s = sts_b64url_encode((const unsigned char *)s1->token, s1->token_len);
+    {
+        sts_token_in_t sin = {.text = b64s, .text_len = strlen(b64s), .type = NULL};
+        CHECK(sts_engine_validate(e, &client, &sin, &v, &err) == STS_OK && v.valid == 1 &&
+              v.view != NULL && strcmp(v.view->token_type, STS_TT_SAML1) == 0 &&
+              v.view->client_id != NULL && strcmp(v.view->client_id, "migration-tester") == 0);
+        sts_verdict_clear(&v);
+        /* alice renews it over SOAP (she is its subject): same kind, family and bound */
+        g_now += 60;
+        CHECK(sts_engine_renew(e, alice, &sin, NULL, &s1r, &err) == STS_OK);
+        g_now -= 60;
+        if (s1r != NULL) {
+            char where[256];
+            CHECK(strcmp(s1r->token_type, STS_TT_SAML11_URN) == 0 &&
+                  s1r->expires == t1->expires);
+            snprintf(where, sizeof(where),
+                     "kind=2 AND parent='%s' AND requester='migration-tester' AND bound=%lld",
+                     at->id, (long long)t1->expires);
+            CHECK(rows_where_id(dir, s1r->id, where) == 1);
+        }
+        /* an RFC 7009 revocation of the SAML 1.1 subject cancels its family */
+        CHECK(sts_engine_revoke(e, &client, &subj, &err) == STS_E_UNAUTHORIZED); /* alice's */
+        CHECK(sts_engine_cancel(e, alice, &subj, &err) == STS_OK);
+        CHECK(rows_where_id(dir, t1->id, "state=2") == 1);
+        CHECK(!valid_now(e, &client, at) && !valid_now(e, &client, at->refresh));
+        if (s1r != NULL)
+            CHECK(rows_where_id(dir, s1r->id, "state=2") == 1);
+        /* the client revokes what it obtained: its own SAML 1.1 assertion */
+        CHECK(sts_engine_revoke(e, &client, &sin, &err) == STS_OK);
+    }
+done:
+    if (d1)
+        xmlFreeDoc(d1);
+    if (d2)
+        xmlFreeDoc(d2);
+    if (dx)
+        xmlFreeDoc(dx);
+    sts_issued_free(t1);
+    sts_issued_free(t2);
+    sts_issued_free(x);
+    sts_issued_free(at);
+    sts_issued_free(s1);
+    sts_issued_free(s1r);
+    free(b64);
+    free(b64s);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
@@ -708,6 +937,7 @@ int main(void)
         test_lifecycle(e, &who, dir);
         test_exchange(e, &who, dir);
         test_exchange_bounds(e, cfg, &who, dir);
+        test_saml11(e, &who, dir);
     }
     sts_engine_free(e);
     sts_cfg_free(cfg);

@@ -1,12 +1,13 @@
 /*
  * test_saml.c - unit tests of src/token: sts_xml (hardened parse), sts_keys
- * (loading, per-thread keys) and sts_saml (issue, verify, wrapping attacks).
+ * (loading, per-thread keys) and sts_saml (SAML 2.0 and 1.1: issue, verify,
+ * wrapping attacks).
  * SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (c) 2026 the STS authors
  *
  * Keys are generated at run time in a mkdtemp() directory with the openssl
  * CLI, so the test does not depend on certs/. Interop is checked with the
- * xmlsec1 and samlsign CLIs and xmllint against the SAML 2.0 schema.
+ * xmlsec1 and samlsign CLIs and xmllint against the SAML 2.0 and 1.1 schemas.
  * Negative cases are re-signed with the trusted key where the point is the
  * profile check (not a digest mismatch), and assert on the reason.
  */
@@ -721,6 +722,8 @@ static void write_schema_catalog(void)
         "http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd";
     static const char xenc_url[] =
         "http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd";
+    /* where the SAML 1.1 schema imports XML-DSig from */
+    static const char dsig11_url[] = "http://www.w3.org/TR/xmldsig-core/xmldsig-core-schema.xsd";
     const char *dsig = "/usr/share/xml/xmltooling/xmldsig-core-schema.xsd";
     const char *xenc = "/usr/share/xml/xmltooling/xenc-schema.xsd";
     char *cat = path_of("catalog.xml"), *text = NULL;
@@ -764,8 +767,11 @@ static void write_schema_catalog(void)
                  "<uri name=\"%s\" uri=\"file://%s\"/>\n"
                  "<system systemId=\"%s\" uri=\"file://%s\"/>\n"
                  "<uri name=\"%s\" uri=\"file://%s\"/>\n"
+                 "<system systemId=\"%s\" uri=\"file://%s\"/>\n"
+                 "<uri name=\"%s\" uri=\"file://%s\"/>\n"
                  "</catalog>\n",
-                 dsig_url, dsig, dsig_url, dsig, xenc_url, xenc, xenc_url, xenc) < 0)
+                 dsig_url, dsig, dsig_url, dsig, xenc_url, xenc, xenc_url, xenc, dsig11_url, dsig,
+                 dsig11_url, dsig) < 0)
         abort();
     sts_test_write_file(cat, text);
     setenv("XML_CATALOG_FILES", cat, 1);
@@ -1359,6 +1365,544 @@ static void test_profile(sts_keys_t *keys)
 }
 
 /* ------------------------------------------------------------------------ */
+/* SAML 1.1: issue / verify, interop, tampering, wrapping, profile          */
+/* ------------------------------------------------------------------------ */
+
+#define SAML11_XSD "/usr/share/xml/opensaml/cs-sstc-schema-assertion-1.1.xsd"
+#define XMLSEC_SAML11                                                                              \
+    "xmlsec1 --verify --id-attr:AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"
+
+/* First saml1:Assertion in document order whose AssertionID is @id (NULL = any). */
+static xmlNodePtr find_assertion11(xmlNodePtr n, const char *id)
+{
+    for (; n != NULL; n = n->next) {
+        if (sts_xml_is(n, STS_NS_SAML1, "Assertion")) {
+            xmlChar *v = xmlGetNoNsProp(n, BAD_CAST "AssertionID");
+            int match = id == NULL || (v != NULL && strcmp((char *)v, id) == 0);
+            xmlFree(v);
+            if (match)
+                return n;
+        }
+        xmlNodePtr r = find_assertion11(n->children, id);
+        if (r != NULL)
+            return r;
+    }
+    return NULL;
+}
+
+/* Parses @xml and verifies the SAML 1.1 assertion @id (NULL = first) with @keys. */
+static sts_errc_t verify_str11(sts_keys_t *keys, const char *xml, const char *id,
+                               sts_saml_info_t **info, sts_err_t *e)
+{
+    xmlDocPtr doc = NULL;
+    sts_errc_t rc;
+
+    *info = NULL;
+    sts_err_clear(e);
+    rc = parse_token(xml, &doc, e);
+    if (rc != STS_OK) {
+        fprintf(stderr, "parse failed: %s\n", e->detail);
+        return rc;
+    }
+    rc = sts_saml11_verify(keys, find_assertion11(doc->children, id), info, e);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+static char *issue11(sts_keys_t *keys, char id[STS_SAML_ID_MAX])
+{
+    sts_saml_params_t p = base_params();
+    sts_err_t e;
+    char *xml = NULL;
+    size_t len = 0;
+    char idbuf[STS_SAML_ID_MAX];
+
+    p.authn_context = STS_SAML11_AM_PASSWORD;
+    if (sts_saml11_issue(keys, &p, &xml, &len, id != NULL ? id : idbuf, &e) != STS_OK) {
+        fprintf(stderr, "SAML 1.1 issue failed: %s\n", e.detail);
+        return NULL;
+    }
+    return xml;
+}
+
+/* xmlsec1, samlsign and the SAML 1.1 schema accept @xml and refuse a tampered copy. */
+static void check_cli11(const char *xml, const char *name, const char *crt_name)
+{
+    char *file = path_of(name), *crt = path_of(crt_name), *badf = path_of("tampered11.xml");
+    char *bad;
+
+    CHECK(sts_test_write_file(file, xml) == 0);
+    CHECK(sts_test_run(XMLSEC_SAML11 " --pubkey-cert-pem %s %s >/dev/null 2>&1", crt, file) == 0);
+    CHECK(sts_test_run("samlsign -c %s -f %s >/dev/null 2>&1", crt, file) == 0);
+    CHECK(sts_test_run("xmllint --noout --nonet --schema " SAML11_XSD " %s >/dev/null 2>&1",
+                       file) == 0);
+    bad = replace1(xml, "Issuer=\"https://sts.example/\"", "Issuer=\"https://sts.example.evil/\"");
+    CHECK(bad != NULL && sts_test_write_file(badf, bad) == 0);
+    CHECK(sts_test_run(XMLSEC_SAML11 " --pubkey-cert-pem %s %s >/dev/null 2>&1", crt, badf) != 0);
+    CHECK(sts_test_run("samlsign -c %s -f %s >/dev/null 2>&1", crt, badf) != 0);
+    free(bad);
+    /* the schema check is not vacuous */
+    bad = replace1(xml, " MinorVersion=\"1\"", " MinorVersion=\"1\" Foo=\"x\"");
+    CHECK(bad != NULL && sts_test_write_file(badf, bad) == 0);
+    CHECK(sts_test_run("xmllint --noout --nonet --schema " SAML11_XSD " %s >/dev/null 2>&1",
+                       badf) == 3);
+    free(bad);
+    free(badf);
+    free(file);
+    free(crt);
+}
+
+static void test_saml11_roundtrip(sts_keys_t *keys, const char *label, const char *crt_name)
+{
+    static const sts_saml_attr_t attrs[] = {
+        {"role", g_roles, 2}, {"empty", NULL, 0}, {"displayName", g_names, 1}};
+    sts_saml_params_t p = base_params();
+    sts_saml_info_t *info = NULL;
+    sts_err_t e;
+    char id[STS_SAML_ID_MAX] = "x";
+    char *xml = (char *)1, name[64];
+    size_t len = 0;
+
+    p.attrs = attrs;
+    p.nattrs = 3;
+    p.authn_context = STS_SAML11_AM_PASSWORD;
+    CHECK(sts_saml11_issue(keys, &p, &xml, &len, id, &e) == STS_OK);
+    if (xml == NULL || xml == (char *)1)
+        return;
+    CHECK(strlen(xml) == len);
+    CHECK(strlen(id) == 33 && id[0] == '_' && strspn(id + 1, "0123456789abcdef") == 32);
+    CHECK(strncmp(xml, "<saml:Assertion xmlns:saml=\"" STS_NS_SAML1 "\" xmlns:ds=\"" STS_NS_DS
+                       "\" MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\"",
+                  119) == 0);
+    CHECK(strstr(xml, "<?xml") == NULL);
+    {
+        const char *gt = strchr(xml, '>');
+        CHECK(gt != NULL && strstr(gt, "xmlns") == NULL); /* namespaces on the root only */
+    }
+    CHECK(strstr(xml, " Issuer=\"https://sts.example/\" "
+                      "IssueInstant=\"2026-01-02T03:04:05.000Z\"") != NULL);
+    /* schema order: Conditions, statements, ds:Signature last */
+    CHECK(strstr(xml, "\"><saml:Conditions NotBefore=\"2026-01-02T03:03:05.000Z\" "
+                      "NotOnOrAfter=\"2026-01-02T03:09:05.000Z\">"
+                      "<saml:AudienceRestrictionCondition>"
+                      "<saml:Audience>https://rp.example/</saml:Audience>") != NULL);
+    CHECK(strstr(xml, "<saml:AuthenticationStatement AuthenticationMethod=\"" STS_SAML11_AM_PASSWORD
+                      "\" AuthenticationInstant=\"2026-01-02T03:03:55.000Z\"><saml:Subject>") !=
+          NULL);
+    CHECK(count_str(xml, "<saml:Subject>") == 2 &&
+          count_str(xml, "<saml:ConfirmationMethod>" STS_SAML11_CM_BEARER
+                         "</saml:ConfirmationMethod>") == 2);
+    CHECK(strstr(xml, "</saml:AuthenticationStatement><saml:AttributeStatement><saml:Subject>"
+                      "<saml:NameIdentifier") != NULL);
+    CHECK(strstr(xml, "<saml:Attribute AttributeName=\"role\" AttributeNamespace=\""
+                      STS_SAML11_ATTR_NAMESPACE "\"><saml:AttributeValue>admin<") != NULL);
+    CHECK(strstr(xml, "users &amp; &lt;friends&gt;") != NULL);
+    CHECK(strstr(xml, "AttributeName=\"empty\"") == NULL); /* no value: left out */
+    CHECK(strstr(xml, "</saml:AttributeStatement><ds:Signature>") != NULL);
+    CHECK(len > 40 && strcmp(xml + len - 32, "</ds:Signature></saml:Assertion>") == 0);
+    {
+        char ref[STS_SAML_ID_MAX + 32];
+        snprintf(ref, sizeof(ref), "<ds:Reference URI=\"#%s\">", id);
+        CHECK(strstr(xml, ref) != NULL);
+    }
+    CHECK(strstr(xml, sts_keys_is_ec(keys) ? STS_DS_ALG_ECDSA_SHA256 : STS_DS_ALG_RSA_SHA256));
+
+    CHECK(verify_str11(keys, xml, NULL, &info, &e) == STS_OK);
+    if (info != NULL) {
+        CHECK(strcmp(info->id, id) == 0);
+        CHECK(strcmp(info->issuer, p.issuer) == 0);
+        CHECK(strcmp(info->subject, p.subject) == 0);
+        CHECK(info->naudiences == 1 && strcmp(info->audiences[0], p.audience) == 0);
+        CHECK(info->issue_instant == T0);
+        CHECK(info->not_before == p.not_before && info->not_on_or_after == p.not_on_or_after);
+    } else {
+        fprintf(stderr, "%s SAML 1.1 verify: %s\n", label, e.detail);
+    }
+    sts_saml_info_free(info);
+    info = NULL;
+    /* the versions do not stand in for each other */
+    CHECK_ERR(verify_str(keys, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+              "not a saml2:Assertion");
+    {
+        char *v2 = issue(keys, NULL);
+        CHECK_ERR(verify_str11(keys, v2, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+                  "not a saml1:Assertion");
+        free(v2);
+    }
+    /* the document is left as it was */
+    {
+        xmlDocPtr doc = NULL;
+        CHECK(parse_token(xml, &doc, &e) == STS_OK);
+        CHECK(sts_saml11_verify(keys, xmlDocGetRootElement(doc), &info, &e) == STS_OK);
+        CHECK(doc->ids == NULL && xmlGetID(doc, BAD_CAST id) == NULL);
+        sts_saml_info_free(info);
+        info = NULL;
+        xmlFreeDoc(doc);
+    }
+    snprintf(name, sizeof(name), "%s_assertion11.xml", label);
+    check_cli11(xml, name, crt_name);
+    free(xml);
+
+    /* no attribute with a value: no AttributeStatement; unspecified method; no audience */
+    p.attrs = attrs + 1; /* "empty" only */
+    p.nattrs = 1;
+    p.audience = NULL;
+    p.authn_context = NULL;
+    CHECK(sts_saml11_issue(keys, &p, &xml, &len, id, &e) == STS_OK);
+    CHECK(strstr(xml, "AttributeStatement") == NULL && strstr(xml, "AudienceRestriction") == NULL);
+    CHECK(strstr(xml, "AuthenticationMethod=\"" STS_SAML11_AM_UNSPECIFIED "\"") != NULL);
+    CHECK(verify_str11(keys, xml, NULL, &info, &e) == STS_OK && info != NULL &&
+          info->naudiences == 0);
+    sts_saml_info_free(info);
+    info = NULL;
+    snprintf(name, sizeof(name), "%s_noattr11.xml", label);
+    check_cli11(xml, name, crt_name);
+    free(xml);
+    /* bad parameters are refused as for SAML 2.0 */
+    p = base_params();
+    p.subject = "bad\x01name";
+    xml = (char *)1;
+    CHECK_ERR(sts_saml11_issue(keys, &p, &xml, &len, id, &e), STS_E_INVALID_REQUEST, e, "subject");
+    CHECK(xml == NULL && id[0] == '\0');
+}
+
+/* The assertion without its root namespace declarations (they go on ancestors). */
+static char *strip_root_ns11(const char *xml)
+{
+    char *a = replace1(xml, " xmlns:saml=\"" STS_NS_SAML1 "\"", "");
+    char *b = a != NULL ? replace1(a, " xmlns:ds=\"" STS_NS_DS "\"", "") : NULL;
+    free(a);
+    return b;
+}
+
+static char *wrap11(const char *inner_xml)
+{
+    char *out = NULL;
+    if (asprintf(&out,
+                 "<soap:Envelope xmlns:soap=\"" STS_NS_SOAP12 "\" xmlns:wst=\"" STS_NS_WST13
+                 "\" xmlns:wsu=\"" STS_NS_WSU "\" xmlns:saml=\"" STS_NS_SAML1
+                 "\" xmlns:ds=\"" STS_NS_DS
+                 "\"><soap:Header/><soap:Body><wst:RequestSecurityToken><wst:ValidateTarget>%s"
+                 "</wst:ValidateTarget></wst:RequestSecurityToken></soap:Body></soap:Envelope>",
+                 inner_xml) < 0)
+        abort();
+    return out;
+}
+
+/* Re-signs @xml (a SAML 1.1 assertion, its ds:Signature removed) with @keys;
+ * @first puts the signature first instead of last, @two_refs adds a second
+ * Reference, @incl uses inclusive C14N, @sha1 a SHA-1 digest. */
+static char *resign11(sts_keys_t *keys, const char *xml, int first, int two_refs, int incl,
+                      int sha1)
+{
+    xmlDocPtr doc = NULL;
+    xmlNodePtr root, old, sig, ref, ki;
+    xmlSecDSigCtxPtr ctx;
+    xmlBufferPtr buf;
+    xmlChar *id;
+    char uri[STS_SAML_ID_MAX + 2], *out = NULL;
+    sts_err_t e;
+
+    if (parse_token(xml, &doc, &e) != STS_OK)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    old = xmlSecFindChild(root, BAD_CAST "Signature", BAD_CAST STS_NS_DS);
+    if (old != NULL) {
+        xmlUnlinkNode(old);
+        xmlFreeNode(old);
+    }
+    id = xmlGetNoNsProp(root, BAD_CAST "AssertionID");
+    xmlAddID(NULL, doc, id, xmlHasNsProp(root, BAD_CAST "AssertionID", NULL));
+    snprintf(uri, sizeof(uri), "#%s", (char *)id);
+    sig = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId,
+                                          sts_keys_is_ec(keys) ? xmlSecTransformEcdsaSha256Id
+                                                               : xmlSecTransformRsaSha256Id,
+                                          NULL, BAD_CAST "ds");
+    if (first)
+        xmlAddPrevSibling(xmlSecGetNextElementNode(root->children), sig);
+    else
+        xmlAddChild(root, sig);
+    for (int r = 0; r < (two_refs ? 2 : 1); r++) {
+        ref = xmlSecTmplSignatureAddReference(
+            sig, sha1 ? xmlSecTransformSha1Id : xmlSecTransformSha256Id, NULL, BAD_CAST uri, NULL);
+        xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId);
+        xmlSecTmplReferenceAddTransform(ref, incl ? xmlSecTransformInclC14NId
+                                                  : xmlSecTransformExclC14NId);
+    }
+    ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL);
+    xmlSecTmplKeyInfoAddX509Data(ki);
+    ctx = xmlSecDSigCtxCreate(NULL);
+    ctx->signKey = sts_keys_thread_key(keys);
+    if (xmlSecDSigCtxSign(ctx, sig) >= 0) {
+        buf = xmlBufferCreate();
+        xmlNodeDump(buf, doc, root, 0, 0);
+        out = strdup((const char *)xmlBufferContent(buf));
+        xmlBufferFree(buf);
+    } else {
+        fprintf(stderr, "resign11: xmlSecDSigCtxSign failed\n");
+    }
+    ctx->signKey = NULL;
+    xmlSecDSigCtxDestroy(ctx);
+    xmlFree(id);
+    xmlFreeDoc(doc);
+    return out;
+}
+
+static void test_saml11_tamper(void)
+{
+    sts_saml_info_t *info = NULL;
+    sts_err_t e;
+    char id[STS_SAML_ID_MAX];
+    char *xml = issue11(g_rsa, id), *bad, *s;
+
+    if (xml == NULL)
+        return;
+    /* any changed byte: digest mismatch */
+    bad = replace1(xml, ">admin<", ">root!<");
+    CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    CHECK(info == NULL);
+    free(bad);
+    bad = replace1(xml, ">alice@example.com", ">mallory@example.com"); /* first Subject */
+    CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    free(bad);
+    bad = replace1(xml, "Issuer=\"https://sts.example/\"", "Issuer=\"https://idp.evil/\"");
+    CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    free(bad);
+    {
+        char *sv = between(xml, "<ds:SignatureValue>", "</ds:SignatureValue>");
+        char *flipped = sv != NULL ? strdup(sv) : NULL;
+        if (flipped != NULL)
+            flipped[5] = flipped[5] == 'A' ? 'B' : 'A';
+        bad = flipped != NULL ? replace1(xml, sv, flipped) : NULL;
+        CHECK(bad != NULL);
+        if (bad != NULL)
+            CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+                      "mismatch");
+        free(bad);
+        free(sv);
+        free(flipped);
+    }
+    /* wrong key, wrong key type, attacker key with our certificate */
+    CHECK_ERR(verify_str11(g_evil, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    CHECK_ERR(verify_str11(g_ec, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+              "signature method");
+    {
+        char *evil = issue11(g_evil, NULL);
+        char *ours = between(xml, "<ds:X509Certificate>", "</ds:X509Certificate>");
+        char *theirs = evil ? between(evil, "<ds:X509Certificate>", "</ds:X509Certificate>") : NULL;
+        char *mixed = ours && theirs ? replace1(evil, theirs, ours) : NULL;
+        CHECK(evil != NULL && verify_str11(g_evil, evil, NULL, &info, &e) == STS_OK);
+        sts_saml_info_free(info);
+        info = NULL;
+        CHECK(mixed != NULL);
+        if (mixed != NULL)
+            CHECK_ERR(verify_str11(g_rsa, mixed, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+                      "mismatch");
+        free(evil);
+        free(ours);
+        free(theirs);
+        free(mixed);
+    }
+    /* structure */
+    bad = cut(xml, "<ds:Signature>", "</ds:Signature>");
+    CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "unsigned");
+    free(bad);
+    bad = replace1(xml, "MinorVersion=\"1\"", "MinorVersion=\"0\"");
+    CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "MinorVersion");
+    free(bad);
+    {
+        char from[96], to[128];
+        snprintf(from, sizeof(from), "AssertionID=\"%s\"", id);
+        snprintf(to, sizeof(to), "AssertionID=\"%s&apos;)or(&apos;\"", id);
+        bad = replace1(xml, from, to);
+        CHECK_ERR(verify_str11(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+                  "malformed AssertionID");
+        free(bad);
+    }
+
+    /* re-signed with the trusted key after bending the profile or the content */
+    s = resign11(g_rsa, xml, 0, 0, 0, 0); /* the harness itself */
+    CHECK(s != NULL && verify_str11(g_rsa, s, NULL, &info, &e) == STS_OK);
+    sts_saml_info_free(info);
+    info = NULL;
+    free(s);
+    s = resign11(g_rsa, xml, 1, 0, 0, 0);
+    CHECK_ERR(verify_str11(g_rsa, s, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "the last one");
+    free(s);
+    s = resign11(g_rsa, xml, 0, 1, 0, 0);
+    CHECK_ERR(verify_str11(g_rsa, s, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "2 References");
+    free(s);
+    s = resign11(g_rsa, xml, 0, 0, 1, 0);
+    CHECK_ERR(verify_str11(g_rsa, s, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "transforms");
+    free(s);
+    s = resign11(g_rsa, xml, 0, 0, 0, 1);
+    CHECK_ERR(verify_str11(g_rsa, s, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "digest method");
+    free(s);
+    /* the two statements name different subjects: ambiguous, refused even when signed */
+    {
+        const char *second = strstr(xml, "<saml:AttributeStatement>");
+        char *tail = second ? replace1(second, ">alice@example.com", ">admin@example.com") : NULL;
+        char *both = NULL;
+        if (tail != NULL && asprintf(&both, "%.*s%s", (int)(second - xml), xml, tail) < 0)
+            abort();
+        s = both ? resign11(g_rsa, both, 0, 0, 0, 0) : NULL;
+        CHECK(s != NULL);
+        if (s != NULL)
+            CHECK_ERR(verify_str11(g_rsa, s, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+                      "different subjects");
+        free(s);
+        free(both);
+        free(tail);
+    }
+    /* a statement without NameIdentifier */
+    {
+        char *t = cut(xml, "<saml:NameIdentifier", "</saml:NameIdentifier>");
+        s = t ? resign11(g_rsa, t, 0, 0, 0, 0) : NULL;
+        CHECK(s != NULL);
+        if (s != NULL)
+            CHECK_ERR(verify_str11(g_rsa, s, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+                      "NameIdentifier");
+        free(s);
+        free(t);
+    }
+    free(xml);
+}
+
+static void test_saml11_wrapping(void)
+{
+    sts_saml_info_t *info = NULL;
+    sts_err_t e;
+    char id[STS_SAML_ID_MAX], from[STS_SAML_ID_MAX + 16];
+    char *xml = issue11(g_rsa, id), *bare, *doc, *inner = NULL, *forged, *t;
+
+    if (xml == NULL)
+        return;
+    snprintf(from, sizeof(from), "AssertionID=\"%s\"", id);
+    bare = strip_root_ns11(xml);
+    CHECK(bare != NULL && strstr(bare, "xmlns") == NULL);
+
+    /* in place, namespaces declared on ancestors: valid */
+    doc = wrap11(bare);
+    CHECK(verify_str11(g_rsa, doc, id, &info, &e) == STS_OK && info != NULL &&
+          strcmp(info->subject, "alice@example.com <&>") == 0);
+    sts_saml_info_free(info);
+    info = NULL;
+    free(doc);
+
+    /* another element of the document carries the same ID (wsu:Id) */
+    if (asprintf(&inner, "<x:Other xmlns:x=\"urn:x\" wsu:Id=\"%s\"/>%s", id, bare) < 0)
+        abort();
+    doc = wrap11(inner);
+    CHECK_ERR(verify_str11(g_rsa, doc, id, &info, &e), STS_E_INVALID_TOKEN, e, "not unique");
+    free(doc);
+    free(inner);
+    inner = NULL;
+
+    /* the forged content: another subject in both statements, no signature */
+    t = cut(bare, "<ds:Signature>", "</ds:Signature>");
+    forged = t ? replace1(t, ">alice@example.com", ">admin@example.com") : NULL;
+    free(t);
+    t = forged ? replace1(forged, ">alice@example.com", ">admin@example.com") : NULL;
+    free(forged);
+    forged = t;
+    CHECK(forged != NULL);
+    if (forged == NULL)
+        goto done;
+
+    /* XSW: the signed original inside the Advice of a forged assertion with
+     * another AssertionID: refused as a nested assertion */
+    {
+        char *outer = replace1(forged, from, "AssertionID=\"_evil\"");
+        char *adv = NULL, *x;
+        if (asprintf(&adv, "</saml:Conditions><saml:Advice>%s</saml:Advice>", bare) < 0)
+            abort();
+        x = replace1(outer, "</saml:Conditions>", adv);
+        doc = wrap11(x);
+        CHECK_ERR(verify_str11(g_rsa, doc, "_evil", &info, &e), STS_E_INVALID_TOKEN, e,
+                  "nested assertion");
+        CHECK(info == NULL);
+        free(doc);
+        free(x);
+        /* the forged assertion carries the original's signature (Reference
+         * "#<signed ID>") and the unsigned original follows it */
+        char *sig = between(bare, "</saml:AttributeStatement>", "</saml:Assertion>");
+        char *withsig = NULL, *orig_unsigned = cut(bare, "<ds:Signature>", "</ds:Signature>");
+        if (asprintf(&withsig, "%s</saml:Assertion>", sig) < 0)
+            abort();
+        x = replace1(outer, "</saml:Assertion>", withsig);
+        free(inner);
+        if (asprintf(&inner, "%s%s", x, orig_unsigned) < 0)
+            abort();
+        doc = wrap11(inner);
+        CHECK_ERR(verify_str11(g_rsa, doc, "_evil", &info, &e), STS_E_INVALID_TOKEN, e,
+                  "Reference URI is not the assertion ID");
+        CHECK_ERR(verify_str11(g_rsa, doc, id, &info, &e), STS_E_INVALID_TOKEN, e, "unsigned");
+        free(doc);
+        free(inner);
+        inner = NULL;
+        free(x);
+        free(sig);
+        free(withsig);
+        free(orig_unsigned);
+        free(adv);
+        free(outer);
+    }
+    /* a forged assertion with the SAME AssertionID next to the signed one,
+     * in either order: refused whichever node is verified */
+    if (asprintf(&inner, "%s%s", forged, bare) < 0)
+        abort();
+    doc = wrap11(inner);
+    {
+        xmlDocPtr d = NULL;
+        CHECK(parse_token(doc, &d, &e) == STS_OK);
+        xmlNodePtr first = find_assertion11(d->children, id), second = NULL;
+        for (xmlNodePtr n = first != NULL ? first->next : NULL; n != NULL; n = n->next)
+            if (sts_xml_is(n, STS_NS_SAML1, "Assertion"))
+                second = n;
+        CHECK(first != NULL && second != NULL);
+        CHECK_ERR(sts_saml11_verify(g_rsa, first, &info, &e), STS_E_INVALID_TOKEN, e,
+                  "not unique");
+        CHECK_ERR(sts_saml11_verify(g_rsa, second, &info, &e), STS_E_INVALID_TOKEN, e,
+                  "not unique");
+        CHECK(d->ids == NULL);
+        xmlFreeDoc(d);
+    }
+    free(doc);
+    free(inner);
+    if (asprintf(&inner, "%s<Extensions xmlns=\"urn:x\">%s</Extensions>", bare, forged) < 0)
+        abort();
+    doc = wrap11(inner);
+    CHECK_ERR(verify_str11(g_rsa, doc, id, &info, &e), STS_E_INVALID_TOKEN, e, "not unique");
+    free(doc);
+    free(inner);
+    /* the original hidden in a ds:Object of the forged one's signature, same ID */
+    {
+        char *sig = between(bare, "</saml:AttributeStatement>", "</saml:Assertion>");
+        char *orig_unsigned = cut(bare, "<ds:Signature>", "</ds:Signature>");
+        char *obj = NULL, *sig_obj, *x;
+        if (asprintf(&obj, "<ds:Object>%s</ds:Object></ds:Signature>", orig_unsigned) < 0)
+            abort();
+        sig_obj = replace1(sig, "</ds:Signature>", obj);
+        if (asprintf(&inner, "%s</saml:Assertion>", sig_obj) < 0)
+            abort();
+        x = replace1(forged, "</saml:Assertion>", inner);
+        doc = wrap11(x);
+        CHECK_ERR(verify_str11(g_rsa, doc, id, &info, &e), STS_E_INVALID_TOKEN, e, "not unique");
+        free(doc);
+        free(x);
+        free(inner);
+        free(sig_obj);
+        free(obj);
+        free(orig_unsigned);
+        free(sig);
+    }
+    free(forged);
+done:
+    free(bare);
+    free(xml);
+}
+
+/* ------------------------------------------------------------------------ */
 /* concurrency                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -1473,6 +2017,10 @@ int main(void)
     test_wrapping();
     test_profile(g_rsa);
     test_profile(g_ec);
+    test_saml11_roundtrip(g_rsa, "rsa", "rsa.crt");
+    test_saml11_roundtrip(g_ec, "ec", "ec.crt");
+    test_saml11_tamper();
+    test_saml11_wrapping();
     test_concurrency();
 
     sts_keys_free(g_rsa);
