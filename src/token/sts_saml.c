@@ -815,6 +815,26 @@ cleanup:
     return rc;
 }
 
+/* Conditions (SAML 2.0 or 1.1, by @ns): the time window and every Audience
+ * of every @restriction element. */
+static sts_errc_t read_conditions(xmlNodePtr conditions, const char *ns, const char *restriction,
+                                  sts_saml_info_t *info, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+
+    STS_CHECK(time_attr(conditions, "NotBefore", 0, &info->not_before, err));
+    STS_CHECK(time_attr(conditions, "NotOnOrAfter", 0, &info->not_on_or_after, err));
+    for (xmlNodePtr ar = sts_xml_first_elem(conditions); ar != NULL; ar = sts_xml_next_elem(ar)) {
+        if (!sts_xml_is(ar, ns, restriction))
+            continue;
+        for (xmlNodePtr a = sts_xml_first_elem(ar); a != NULL; a = sts_xml_next_elem(a))
+            if (sts_xml_is(a, ns, "Audience"))
+                STS_CHECK(add_audience(info, a, err));
+    }
+cleanup:
+    return rc;
+}
+
 /* Reads what the caller may use, from the children of the verified node only. */
 static sts_errc_t read_info(xmlNodePtr assertion, const char *id, sts_saml_info_t **out,
                             sts_err_t *err)
@@ -852,18 +872,8 @@ static sts_errc_t read_info(xmlNodePtr assertion, const char *id, sts_saml_info_
     STS_FAIL_IF(nname != 1, err, STS_E_INVALID_TOKEN, "%d NameID elements", nname);
     STS_CHECK(leaf_text(nameid, "NameID", 1, &info->subject, err));
 
-    if (conditions != NULL) {
-        STS_CHECK(time_attr(conditions, "NotBefore", 0, &info->not_before, err));
-        STS_CHECK(time_attr(conditions, "NotOnOrAfter", 0, &info->not_on_or_after, err));
-        for (xmlNodePtr ar = sts_xml_first_elem(conditions); ar != NULL;
-             ar = sts_xml_next_elem(ar)) {
-            if (!sts_xml_is(ar, STS_NS_SAML2, "AudienceRestriction"))
-                continue;
-            for (xmlNodePtr a = sts_xml_first_elem(ar); a != NULL; a = sts_xml_next_elem(a))
-                if (sts_xml_is(a, STS_NS_SAML2, "Audience"))
-                    STS_CHECK(add_audience(info, a, err));
-        }
-    }
+    if (conditions != NULL)
+        STS_CHECK(read_conditions(conditions, STS_NS_SAML2, "AudienceRestriction", info, err));
     *out = info;
     info = NULL;
 
@@ -939,18 +949,9 @@ static sts_errc_t read_info11(xmlNodePtr assertion, const char *id, sts_saml_inf
     }
     STS_FAIL_IF(nstmt == 0, err, STS_E_INVALID_TOKEN, "no subject statement");
     STS_FAIL_IF(ncond > 1, err, STS_E_INVALID_TOKEN, "%d Conditions elements", ncond);
-    if (conditions != NULL) {
-        STS_CHECK(time_attr(conditions, "NotBefore", 0, &info->not_before, err));
-        STS_CHECK(time_attr(conditions, "NotOnOrAfter", 0, &info->not_on_or_after, err));
-        for (xmlNodePtr ar = sts_xml_first_elem(conditions); ar != NULL;
-             ar = sts_xml_next_elem(ar)) {
-            if (!sts_xml_is(ar, STS_NS_SAML1, "AudienceRestrictionCondition"))
-                continue;
-            for (xmlNodePtr a = sts_xml_first_elem(ar); a != NULL; a = sts_xml_next_elem(a))
-                if (sts_xml_is(a, STS_NS_SAML1, "Audience"))
-                    STS_CHECK(add_audience(info, a, err));
-        }
-    }
+    if (conditions != NULL)
+        STS_CHECK(read_conditions(conditions, STS_NS_SAML1, "AudienceRestrictionCondition", info,
+                                  err));
     *out = info;
     info = NULL;
 
@@ -973,6 +974,7 @@ static int version_ok(xmlNodePtr assertion, int v2)
     xmlFree(b);
     return ok;
 }
+
 
 /* Both versions: the same checks, by ID attribute and signature position. */
 static sts_errc_t verify_assertion(sts_keys_t *keys, xmlNodePtr assertion, int v2,
