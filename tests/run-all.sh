@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The README's test command: install dependencies, check that generated/ is
 # fresh, build, and run every test (unit + integration) under ctest; then
-# build the libFuzzer targets (clang, ASan + UBSan) and run each for a short
-# smoke time from its seeds (STS_FUZZ_SECONDS, default 20; 0 skips them).
+# the whole suite again in an ASan + UBSan build (STS_SANITIZE_RUN=0 skips
+# it); then build the libFuzzer targets (clang, ASan + UBSan) and run each
+# for a short smoke time from its seeds (STS_FUZZ_SECONDS, default 20; 0
+# skips them).
 set -eu
 cd "$(dirname "$0")/.."
 ./tests/deps.sh
@@ -11,6 +13,12 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
 (cd build && ctest --output-on-failure -j2)
+
+if [ "${STS_SANITIZE_RUN:-1}" != 0 ]; then
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSTS_SANITIZE=ON
+    cmake --build build-asan -j"$(nproc)"
+    (cd build-asan && ctest --output-on-failure -j2)
+fi
 
 fuzz_seconds=${STS_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" -gt 0 ]; then
