@@ -424,6 +424,28 @@ class RestEndpointsTest(RestBase):
                                                        requested_token_type=L.TT_JWT),
                               400, "invalid_request")
 
+    def test_no_secret_in_the_log(self):
+        """After token exchanges, introspection and revocation with the demo
+        client, the server log holds no token, secret or Basic credentials (every
+        test class checks its whole log the same way when its server stops);
+        the checker itself finds each kind of secret it looks for."""
+        doc = self.access_from_saml(audience=L.RP_API, scope="api.read")
+        self.assertActive(doc["access_token"])
+        L.rest_post(self.srv, "/revoke", {"token": doc["refresh_token"]})
+        self.assertEqual(L.secrets_in_log(self.srv.log_text()), [])
+        a, _ = self.soap_saml()
+        samples = {
+            "the demo password": b"user alice password wonderland",
+            "the demo client secret": b"client_secret=s3cret",
+            "HTTP Basic credentials": b"Authorization: Basic bWlncmF0aW9uLXRlc3RlcjpzM2NyZXQ=",
+            "a JWT": doc["access_token"].encode(),
+            "a SAML assertion": a if isinstance(a, bytes) else a.encode(),
+            "a private key": b"-----BEGIN PRIVATE KEY-----",
+        }
+        for name, sample in samples.items():
+            with self.subTest(secret=name):
+                self.assertIn(name, L.secrets_in_log(b"log line: " + sample))
+
     # ---- revocation ---------------------------------------------------------------
 
     def test_revoke_access_token(self):
