@@ -132,6 +132,24 @@ static int set_time_prop(xmlNodePtr node, const char *name, time_t t)
                : -1;
 }
 
+/* Conditions (SAML 2.0 or 1.1, by @saml) with the time window and, when
+ * there is one, the audience inside a @restriction element. 0 or -1. */
+static int add_conditions(xmlNodePtr root, xmlNsPtr saml, const char *restriction,
+                          const sts_saml_params_t *p)
+{
+    xmlNodePtr cond = xmlNewChild(root, saml, BAD_CAST "Conditions", NULL), ar;
+
+    if (cond == NULL || set_time_prop(cond, "NotBefore", p->not_before) != 0 ||
+        set_time_prop(cond, "NotOnOrAfter", p->not_on_or_after) != 0)
+        return -1;
+    if (p->audience == NULL || p->audience[0] == '\0')
+        return 0;
+    ar = xmlNewChild(cond, saml, BAD_CAST restriction, NULL);
+    if (ar == NULL || xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
+        return -1;
+    return 0;
+}
+
 /* Make every ds:* node of the signature template use the ds namespace
  * declared on the assertion root and drop the template's own declaration,
  * so that all namespaces are declared on the root (exc-c14n is unaffected). */
@@ -203,7 +221,7 @@ cleanup:
 static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, const char *id,
                                   xmlNsPtr *ds_out)
 {
-    xmlNodePtr root, issuer, subj, sc, scd, cond, ar, authn, actx, as, attr, n;
+    xmlNodePtr root, issuer, subj, sc, scd, authn, actx, as, attr, n;
     xmlNsPtr saml, xs = NULL, xsi = NULL;
 
     root = xmlNewDocNode(doc, NULL, BAD_CAST "Assertion", NULL);
@@ -241,16 +259,8 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     if (scd == NULL || set_time_prop(scd, "NotOnOrAfter", p->not_on_or_after) != 0)
         return NULL;
 
-    cond = xmlNewChild(root, saml, BAD_CAST "Conditions", NULL);
-    if (cond == NULL || set_time_prop(cond, "NotBefore", p->not_before) != 0 ||
-        set_time_prop(cond, "NotOnOrAfter", p->not_on_or_after) != 0)
+    if (add_conditions(root, saml, "AudienceRestriction", p) != 0)
         return NULL;
-    if (p->audience != NULL && p->audience[0] != '\0') {
-        ar = xmlNewChild(cond, saml, BAD_CAST "AudienceRestriction", NULL);
-        if (ar == NULL ||
-            xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
-            return NULL;
-    }
 
     authn = xmlNewChild(root, saml, BAD_CAST "AuthnStatement", NULL);
     if (authn == NULL ||
@@ -310,7 +320,7 @@ static int add_subject11(xmlNodePtr st, xmlNsPtr saml, const char *subject)
 static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, const char *id,
                                     xmlNsPtr *ds_out)
 {
-    xmlNodePtr root, cond, ar, st, as = NULL, attr;
+    xmlNodePtr root, st, as = NULL, attr;
     xmlNsPtr saml;
     const char *method = p->authn_context != NULL && p->authn_context[0] != '\0'
                              ? p->authn_context
@@ -333,16 +343,8 @@ static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, c
         return NULL;
 
     /* schema order: Conditions, (Advice), statements, ds:Signature */
-    cond = xmlNewChild(root, saml, BAD_CAST "Conditions", NULL);
-    if (cond == NULL || set_time_prop(cond, "NotBefore", p->not_before) != 0 ||
-        set_time_prop(cond, "NotOnOrAfter", p->not_on_or_after) != 0)
+    if (add_conditions(root, saml, "AudienceRestrictionCondition", p) != 0)
         return NULL;
-    if (p->audience != NULL && p->audience[0] != '\0') {
-        ar = xmlNewChild(cond, saml, BAD_CAST "AudienceRestrictionCondition", NULL);
-        if (ar == NULL ||
-            xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
-            return NULL;
-    }
 
     st = xmlNewChild(root, saml, BAD_CAST "AuthenticationStatement", NULL);
     if (st == NULL ||

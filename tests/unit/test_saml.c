@@ -131,27 +131,41 @@ static sts_errc_t parse_token(const char *xml, xmlDocPtr *doc, sts_err_t *e)
     return sts_xml_parse(xml, strlen(xml), &g_token_limits, doc, e);
 }
 
-/* First saml2:Assertion in document order whose ID is @id (NULL = any). */
-static xmlNodePtr find_assertion(xmlNodePtr n, const char *id)
+/* One SAML version as these tests address it. */
+typedef struct saml_version {
+    const char *ns;      /* assertion namespace */
+    const char *id_attr; /* "ID" or "AssertionID" */
+    sts_errc_t (*verify)(sts_keys_t *, xmlNodePtr, sts_saml_info_t **, sts_err_t *);
+} saml_version_t;
+
+static const saml_version_t SAML2 = {STS_NS_SAML2, "ID", sts_saml2_verify};
+
+/* First Assertion of @v in document order whose ID is @id (NULL = any). */
+static xmlNodePtr find_assertion_v(const saml_version_t *v, xmlNodePtr n, const char *id)
 {
     for (; n != NULL; n = n->next) {
-        if (sts_xml_is(n, STS_NS_SAML2, "Assertion")) {
-            xmlChar *v = xmlGetNoNsProp(n, BAD_CAST "ID");
-            int match = id == NULL || (v != NULL && strcmp((char *)v, id) == 0);
-            xmlFree(v);
+        if (sts_xml_is(n, v->ns, "Assertion")) {
+            xmlChar *val = xmlGetNoNsProp(n, BAD_CAST v->id_attr);
+            int match = id == NULL || (val != NULL && strcmp((char *)val, id) == 0);
+            xmlFree(val);
             if (match)
                 return n;
         }
-        xmlNodePtr r = find_assertion(n->children, id);
+        xmlNodePtr r = find_assertion_v(v, n->children, id);
         if (r != NULL)
             return r;
     }
     return NULL;
 }
 
-/* Parses @xml and verifies the assertion with @id (NULL = first) using @keys. */
-static sts_errc_t verify_str(sts_keys_t *keys, const char *xml, const char *id,
-                             sts_saml_info_t **info, sts_err_t *e)
+static xmlNodePtr find_assertion(xmlNodePtr n, const char *id)
+{
+    return find_assertion_v(&SAML2, n, id);
+}
+
+/* Parses @xml and verifies the @v assertion with @id (NULL = first) using @keys. */
+static sts_errc_t verify_str_v(const saml_version_t *v, sts_keys_t *keys, const char *xml,
+                               const char *id, sts_saml_info_t **info, sts_err_t *e)
 {
     xmlDocPtr doc = NULL;
     sts_errc_t rc;
@@ -163,10 +177,15 @@ static sts_errc_t verify_str(sts_keys_t *keys, const char *xml, const char *id,
         fprintf(stderr, "parse failed: %s\n", e->detail);
         return rc;
     }
-    xmlNodePtr a = find_assertion(doc->children, id);
-    rc = sts_saml2_verify(keys, a, info, e);
+    rc = v->verify(keys, find_assertion_v(v, doc->children, id), info, e);
     xmlFreeDoc(doc);
     return rc;
+}
+
+static sts_errc_t verify_str(sts_keys_t *keys, const char *xml, const char *id,
+                             sts_saml_info_t **info, sts_err_t *e)
+{
+    return verify_str_v(&SAML2, keys, xml, id, info, e);
 }
 
 static const time_t T0 = 1767323045; /* 2026-01-02T03:04:05Z */
@@ -1372,41 +1391,17 @@ static void test_profile(sts_keys_t *keys)
 #define XMLSEC_SAML11                                                                              \
     "xmlsec1 --verify --id-attr:AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"
 
-/* First saml1:Assertion in document order whose AssertionID is @id (NULL = any). */
+static const saml_version_t SAML11 = {STS_NS_SAML1, "AssertionID", sts_saml11_verify};
+
 static xmlNodePtr find_assertion11(xmlNodePtr n, const char *id)
 {
-    for (; n != NULL; n = n->next) {
-        if (sts_xml_is(n, STS_NS_SAML1, "Assertion")) {
-            xmlChar *v = xmlGetNoNsProp(n, BAD_CAST "AssertionID");
-            int match = id == NULL || (v != NULL && strcmp((char *)v, id) == 0);
-            xmlFree(v);
-            if (match)
-                return n;
-        }
-        xmlNodePtr r = find_assertion11(n->children, id);
-        if (r != NULL)
-            return r;
-    }
-    return NULL;
+    return find_assertion_v(&SAML11, n, id);
 }
 
-/* Parses @xml and verifies the SAML 1.1 assertion @id (NULL = first) with @keys. */
 static sts_errc_t verify_str11(sts_keys_t *keys, const char *xml, const char *id,
                                sts_saml_info_t **info, sts_err_t *e)
 {
-    xmlDocPtr doc = NULL;
-    sts_errc_t rc;
-
-    *info = NULL;
-    sts_err_clear(e);
-    rc = parse_token(xml, &doc, e);
-    if (rc != STS_OK) {
-        fprintf(stderr, "parse failed: %s\n", e->detail);
-        return rc;
-    }
-    rc = sts_saml11_verify(keys, find_assertion11(doc->children, id), info, e);
-    xmlFreeDoc(doc);
-    return rc;
+    return verify_str_v(&SAML11, keys, xml, id, info, e);
 }
 
 static char *issue11(sts_keys_t *keys, char id[STS_SAML_ID_MAX])
