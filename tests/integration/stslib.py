@@ -519,18 +519,23 @@ def parse_rstr_response(resp, collection):
 # --------------------------------------------------------------------------
 # Assertions (SAML)
 # --------------------------------------------------------------------------
-def extract_assertion_bytes(body):
-    """The one saml2:Assertion of an HTTP body, as raw bytes (no re-serialisation)."""
-    start_tag = b"<saml2:Assertion"
-    end_tag = b"</saml2:Assertion>"
+def _extract_one(body, qname):
+    """The one @qname element (b"saml2:Assertion") of an HTTP body, as raw bytes
+    (no re-serialisation)."""
+    start_tag, end_tag = b"<" + qname, b"</" + qname + b">"
     starts = [m.start() for m in re.finditer(re.escape(start_tag) + rb"[\s>/]", body)]
     ends = [m.start() for m in re.finditer(re.escape(end_tag), body)]
     if len(starts) != 1 or len(ends) != 1:
-        raise AssertionError("expected exactly one saml2:Assertion in the body, found %d/%d"
-                             % (len(starts), len(ends)))
+        raise AssertionError("expected exactly one %s in the body, found %d/%d"
+                             % (qname.decode(), len(starts), len(ends)))
     if ends[0] < starts[0]:
-        raise AssertionError("saml2:Assertion end before start")
+        raise AssertionError("%s end before start" % qname.decode())
     return body[starts[0]:ends[0] + len(end_tag)]
+
+
+def extract_assertion_bytes(body):
+    """The one saml2:Assertion of an HTTP body, as raw bytes (no re-serialisation)."""
+    return _extract_one(body, b"saml2:Assertion")
 
 
 Assertion = collections.namedtuple(
@@ -604,15 +609,21 @@ def _tmpfile(data, suffix=".xml"):
     return path
 
 
-def xmlsec_verify(assertion, cert=SIGNING_CERT):
-    """xmlsec1 --verify of standalone assertion bytes with the public key of @cert."""
-    path = _tmpfile(assertion)
+def _xmlsec_verify(data, id_attr, element, cert):
+    """xmlsec1 --verify of @data with the public key of @cert, @id_attr of
+    @element ("ns:local") registered as the ID."""
+    path = _tmpfile(data)
     try:
-        return _run(["xmlsec1", "--verify", "--id-attr:ID",
-                     "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        return _run(["xmlsec1", "--verify", "--id-attr:" + id_attr, element,
                      "--pubkey-cert-pem", cert, path])
     finally:
         os.unlink(path)
+
+
+def xmlsec_verify(assertion, cert=SIGNING_CERT):
+    """xmlsec1 --verify of standalone assertion bytes with the public key of @cert."""
+    return _xmlsec_verify(assertion, "ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                          cert)
 
 
 def samlsign_verify(assertion, cert=SIGNING_CERT):
@@ -645,24 +656,30 @@ class _LocalResolver(etree.Resolver):
         raise etree.XMLSchemaParseError("refusing to fetch %s" % url)
 
 
-_SAML_SCHEMA = None
+_SCHEMAS = {}
+
+
+def _schema(xsd, resolver):
+    """The XMLSchema of SAML_XSD_DIR/@xsd, loaded once, offline (imports through @resolver)."""
+    if xsd not in _SCHEMAS:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        parser.resolvers.add(resolver)
+        _SCHEMAS[xsd] = etree.XMLSchema(etree.parse(os.path.join(SAML_XSD_DIR, xsd), parser))
+    return _SCHEMAS[xsd]
+
+
+def _schema_validate(schema, assertion):
+    ok = schema.validate(parse_xml(assertion))
+    return Tool(ok, 0 if ok else 1, "\n".join(str(e) for e in schema.error_log))
 
 
 def saml_schema():
-    global _SAML_SCHEMA
-    if _SAML_SCHEMA is None:
-        parser = etree.XMLParser(no_network=True, resolve_entities=False)
-        parser.resolvers.add(_LocalResolver())
-        doc = etree.parse(os.path.join(SAML_XSD_DIR, "saml-schema-assertion-2.0.xsd"), parser)
-        _SAML_SCHEMA = etree.XMLSchema(doc)
-    return _SAML_SCHEMA
+    return _schema("saml-schema-assertion-2.0.xsd", _LocalResolver())
 
 
 def schema_validate(assertion):
     """Validate assertion bytes against saml-schema-assertion-2.0.xsd (offline)."""
-    schema = saml_schema()
-    ok = schema.validate(parse_xml(assertion))
-    return Tool(ok, 0 if ok else 1, "\n".join(str(e) for e in schema.error_log))
+    return _schema_validate(saml_schema(), assertion)
 
 
 def xmllint_wellformed(data):
@@ -1860,13 +1877,7 @@ SAML11_STATEMENTS = ("AuthenticationStatement", "AttributeStatement",
 def extract_assertion11_bytes(body):
     """The one saml:Assertion (SAML 1.1, prefix saml as we write it) of an HTTP
     body, as raw bytes (no re-serialisation)."""
-    start_tag, end_tag = b"<saml:Assertion", b"</saml:Assertion>"
-    starts = [m.start() for m in re.finditer(re.escape(start_tag) + rb"[\s>/]", body)]
-    ends = [m.start() for m in re.finditer(re.escape(end_tag), body)]
-    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
-        raise AssertionError("expected exactly one saml:Assertion in the body, found %d/%d"
-                             % (len(starts), len(ends)))
-    return body[starts[0]:ends[0] + len(end_tag)]
+    return _extract_one(body, b"saml:Assertion")
 
 
 Assertion11 = collections.namedtuple(
@@ -1923,13 +1934,8 @@ def assertion11_facts(data):
 def xmlsec_verify11(data, cert=SIGNING_CERT):
     """xmlsec1 --verify of SAML 1.1 assertion bytes (or a whole SOAP response
     holding one) with the public key of @cert, AssertionID as the ID."""
-    path = _tmpfile(data)
-    try:
-        return _run(["xmlsec1", "--verify", "--id-attr:AssertionID",
-                     "urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
-                     "--pubkey-cert-pem", cert, path])
-    finally:
-        os.unlink(path)
+    return _xmlsec_verify(data, "AssertionID", "urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+                          cert)
 
 
 class _LocalResolver11(_LocalResolver):
@@ -1939,24 +1945,13 @@ class _LocalResolver11(_LocalResolver):
             os.path.join(XMLTOOLING_XSD_DIR, "xmldsig-core-schema.xsd")})
 
 
-_SAML11_SCHEMA = None
-
-
 def saml11_schema():
-    global _SAML11_SCHEMA
-    if _SAML11_SCHEMA is None:
-        parser = etree.XMLParser(no_network=True, resolve_entities=False)
-        parser.resolvers.add(_LocalResolver11())
-        doc = etree.parse(os.path.join(SAML_XSD_DIR, "cs-sstc-schema-assertion-1.1.xsd"), parser)
-        _SAML11_SCHEMA = etree.XMLSchema(doc)
-    return _SAML11_SCHEMA
+    return _schema("cs-sstc-schema-assertion-1.1.xsd", _LocalResolver11())
 
 
 def schema_validate11(assertion):
     """Validate assertion bytes against cs-sstc-schema-assertion-1.1.xsd (offline)."""
-    schema = saml11_schema()
-    ok = schema.validate(parse_xml(assertion))
-    return Tool(ok, 0 if ok else 1, "\n".join(str(e) for e in schema.error_log))
+    return _schema_validate(saml11_schema(), assertion)
 
 
 def xmllint_schema11(assertion):
