@@ -190,12 +190,13 @@ static sts_errc_t pick_targets(const sts_cfg_client_t *c, const sts_exchange_req
 
 /* ---- presented tokens ----------------------------------------------------------- */
 
-/* Read @in for client @c: verified, usable now, and acceptable from this client. */
+/* Read @in, the subject token or (@actor) the actor token, for client @c:
+ * verified, usable now, and acceptable from this client. */
 static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
-                                 const sts_token_in_t *in, const char *what, sts_vtoken_t *t,
-                                 time_t now, sts_err_t *err)
+                                 const sts_token_in_t *in, int actor, sts_vtoken_t *t, time_t now,
+                                 sts_err_t *err)
 {
-    const char *why = NULL;
+    const char *what = actor ? "actor_token" : "subject_token", *why = NULL;
     char pub[64];
     sts_errc_t rc = sts_vtoken_read(e, in, t, &why, err);
     int mine = 0;
@@ -213,7 +214,7 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
     /* Whatever the skew allowed: nothing is issued from an expired token. */
     if (t->view->expires <= now)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: expired", what);
-    if (t->kind == STS_KIND_REFRESH && strcmp(what, "subject_token") != 0)
+    if (t->kind == STS_KIND_REFRESH && actor)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: a refresh token", what);
     if (!t->ours)
         return STS_OK; /* a trusted issuer's, addressed to us (sts_vtoken_read) */
@@ -424,9 +425,9 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
                 : strcmp(tt, STS_TT_SAML1) == 0 ? STS_KIND_SAML11
                                                 : 0;
     is_saml = saml_kind != 0;
-    STS_CHECK(read_presented(e, c, &req->subject, "subject_token", &subj, now, err));
+    STS_CHECK(read_presented(e, c, &req->subject, 0, &subj, now, err));
     if (req->actor.text != NULL)
-        STS_CHECK(read_presented(e, c, &req->actor, "actor_token", &actor, now, err));
+        STS_CHECK(read_presented(e, c, &req->actor, 1, &actor, now, err));
     STS_CHECK(pick_targets(c, req, targets, &ntargets, err));
     STS_CHECK(pick_act(&subj, req->actor.text ? &actor : NULL, &act, err));
     STS_CHECK(pick_scope(c, req->scope, subj.view->scope, &scope, err));
