@@ -8,6 +8,7 @@
  */
 #include "sts_rest_json.h"
 
+#include "sts_jwt.h"
 #include "sts_rest.h"
 
 #include <jansson.h>
@@ -74,37 +75,6 @@ char *sts_rest_json_error(const char *error, const char *description, size_t *le
     return dump(doc, ok, len);
 }
 
-/* base64url without padding (RFC 4648 section 5, RFC 7515 appendix C) of
- * @len bytes: a new string (free with sts_rest_json_free()), or NULL. */
-static char *base64url(const unsigned char *in, size_t len)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(len / 3 * 4 + 5), *o = out;
-    size_t i = 0;
-
-    if (out == NULL)
-        return NULL;
-    for (; i + 3 <= len; i += 3) {
-        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
-        *o++ = abc[v >> 18 & 63];
-        *o++ = abc[v >> 12 & 63];
-        *o++ = abc[v >> 6 & 63];
-        *o++ = abc[v & 63];
-    }
-    if (len - i == 1) {
-        unsigned long v = (unsigned long)in[i] << 16;
-        *o++ = abc[v >> 18 & 63];
-        *o++ = abc[v >> 12 & 63];
-    } else if (len - i == 2) {
-        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8;
-        *o++ = abc[v >> 18 & 63];
-        *o++ = abc[v >> 12 & 63];
-        *o++ = abc[v >> 6 & 63];
-    }
-    *o = '\0';
-    return out;
-}
-
 static int is_saml(const char *token_type)
 {
     return token_type != NULL &&
@@ -126,7 +96,7 @@ char *sts_rest_json_token(const sts_issued_t *is, const char *requested_scope, s
     if (!ok)
         return dump(doc, ok, len);
     if (is_saml(is->token_type)) {
-        wire = base64url((const unsigned char *)is->token, is->token_len);
+        wire = sts_b64url_encode((const unsigned char *)is->token, is->token_len);
         put(doc, "access_token", wire ? json_string(wire) : NULL, &ok);
         sts_rest_json_free(wire);
     } else {
