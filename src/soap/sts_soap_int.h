@@ -87,6 +87,7 @@ typedef struct sts_soap_envelope {
     xmlDocPtr doc;          /* owned (taken from the connection when it parsed ahead) */
     int soap_version;       /* 1 or 2, from the Envelope namespace */
     xmlNodePtr rst;         /* Body/wst:RequestSecurityToken */
+    const char *wst_ns;     /* its namespace: STS_NS_WST13 or STS_NS_WST05 (static) */
 
     /* WS-Addressing headers (borrowed from @doc, NULL when absent) */
     const char *wsa_action;

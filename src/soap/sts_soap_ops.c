@@ -18,23 +18,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A WS-Trust version as this face speaks it. The request's RST namespace
+ * picks it and the answer is given in the same one: AD FS and WCF clients
+ * on "trust/2005" endpoints still send Feb 2005.
+ */
+typedef struct wst_version {
+    const char *name;       /* for logs */
+    const char *ns;
+    int collection;         /* Issue answers with an RSTRC (1.3), not a bare RSTR (2005) */
+    const char *status_tt;  /* Validate TokenType asking for a status answer */
+    const char *status_valid;
+    const char *status_invalid;
+    const char *key_types[3]; /* this version's spelling of engine_key_types[] */
+} wst_version_t;
+
+/* The key types the engine speaks (WS-Trust 1.3 URIs). */
+static const char *const engine_key_types[3] = {STS_WST13_BEARER, STS_WST13_SYMMETRIC,
+                                                STS_WST13_PUBLICKEY};
+
+static const wst_version_t wst13 = {
+    "1.3", STS_NS_WST13, 1, STS_WST13_STATUS_TT, STS_WST13_STATUS_VALID, STS_WST13_STATUS_INVALID,
+    {STS_WST13_BEARER, STS_WST13_SYMMETRIC, STS_WST13_PUBLICKEY}};
+
+static const wst_version_t wst05 = {
+    "2005/02", STS_NS_WST05, 0, STS_WST05_STATUS_TT, STS_WST05_STATUS_VALID,
+    STS_WST05_STATUS_INVALID, {STS_WST05_NO_PROOF_KEY, STS_WST05_SYMMETRIC, STS_WST05_PUBLICKEY}};
+
 typedef struct binding_row {
     sts_binding_t binding;
     const char *name;
+    const wst_version_t *wst;
     const char *request_type;
     const char *action;
-    const char *final_action;
+    const char *reply_action;
 } binding_row_t;
 
 static const binding_row_t bindings[] = {
-    {STS_BINDING_ISSUE, "Issue", STS_WST13_ISSUE, STS_WST13_ACTION_ISSUE,
+    {STS_BINDING_ISSUE, "Issue", &wst13, STS_WST13_ISSUE, STS_WST13_ACTION_ISSUE,
      STS_WST13_ACTION_ISSUE_FINAL},
-    {STS_BINDING_VALIDATE, "Validate", STS_WST13_VALIDATE, STS_WST13_ACTION_VALIDATE,
+    {STS_BINDING_VALIDATE, "Validate", &wst13, STS_WST13_VALIDATE, STS_WST13_ACTION_VALIDATE,
      STS_WST13_ACTION_VALIDATE_FINAL},
-    {STS_BINDING_RENEW, "Renew", STS_WST13_RENEW, STS_WST13_ACTION_RENEW,
+    {STS_BINDING_RENEW, "Renew", &wst13, STS_WST13_RENEW, STS_WST13_ACTION_RENEW,
      STS_WST13_ACTION_RENEW_FINAL},
-    {STS_BINDING_CANCEL, "Cancel", STS_WST13_CANCEL, STS_WST13_ACTION_CANCEL,
+    {STS_BINDING_CANCEL, "Cancel", &wst13, STS_WST13_CANCEL, STS_WST13_ACTION_CANCEL,
      STS_WST13_ACTION_CANCEL_FINAL},
+    {STS_BINDING_ISSUE, "Issue", &wst05, STS_WST05_ISSUE, STS_WST05_ACTION_ISSUE,
+     STS_WST05_ACTION_ISSUE_REPLY},
+    {STS_BINDING_VALIDATE, "Validate", &wst05, STS_WST05_VALIDATE, STS_WST05_ACTION_VALIDATE,
+     STS_WST05_ACTION_VALIDATE_REPLY},
+    {STS_BINDING_RENEW, "Renew", &wst05, STS_WST05_RENEW, STS_WST05_ACTION_RENEW,
+     STS_WST05_ACTION_RENEW_REPLY},
+    {STS_BINDING_CANCEL, "Cancel", &wst05, STS_WST05_CANCEL, STS_WST05_ACTION_CANCEL,
+     STS_WST05_ACTION_CANCEL_REPLY},
 };
 
 static const binding_row_t *by_request_type(const char *uri)
@@ -51,6 +87,48 @@ static const binding_row_t *by_action(const char *uri)
         if (strcmp(uri, bindings[i].action) == 0)
             return &bindings[i];
     return NULL;
+}
+
+/* A key type as @v spells it -> the engine's URI (NULL stays NULL: the
+ * engine's default; an unknown one goes to the engine, which refuses it). */
+static const char *key_type_in(const wst_version_t *v, const char *uri)
+{
+    for (size_t i = 0; uri && i < 3; i++)
+        if (strcmp(uri, v->key_types[i]) == 0)
+            return engine_key_types[i];
+    return uri;
+}
+
+/* The engine's key type URI -> @v's spelling. */
+static const char *key_type_out(const wst_version_t *v, const char *uri)
+{
+    for (size_t i = 0; uri && i < 3; i++)
+        if (strcmp(uri, engine_key_types[i]) == 0)
+            return v->key_types[i];
+    return uri;
+}
+
+/*
+ * gSOAP answers each namespace prefix in the namespace that matched it in the
+ * request, and would take the last wst-pattern URI it met anywhere in the
+ * envelope. The answer's wst prefix (RSTR, faults) must be the RST's own
+ * namespace: set it. gSOAP owns the string (malloc/free).
+ */
+static int answer_in(struct soap *soap, const char *ns)
+{
+    for (struct Namespace *p = soap->local_namespaces; p && p->id; p++) {
+        if (strcmp(p->id, "wst") != 0)
+            continue;
+        if (p->out != NULL ? strcmp(p->out, ns) == 0 : strcmp(p->ns, ns) == 0)
+            return 0;
+        char *copy = strdup(ns);
+        if (copy == NULL)
+            return -1;
+        free(p->out);
+        p->out = copy;
+        return 0;
+    }
+    return -1;
 }
 
 static int is_anonymous(const char *address, int none_ok)
@@ -88,6 +166,8 @@ static sts_errc_t pick_binding(struct soap *soap, sts_binding_t op, const sts_so
 
     if (b == NULL)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "unsupported RequestType");
+    if (strcmp(b->wst->ns, env->wst_ns) != 0)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "RequestType of another WS-Trust version");
     if (env->wsa_action && conn->soapaction && strcmp(env->wsa_action, conn->soapaction) != 0)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "SOAPAction and wsa:Action disagree");
     if (action != NULL && by_action(action) != b)
@@ -240,7 +320,7 @@ static struct wst__LifetimeType *lifetime(struct soap *soap, time_t created, tim
 
 /* Fill @r with an issued token, children in the order AD FS answers with. */
 static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityTokenResponseType *r,
-                             const sts_issued_t *is, const char *request_type, sts_err_t *err)
+                             const sts_issued_t *is, const binding_row_t *b, sts_err_t *err)
 {
     int jwt = strcmp(is->token_type, STS_TT_JWT) == 0 ||
               strcmp(is->token_type, STS_TT_ACCESS_TOKEN) == 0;
@@ -256,8 +336,8 @@ static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityToken
     r->RequestedAttachedReference = ref ? holder(soap, ref) : NULL;
     r->RequestedUnattachedReference = ref ? holder(soap, ref) : NULL;
     r->TokenType = soap_strdup(soap, is->token_type);
-    r->RequestType = soap_strdup(soap, request_type);
-    r->KeyType = soap_strdup(soap, is->key_type);
+    r->RequestType = soap_strdup(soap, b->request_type);
+    r->KeyType = soap_strdup(soap, key_type_out(b->wst, is->key_type));
     if (r->Lifetime == NULL || r->wsp__AppliesTo == NULL || r->RequestedSecurityToken == NULL ||
         r->RequestedAttachedReference == NULL || r->TokenType == NULL || r->RequestType == NULL ||
         r->KeyType == NULL)
@@ -319,22 +399,22 @@ done:
     return rc;
 }
 
-static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap,
+static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
-    sts_issue_req_t req = {env->applies_to, env->token_type, env->key_type,
+    sts_issue_req_t req = {env->applies_to, env->token_type, key_type_in(b->wst, env->key_type),
                            env->lifetime_created, env->lifetime_expires};
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
     if ((rc = sts_engine_issue(conn->engine, who, &req, &is, err)) == STS_OK)
-        rc = put_issued(soap, r, is, STS_WST13_ISSUE, err);
+        rc = put_issued(soap, r, is, b, err);
     sts_issued_free(is);
     return rc;
 }
 
-static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
+static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                               const sts_soap_envelope_t *env, const sts_principal_t *who,
                               struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
@@ -347,17 +427,17 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap,
     if ((rc = sts_engine_validate(conn->engine, who, &tok, &v, err)) != STS_OK)
         return rc;
     sts_verdict_clear(&v); /* RSTR/Status answers with the verdict alone */
-    r->TokenType = soap_strdup(soap, STS_WST13_STATUS_TT);
+    r->TokenType = soap_strdup(soap, b->wst->status_tt);
     r->Status = soap_malloc(soap, sizeof(*r->Status));
     if (r->Status == NULL)
         return STS_ERR(err, STS_E_NOMEM, "response allocation");
     soap_default_wst__StatusType(soap, r->Status);
-    r->Status->Code = soap_strdup(soap, v.valid ? STS_WST13_STATUS_VALID : STS_WST13_STATUS_INVALID);
+    r->Status->Code = soap_strdup(soap, v.valid ? b->wst->status_valid : b->wst->status_invalid);
     r->Status->Reason = soap_strdup(soap, v.reason);
     return STS_OK;
 }
 
-static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
+static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
@@ -368,7 +448,7 @@ static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap,
     if ((rc = target_token(soap, env, "RenewTarget", &tok, err)) != STS_OK)
         return rc;
     if ((rc = sts_engine_renew(conn->engine, who, &tok, env->token_type, &is, err)) == STS_OK)
-        rc = put_issued(soap, r, is, STS_WST13_RENEW, err);
+        rc = put_issued(soap, r, is, b, err);
     sts_issued_free(is);
     return rc;
 }
@@ -457,14 +537,18 @@ static int handle(struct soap *soap, sts_binding_t op,
         sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
         return soap->error = SOAP_MUSTUNDERSTAND;
     }
+    /* Answer (result or fault) in the namespace of the RST, whatever else
+     * the envelope declared. */
+    if (rc == STS_OK && answer_in(soap, env.wst_ns) != 0)
+        rc = STS_ERR(&err, STS_E_NOMEM, "answer namespace");
     if (rc != STS_OK || (rc = pick_binding(soap, op, &env, &b, &err)) != STS_OK ||
         (rc = authenticate(conn, &env, &who, &err)) != STS_OK)
         goto fault;
     r->Context = soap_strdup(soap, env.context);
     switch (b->binding) {
-    case STS_BINDING_ISSUE: rc = do_issue(conn, soap, &env, &who, r, &err); break;
-    case STS_BINDING_VALIDATE: rc = do_validate(conn, soap, &env, &who, r, &err); break;
-    case STS_BINDING_RENEW: rc = do_renew(conn, soap, &env, &who, r, &err); break;
+    case STS_BINDING_ISSUE: rc = do_issue(conn, soap, b, &env, &who, r, &err); break;
+    case STS_BINDING_VALIDATE: rc = do_validate(conn, soap, b, &env, &who, r, &err); break;
+    case STS_BINDING_RENEW: rc = do_renew(conn, soap, b, &env, &who, r, &err); break;
     case STS_BINDING_CANCEL: rc = do_cancel(conn, soap, &env, &who, r, &err); break;
     default: rc = STS_ERR(&err, STS_E_INTERNAL, "binding %d", (int)b->binding); break;
     }
@@ -472,17 +556,18 @@ static int handle(struct soap *soap, sts_binding_t op,
         goto fault;
     sts_soap_envelope_free(&env);
 
-    sts_info("soap %s -> ok", b->name);
-    soap->action = soap_strdup(soap, b->final_action); /* SOAP 1.2 Content-Type action */
-    sts_soap_reply_header(soap, b->final_action);
-    if (b->binding == STS_BINDING_ISSUE) {
-        if (rstrc == NULL) /* pick_binding() makes op and binding agree: cannot happen */
-            return soap->error = SOAP_FAULT;
+    sts_info("soap %s (WS-Trust %s) -> ok", b->name, b->wst->name);
+    soap->action = soap_strdup(soap, b->reply_action); /* SOAP 1.2 Content-Type action */
+    sts_soap_reply_header(soap, b->reply_action);
+    /* gSOAP's operation answers with what it was declared with: an RSTRC
+     * from Issue (op Issue is also where requests without a known action
+     * land), a bare RSTR from the others. Anything else is sent by hand. */
+    if (rstrc != NULL && b->binding == STS_BINDING_ISSUE && b->wst->collection) {
         rstrc->__sizeRequestSecurityTokenResponse = 1;
         rstrc->RequestSecurityTokenResponse = r;
         return SOAP_OK;
     }
-    if (op != b->binding)
+    if (rstrc != NULL || op != b->binding)
         return send_rstr(soap, r);
     return SOAP_OK;
 

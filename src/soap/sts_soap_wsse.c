@@ -211,29 +211,33 @@ static sts_errc_t read_header(xmlNodePtr header, sts_soap_envelope_t *env, sts_e
 
 /* ---- the RST ----------------------------------------------------------------- */
 
+/* The RST children we read; ns NULL: the RST's own WS-Trust namespace (a
+ * child of the other version's namespace is "other", so never mixed). */
 static const struct {
     const char *ns, *name;
     unsigned bit;
 } rst_children[] = {
-    {STS_NS_WST13, "TokenType", STS_RST_TOKEN_TYPE},
-    {STS_NS_WST13, "RequestType", STS_RST_REQUEST_TYPE},
+    {NULL, "TokenType", STS_RST_TOKEN_TYPE},
+    {NULL, "RequestType", STS_RST_REQUEST_TYPE},
     {STS_NS_WSP, "AppliesTo", STS_RST_APPLIES_TO},
-    {STS_NS_WST13, "Lifetime", STS_RST_LIFETIME},
-    {STS_NS_WST13, "KeyType", STS_RST_KEY_TYPE},
-    {STS_NS_WST13, "ValidateTarget", STS_RST_VALIDATE_TARGET},
-    {STS_NS_WST13, "RenewTarget", STS_RST_RENEW_TARGET},
-    {STS_NS_WST13, "CancelTarget", STS_RST_CANCEL_TARGET},
+    {NULL, "Lifetime", STS_RST_LIFETIME},
+    {NULL, "KeyType", STS_RST_KEY_TYPE},
+    {NULL, "ValidateTarget", STS_RST_VALIDATE_TARGET},
+    {NULL, "RenewTarget", STS_RST_RENEW_TARGET},
+    {NULL, "CancelTarget", STS_RST_CANCEL_TARGET},
 };
 
 static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
 {
     xmlNodePtr rst = env->rst, epr, life;
+    const char *wst = env->wst_ns;
     int dup = 0;
 
     for (xmlNodePtr c = sts_xml_first_elem(rst); c; c = sts_xml_next_elem(c)) {
         unsigned bit = STS_RST_OTHER;
         for (size_t i = 0; i < sizeof(rst_children) / sizeof(rst_children[0]); i++)
-            if (sts_xml_is(c, rst_children[i].ns, rst_children[i].name))
+            if (sts_xml_is(c, rst_children[i].ns ? rst_children[i].ns : wst,
+                           rst_children[i].name))
                 bit = rst_children[i].bit;
         if (bit != STS_RST_OTHER && (env->present & bit))
             return STS_ERR(err, STS_E_INVALID_REQUEST, "RST element %s repeated",
@@ -243,13 +247,13 @@ static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
         env->present |= bit;
     }
     env->context = attr_text(rst, NULL, "Context");
-    env->request_type = node_text(only_child(rst, STS_NS_WST13, "RequestType", &dup));
-    env->token_type = node_text(only_child(rst, STS_NS_WST13, "TokenType", &dup));
-    env->key_type = node_text(only_child(rst, STS_NS_WST13, "KeyType", &dup));
+    env->request_type = node_text(only_child(rst, wst, "RequestType", &dup));
+    env->token_type = node_text(only_child(rst, wst, "TokenType", &dup));
+    env->key_type = node_text(only_child(rst, wst, "KeyType", &dup));
     epr = only_child(only_child(rst, STS_NS_WSP, "AppliesTo", &dup), STS_NS_WSA,
                      "EndpointReference", &dup);
     env->applies_to = node_text(only_child(epr, STS_NS_WSA, "Address", &dup));
-    life = only_child(rst, STS_NS_WST13, "Lifetime", &dup);
+    life = only_child(rst, wst, "Lifetime", &dup);
     env->lifetime_created = node_text(only_child(life, STS_NS_WSU, "Created", &dup));
     env->lifetime_expires = node_text(only_child(life, STS_NS_WSU, "Expires", &dup));
     if (dup)
@@ -293,8 +297,13 @@ sts_errc_t sts_soap_envelope_read(sts_soap_conn_t *conn, sts_soap_envelope_t *en
     if (sts_xml_count_elems(body) != 1)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "Body must hold exactly one element");
     env->rst = sts_xml_first_elem(body);
-    if (!sts_xml_is(env->rst, STS_NS_WST13, "RequestSecurityToken"))
-        return STS_ERR(err, STS_E_INVALID_REQUEST, "Body does not hold a WS-Trust 1.3 RST");
+    if (sts_xml_is(env->rst, STS_NS_WST13, "RequestSecurityToken"))
+        env->wst_ns = STS_NS_WST13;
+    else if (sts_xml_is(env->rst, STS_NS_WST05, "RequestSecurityToken"))
+        env->wst_ns = STS_NS_WST05;
+    else
+        return STS_ERR(err, STS_E_INVALID_REQUEST,
+                       "Body does not hold a WS-Trust 1.3 or Feb 2005 RST");
     if ((rc = read_rst(env, err)) != STS_OK)
         return rc;
     return header != NULL ? read_header(header, env, err) : STS_OK;
@@ -311,7 +320,7 @@ sts_errc_t sts_soap_envelope_target(const sts_soap_envelope_t *env, const char *
                                     xmlNodePtr *out, sts_err_t *err)
 {
     int dup = 0;
-    xmlNodePtr target = only_child(env->rst, STS_NS_WST13, target_name, &dup);
+    xmlNodePtr target = only_child(env->rst, env->wst_ns, target_name, &dup);
 
     *out = NULL;
     if (target == NULL || dup)

@@ -44,6 +44,28 @@
 #define STS_WST13_ACTION_VALIDATE_FINAL STS_NS_WST13 "/RSTR/ValidateFinal"
 #define STS_WST13_ACTION_RENEW_FINAL STS_NS_WST13 "/RSTR/RenewFinal"
 #define STS_WST13_ACTION_CANCEL_FINAL STS_NS_WST13 "/RSTR/CancelFinal"
+/* WS-Trust Feb 2005 URIs (AD FS 2.0 / WCF "trust/2005" endpoints): RST/X
+ * and RSTR/X actions only, no *Final, no RSTRC; bearer is the identity
+ * namespace's NoProofKey. */
+#define STS_WST05_ISSUE STS_NS_WST05 "/Issue"
+#define STS_WST05_VALIDATE STS_NS_WST05 "/Validate"
+#define STS_WST05_RENEW STS_NS_WST05 "/Renew"
+#define STS_WST05_CANCEL STS_NS_WST05 "/Cancel"
+#define STS_WST05_NO_PROOF_KEY "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey"
+#define STS_WST05_SYMMETRIC STS_NS_WST05 "/SymmetricKey"
+#define STS_WST05_PUBLICKEY STS_NS_WST05 "/PublicKey"
+#define STS_WST05_STATUS_TT STS_NS_WST05 "/RSTR/Status"
+#define STS_WST05_STATUS_VALID STS_NS_WST05 "/status/valid"
+#define STS_WST05_STATUS_INVALID STS_NS_WST05 "/status/invalid"
+#define STS_WST05_ACTION_ISSUE STS_NS_WST05 "/RST/Issue"
+#define STS_WST05_ACTION_VALIDATE STS_NS_WST05 "/RST/Validate"
+#define STS_WST05_ACTION_RENEW STS_NS_WST05 "/RST/Renew"
+#define STS_WST05_ACTION_CANCEL STS_NS_WST05 "/RST/Cancel"
+#define STS_WST05_ACTION_ISSUE_REPLY STS_NS_WST05 "/RSTR/Issue"
+#define STS_WST05_ACTION_VALIDATE_REPLY STS_NS_WST05 "/RSTR/Validate"
+#define STS_WST05_ACTION_RENEW_REPLY STS_NS_WST05 "/RSTR/Renew"
+#define STS_WST05_ACTION_CANCEL_REPLY STS_NS_WST05 "/RSTR/Cancel"
+
 #define STS_WSA_ANONYMOUS STS_NS_WSA "/anonymous"
 #define STS_WSA_NONE STS_NS_WSA "/none"
 #define STS_WSA_FAULT_ACTION STS_NS_WSA "/soap/fault"

@@ -268,35 +268,34 @@ class EnvelopeTest(L.WithIssuedToken, L.StsTestCase):
                                        "BadRequest", v, store_before=before)
 
     # ------------------------------------------------------------------
-    # E5: WS-Trust Feb 2005 is not supported (yet)
+    # E5: WS-Trust Feb 2005 (the whole of it is in test_wst2005.py)
     # ------------------------------------------------------------------
     def test_e5_trust_2005_namespace(self):
         rst = ('<t:RequestSecurityToken xmlns:t="%s"><t:TokenType>%s</t:TokenType>%s'
-               '<t:KeyType>%s/NoProofKey</t:KeyType><t:RequestType>%s/Issue</t:RequestType>'
+               '<t:KeyType>%s</t:KeyType><t:RequestType>%s/Issue</t:RequestType>'
                '</t:RequestSecurityToken>'
-               % (WST2005, L.TT_SAML2, L.applies_to_xml(L.RP), WST2005, WST2005))
-        cases = [
-            (12, WST2005 + "/RST/Issue"),
-            (11, WST2005 + "/RST/Issue"),
-            (12, None),
-            (12, L.ACTION["Issue"]),
-        ]
-        for v, action in cases:
-            with self.subTest(version=v, action=action, check="refused"):
-                before = self.srv.snapshot()
-                mark = self.srv.log_mark()
+               % (WST2005, L.TT_SAML2, L.applies_to_xml(L.RP),
+                  "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey", WST2005))
+        for v, action in ((12, WST2005 + "/RST/Issue"), (11, WST2005 + "/RST/Issue"), (12, None)):
+            with self.subTest(version=v, action=action, check="served"):
                 r = self.srv.soap("Issue", rst, v, action=action)
-                f = L.parse_fault(r)
-                self.assertIsNotNone(f, "expected a fault: HTTP %d %r" % (r.status, r.body[:800]))
-                self.assertEqual(r.status, 500 if v == 11 else 400)
-                local = (f.code if v == 11 else f.subcode) or ""
-                # answered in the WS-Trust namespace the client spoke (2005/02),
-                # as a Feb 2005 client expects its faults
-                self.assertEqual(local, "{%s}InvalidRequest" % WST2005)
-                self.assertNotIn(b"Assertion", r.body)
-                self.assertEqual(self.srv.snapshot(), before)
-                self.assertTrue(self.srv.alive())
-                self.assertLogged(mark, "wst:InvalidRequest")
+                self.assertEqual(r.status, 200, r.body[:800])
+                self.assertEqual(L.body_child(L.parse_xml(r.body)).tag,
+                                 "{%s}RequestSecurityTokenResponse" % WST2005)
+        # a 1.3 action on a 2005 RST: versions are never mixed
+        with self.subTest(version=12, action=L.ACTION["Issue"], check="refused"):
+            before = self.srv.snapshot()
+            mark = self.srv.log_mark()
+            r = self.srv.soap("Issue", rst, 12, action=L.ACTION["Issue"])
+            f = L.parse_fault(r)
+            self.assertIsNotNone(f, "expected a fault: HTTP %d %r" % (r.status, r.body[:800]))
+            self.assertEqual(r.status, 400)
+            # answered in the WS-Trust namespace the client spoke (2005/02)
+            self.assertEqual(f.subcode, "{%s}InvalidRequest" % WST2005)
+            self.assertNotIn(b"Assertion", r.body)
+            self.assertEqual(self.srv.snapshot(), before)
+            self.assertTrue(self.srv.alive())
+            self.assertLogged(mark, "wst:InvalidRequest")
 
     # ------------------------------------------------------------------
     # E6: attribute floods
