@@ -513,18 +513,21 @@ cleanup:
 
 /* ---- presented tokens ------------------------------------------------------ */
 
-sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
-                               const sts_token_in_t *tok, sts_verdict_t *out, sts_err_t *err)
+/*
+ * The verdict on @tok (out->view stays NULL). When it is valid, @t holds the
+ * token as read; otherwise @t is cleared. A bad token is a verdict, not an
+ * error.
+ */
+static sts_errc_t judge(sts_engine_t *e, const sts_token_in_t *tok, sts_vtoken_t *t,
+                        sts_verdict_t *out, sts_err_t *err)
 {
-    sts_vtoken_t t;
     const char *why = NULL;
     sts_errc_t rc;
 
-    (void)who; /* any authenticated requester may validate */
     out->valid = 0;
     out->reason = NULL;
     out->view = NULL;
-    rc = sts_vtoken_read(e, tok, &t, &why, err);
+    rc = sts_vtoken_read(e, tok, t, &why, err);
     if (rc == STS_E_INVALID_TOKEN) {
         sts_info("validate: %s (%s)", why, err ? err->detail : "-");
         out->reason = why;
@@ -532,17 +535,141 @@ sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
     }
     if (rc != STS_OK)
         return rc;
-    if (!t.ours)
+    if (!t->ours)
         out->reason = "token not issued by this STS";
-    else if ((out->reason = sts_vtoken_unusable(e, &t, sts_time_now())) == NULL) {
+    else if ((out->reason = sts_vtoken_unusable(e, t, sts_time_now())) == NULL) {
         out->valid = 1;
         out->reason = "token valid";
+    }
+    sts_info("validate %s: %s", t->rec ? t->rec->id : "-", out->reason);
+    if (!out->valid)
+        sts_vtoken_clear(t);
+    return STS_OK;
+}
+
+sts_errc_t sts_engine_validate(sts_engine_t *e, const sts_principal_t *who,
+                               const sts_token_in_t *tok, sts_verdict_t *out, sts_err_t *err)
+{
+    sts_vtoken_t t;
+    sts_errc_t rc;
+
+    (void)who; /* any authenticated requester may validate */
+    memset(&t, 0, sizeof(t));
+    rc = judge(e, tok, &t, out, err);
+    if (rc == STS_OK && out->valid) {
         out->view = t.view;
         t.view = NULL;
     }
-    sts_info("validate %s: %s", t.rec ? t.rec->id : "-", out->reason);
     sts_vtoken_clear(&t);
-    return STS_OK;
+    return rc;
+}
+
+/* A new token of @tt (kind @kind) for the subject and audiences of @t, valid
+ * and ours: its claims, within its lifetime, recorded as derived from it. */
+static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const sts_vtoken_t *t,
+                            const char *tt, int kind, sts_issued_t **out, sts_token_rec_t *rec,
+                            sts_err_t *err)
+{
+    const sts_token_view_t *v = t->view;
+    const sts_cfg_rp_t *rp = v->naudiences > 0 ? sts_cfg_find_rp(e->cfg, v->audiences[0]) : NULL;
+    time_t now = sts_time_now(), bound = v->expires, expires;
+    sts_row_origin_t o = {.subject = v->subject,
+                          .requester = who->user ? who->user->name : who->client->client_id,
+                          .requester_kind = who->user ? STS_REQUESTER_USER : STS_REQUESTER_CLIENT,
+                          .parent = t->rec->id,
+                          .subject_issuer = t->rec->subject_issuer};
+
+    if (rp == NULL)
+        return STS_ERR(err, STS_E_INVALID_TARGET, "token %s: audience is no relying party",
+                       t->rec->id);
+    for (size_t i = 1; i < v->naudiences; i++)
+        if (kind != STS_KIND_JWT || sts_cfg_find_rp(e->cfg, v->audiences[i]) == NULL)
+            return STS_ERR(err, STS_E_INVALID_TARGET,
+                           "token %s: %zu audiences for one %s", t->rec->id, v->naudiences,
+                           kind == STS_KIND_JWT ? "JWT of relying parties" : "assertion");
+    /* What an assertion cannot carry is refused, never dropped. */
+    if (kind != STS_KIND_JWT && (v->scope != NULL || v->nactors > 0))
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "token %s: scope or act into an assertion",
+                       t->rec->id);
+    if (t->rec->bound != 0 && t->rec->bound < bound)
+        bound = t->rec->bound;
+    expires = now + sts_engine_lifetime_for(e, v->audiences[0]);
+    if (expires > bound)
+        expires = bound;
+    o.bound = bound;
+    if (kind == STS_KIND_JWT) {
+        sts_jwt_params_t p = {.kind = STS_KIND_JWT,
+                              .typ = STS_TYP_JWT,
+                              .token_type = tt,
+                              .subject = o.subject,
+                              .audiences = (const char *const *)v->audiences,
+                              .naudiences = v->naudiences,
+                              .client_id = v->client_id,
+                              .scope = v->scope,
+                              .act = t->claims ? json_object_get(t->claims, "act") : NULL,
+                              .signing_alg = sts_engine_alg_of(
+                                  e->cfg, v->client_id ? sts_cfg_find_client(e->cfg, v->client_id)
+                                                       : NULL,
+                                  v->audiences[0]),
+                              .now = now,
+                              .expires = expires,
+                              .requester = o.requester,
+                              .requester_kind = o.requester_kind,
+                              .parent = o.parent,
+                              .subject_issuer = o.subject_issuer,
+                              .bound = o.bound};
+        return sts_mint_jwt(e, &p, out, rec, err);
+    }
+    sts_saml_mint_params_t p = {.kind = kind,
+                                .subject = o.subject,
+                                .audience = v->audiences[0],
+                                .token_type = tt,
+                                .now = now,
+                                .expires = expires,
+                                .requester = o.requester,
+                                .requester_kind = o.requester_kind,
+                                .parent = o.parent,
+                                .subject_issuer = o.subject_issuer,
+                                .bound = o.bound};
+    return sts_mint_saml(e, &p, out, rec, err);
+}
+
+sts_errc_t sts_engine_transform(sts_engine_t *e, const sts_principal_t *who,
+                                const sts_token_in_t *tok, const char *token_type,
+                                sts_verdict_t *verdict, sts_issued_t **out, sts_err_t *err)
+{
+    sts_vtoken_t t;
+    sts_issued_t *is = NULL;
+    sts_token_rec_t rec;
+    int kind = STS_KIND_JWT;
+    const char *tt;
+    sts_errc_t rc = STS_OK;
+
+    *out = NULL;
+    memset(&t, 0, sizeof(t));
+    memset(verdict, 0, sizeof(*verdict));
+    STS_FAIL_IF(who == NULL || (who->user == NULL && who->client == NULL), err, STS_E_AUTH_FAILED,
+                "no principal");
+    tt = token_type != NULL && strcmp(token_type, STS_TT_JWT) == 0
+             ? STS_TT_JWT
+             : saml_token_type(token_type, &kind);
+    STS_FAIL_IF(token_type == NULL || tt == NULL, err, STS_E_NOT_UNDERSTOOD,
+                "unsupported TokenType for Validate");
+    STS_CHECK(judge(e, tok, &t, verdict, err));
+    if (!verdict->valid)
+        goto cleanup; /* answered with the verdict alone */
+    STS_CHECK(transform(e, who, &t, tt, kind, &is, &rec, err));
+    STS_CHECK(sts_store_insert(e->store, &rec, err));
+    sts_info("validate %s: transformed into %s %s for %s", t.rec->id, tt, is->id,
+             is->applies_to);
+    *out = is;
+    is = NULL;
+cleanup:
+    if (rc != STS_OK)
+        memset(verdict, 0, sizeof(*verdict));
+    sts_issued_free(is);
+    sts_vtoken_clear(&t);
+    return rc;
 }
 
 /* Renewal of a SAML assertion: a new one of the same version for the same

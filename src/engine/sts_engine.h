@@ -195,6 +195,23 @@ sts_errc_t sts_engine_validate(sts_engine_t *engine, const sts_principal_t *who,
                                const sts_token_in_t *token, sts_verdict_t *out, sts_err_t *err);
 
 /**
+ * @brief WS-Trust Validate with a TokenType other than RSTR/Status (WS-Trust
+ * 1.3 sec. 7, as CXF does): @token is judged as by sts_engine_validate()
+ * (*verdict, without a view) and, when it is valid, a token of @token_type
+ * (SAML 2.0, SAML 1.1 or JWT, in any spelling Issue takes) is issued for the
+ * same subject and audiences, with its scope and act (an assertion cannot
+ * carry either: refused, never dropped). It is recorded as derived from
+ * @token, so cancelling @token cancels it, and never outlives it.
+ * @return STS_OK with *out set when valid and NULL when not;
+ *         STS_E_NOT_UNDERSTOOD (TokenType), STS_E_INVALID_TARGET (audience
+ *         no relying party, several for an assertion), STS_E_INVALID_REQUEST
+ *         (scope or act into an assertion), or a server error.
+ */
+sts_errc_t sts_engine_transform(sts_engine_t *engine, const sts_principal_t *who,
+                                const sts_token_in_t *token, const char *token_type,
+                                sts_verdict_t *verdict, sts_issued_t **out, sts_err_t *err);
+
+/**
  * @brief Renew @token (ours, ACTIVE, valid or expired within the renew
  * window, and @who is its requester or its subject): a new token of the same
  * kind and claims, linked to the old one, which is no longer valid.

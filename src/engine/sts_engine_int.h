@@ -71,6 +71,10 @@ void sts_vtoken_clear(sts_vtoken_t *t);
 const char *sts_vtoken_unusable(const sts_engine_t *e, const sts_vtoken_t *t, time_t now);
 
 /** @brief Whether @who asked for @rec's token or is its subject (a realm user). */
+/** @brief The lifetime a token for @target gets by default (its relying
+ *  party's default, else the engine's, within the maximum). */
+long sts_engine_lifetime_for(const sts_engine_t *e, const char *target);
+
 int sts_engine_may_manage(const sts_principal_t *who, const sts_token_rec_t *rec);
 
 /** What goes into a JWT the engine mints. Pointers borrowed. */

@@ -371,7 +371,7 @@ static const char *issuable_type(const char *requested)
     return NULL;
 }
 
-static long lifetime_for(const sts_engine_t *e, const char *target)
+long sts_engine_lifetime_for(const sts_engine_t *e, const char *target)
 {
     const sts_cfg_rp_t *rp = sts_cfg_find_rp(e->cfg, target);
     long max = rp && rp->max_lifetime > 0 ? rp->max_lifetime : e->cfg->max_lifetime;
@@ -467,7 +467,7 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     if (subj.ours && subj.rec->bound != 0 && subj.rec->bound < g.bound)
         g.bound = subj.rec->bound;
     parent = subj.ours ? subj.rec->id : NULL;
-    expires = now + lifetime_for(e, targets[0]);
+    expires = now + sts_engine_lifetime_for(e, targets[0]);
     if (expires > g.bound)
         expires = g.bound;
     /* A refresh token comes with an access token when the client may have one. */
@@ -603,7 +603,7 @@ sts_errc_t sts_engine_refresh(sts_engine_t *e, const sts_principal_t *who,
     g.subject_issuer = t.rec->subject_issuer;
     g.bound = t.rec->bound != 0 && t.rec->bound < t.view->expires ? t.rec->bound : t.view->expires;
     STS_CHECK(mint_refresh(e, &g, jt, t.view->expires, t.rec->id, &rt, &recs[0], err));
-    expires = now + lifetime_for(e, targets[0]);
+    expires = now + sts_engine_lifetime_for(e, targets[0]);
     if (expires > g.bound)
         expires = g.bound;
     g.scope = scope;

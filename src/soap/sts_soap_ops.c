@@ -414,23 +414,33 @@ static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const bindi
     return rc;
 }
 
+/* Validate: a status answer, or (WS-Trust 1.3 sec. 7) with a TokenType other
+ * than RSTR/Status, the status and a new token of that type when valid. */
 static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                               const sts_soap_envelope_t *env, const sts_principal_t *who,
                               struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
     sts_token_in_t tok = {.node = NULL};
     sts_verdict_t v = {.valid = 0};
+    sts_issued_t *is = NULL;
+    int status_only = env->token_type == NULL || strcmp(env->token_type, b->wst->status_tt) == 0;
     sts_errc_t rc;
 
     if ((rc = target_token(soap, env, "ValidateTarget", &tok, err)) != STS_OK)
         return rc;
-    if ((rc = sts_engine_validate(conn->engine, who, &tok, &v, err)) != STS_OK)
+    rc = status_only ? sts_engine_validate(conn->engine, who, &tok, &v, err)
+                     : sts_engine_transform(conn->engine, who, &tok, env->token_type, &v, &is, err);
+    if (rc != STS_OK)
         return rc;
     sts_verdict_clear(&v); /* RSTR/Status answers with the verdict alone */
-    r->TokenType = soap_strdup(soap, b->wst->status_tt);
+    if (is != NULL)
+        rc = put_issued(soap, r, is, b, err);
+    else
+        r->TokenType = soap_strdup(soap, b->wst->status_tt);
+    sts_issued_free(is);
     r->Status = soap_malloc(soap, sizeof(*r->Status));
-    if (r->Status == NULL)
-        return STS_ERR(err, STS_E_NOMEM, "response allocation");
+    if (rc != STS_OK || r->Status == NULL)
+        return rc != STS_OK ? rc : STS_ERR(err, STS_E_NOMEM, "response allocation");
     soap_default_wst__StatusType(soap, r->Status);
     r->Status->Code = soap_strdup(soap, v.valid ? b->wst->status_valid : b->wst->status_invalid);
     r->Status->Reason = soap_strdup(soap, v.reason);

@@ -908,6 +908,47 @@ done:
     free(b64s);
 }
 
+/* Validate with transformation: bounded by the original, nothing for an
+ * invalid token, unsupported types refused before anything is read. */
+static void test_transform(sts_engine_t *e, const sts_principal_t *who)
+{
+    sts_issue_req_t req = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issued_t *saml = NULL, *jwt = NULL;
+    sts_verdict_t v;
+    sts_err_t err;
+    xmlDocPtr doc = NULL;
+    sts_token_in_t in = {.node = NULL};
+    char c[40], x[40];
+    time_t saved = g_now;
+
+    req.lifetime_created = iso(g_now, c);
+    req.lifetime_expires = iso(g_now + 120, x); /* shorter than the default lifetime */
+    CHECK(sts_engine_issue(e, who, &req, &saml, &err) == STS_OK);
+    if (saml == NULL)
+        return;
+    doc = parse(saml);
+    in.node = xmlDocGetRootElement(doc);
+    CHECK(sts_engine_transform(e, who, &in, NULL, &v, &jwt, &err) == STS_E_NOT_UNDERSTOOD);
+    CHECK(sts_engine_transform(e, who, &in, "urn:example:other", &v, &jwt, &err) ==
+          STS_E_NOT_UNDERSTOOD);
+    CHECK(jwt == NULL);
+    CHECK(sts_engine_transform(e, who, &in, STS_TT_JWT, &v, &jwt, &err) == STS_OK);
+    CHECK(v.valid == 1 && v.view == NULL && jwt != NULL);
+    if (jwt != NULL) {
+        CHECK(strcmp(jwt->token_type, STS_TT_JWT) == 0);
+        CHECK(jwt->expires == saml->expires); /* never outlives the original */
+        CHECK(strcmp(jwt->applies_to, "https://rp.example.com/") == 0);
+    }
+    sts_issued_free(jwt);
+    jwt = NULL;
+    g_now = saml->expires + 1; /* our own token: no skew, so it is over */
+    CHECK(sts_engine_transform(e, who, &in, STS_TT_SAML2_URN, &v, &jwt, &err) == STS_OK);
+    CHECK(v.valid == 0 && v.reason != NULL && jwt == NULL);
+    g_now = saved;
+    xmlFreeDoc(doc);
+    sts_issued_free(saml);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
@@ -938,6 +979,7 @@ int main(void)
         test_exchange(e, &who, dir);
         test_exchange_bounds(e, cfg, &who, dir);
         test_saml11(e, &who, dir);
+        test_transform(e, &who);
     }
     sts_engine_free(e);
     sts_cfg_free(cfg);
