@@ -1454,12 +1454,12 @@ static const cfg_list_opt_t *client_list_find(const char *key)
     return NULL;
 }
 
-/* One list of @cl from @v (NULL: the default); ctx->path names its key. */
-static int client_list_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, const cfg_list_opt_t *o,
-                             json_t *v)
+/* One list of the struct at @base (a client, a delegation rule) from @v (NULL:
+ * the default); ctx->path names its key. */
+static int list_parse(cfg_ctx_t *ctx, void *base, const cfg_list_opt_t *o, json_t *v)
 {
-    char ***list = (char ***)((char *)cl + o->off);
-    size_t *n = (size_t *)((char *)cl + o->noff);
+    char ***list = (char ***)((char *)base + o->off);
+    size_t *n = (size_t *)((char *)base + o->noff);
     size_t cnt = 0;
 
     if (v == NULL) {
@@ -1543,7 +1543,7 @@ static int client_parse(cfg_ctx_t *ctx, sts_cfg_client_t *cl, json_t *obj)
         if (v == NULL && (o->flags & CF_REQUIRED))
             return cfg_missing_key(ctx, o->name);
         m = path_key(&ctx->path, o->name, strlen(o->name));
-        r = client_list_parse(ctx, cl, o, v);
+        r = list_parse(ctx, cl, o, v);
         path_restore(&ctx->path, m);
         if (r != 0)
             return r;
@@ -1662,6 +1662,99 @@ static int trusted_issuers_parse(cfg_ctx_t *ctx, json_t *arr)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Delegation rules                                                          */
+
+/* A subject name of a rule: "*" or 1..1024 bytes without control characters. */
+static const char *v_subject(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 1024)
+        return "must be 1 to 1024 bytes";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return "must not hold control characters";
+    return NULL;
+}
+
+static const cfg_list_opt_t delegation_subjects = {
+    "subjects", offsetof(sts_cfg_delegation_t, subjects),
+    offsetof(sts_cfg_delegation_t, nsubjects), def_none, v_subject, CF_REQUIRED | CF_NONEMPTY};
+
+static void delegation_cleanup(sts_cfg_delegation_t *d)
+{
+    for (size_t i = 0; i < d->nsubjects; i++)
+        free(d->subjects[i]);
+    free(d->subjects);
+    free(d->actor);
+}
+
+static int get_flag(cfg_ctx_t *ctx, json_t *obj, const char *name, int *out)
+{
+    json_t *v = json_object_get(obj, name);
+
+    *out = 0;
+    if (v == NULL)
+        return 0;
+    if (!json_is_boolean(v))
+        return cfg_fail_member(ctx, name, "must be true or false");
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int delegation_parse_at(cfg_ctx_t *ctx, size_t i, json_t *obj)
+{
+    static const char *const known[] = {"actor", "subjects", "act_as", "on_behalf_of", NULL};
+    sts_cfg_delegation_t *d = &ctx->cfg->delegation[i];
+    json_t *subjects = json_object_get(obj, "subjects");
+    const char *actor;
+    cfg_mark_t m;
+    int r;
+
+    if (object_check(ctx, obj, known) != 0 || get_string(ctx, obj, "actor", &actor) != 0 ||
+        get_flag(ctx, obj, "act_as", &d->act_as) != 0 ||
+        get_flag(ctx, obj, "on_behalf_of", &d->on_behalf_of) != 0)
+        return -1;
+    if (actor == NULL)
+        return cfg_missing_key(ctx, "actor");
+    if (subjects == NULL)
+        return cfg_missing_key(ctx, "subjects");
+    if (!d->act_as && !d->on_behalf_of)
+        return cfg_fail(ctx, "\"%s\" allows nothing: set \"act_as\" or \"on_behalf_of\" to true",
+                        ctx->path.s);
+    if ((d->actor = strdup(actor)) == NULL)
+        return cfg_oom(ctx);
+    m = path_key(&ctx->path, "subjects", strlen("subjects"));
+    r = list_parse(ctx, d, &delegation_subjects, subjects);
+    path_restore(&ctx->path, m);
+    return r;
+}
+
+static int delegation_parse(cfg_ctx_t *ctx, json_t *arr)
+{
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+
+    if (n > 0 && (ctx->cfg->delegation = calloc(n, sizeof(*ctx->cfg->delegation))) == NULL)
+        return cfg_oom(ctx);
+    return array_each(ctx, arr, &ctx->cfg->ndelegation, delegation_parse_at);
+}
+
+int sts_cfg_may_delegate(const sts_cfg_t *cfg, const char *actor, const char *subject,
+                         int foreign, int act_as)
+{
+    for (size_t i = 0; actor && subject && i < cfg->ndelegation; i++) {
+        const sts_cfg_delegation_t *d = &cfg->delegation[i];
+        if (strcmp(d->actor, actor) != 0 || !(act_as ? d->act_as : d->on_behalf_of))
+            continue;
+        for (size_t j = 0; j < d->nsubjects; j++)
+            if (strcmp(d->subjects[j], "*") == 0 ||
+                (!foreign && strcmp(d->subjects[j], subject) == 0))
+                return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Reading sources                                                           */
 
 /* Read @path into src->text. */
@@ -1766,7 +1859,7 @@ static int cfg_root(cfg_ctx_t *ctx, char **users_file)
                 sec = &sections[i];
         if (sec == NULL && strcmp(key, "users") != 0 && strcmp(key, "users_file") != 0 &&
             strcmp(key, "relying_parties") != 0 && strcmp(key, "clients") != 0 &&
-            strcmp(key, "trusted_issuers") != 0)
+            strcmp(key, "trusted_issuers") != 0 && strcmp(key, "delegation") != 0)
             return cfg_unknown_key(ctx, key);
         m = path_key(&ctx->path, key, strlen(key));
         if (sec != NULL) {
@@ -1779,6 +1872,8 @@ static int cfg_root(cfg_ctx_t *ctx, char **users_file)
             r = clients_parse(ctx, v);
         } else if (strcmp(key, "trusted_issuers") == 0) {
             r = trusted_issuers_parse(ctx, v);
+        } else if (strcmp(key, "delegation") == 0) {
+            r = delegation_parse(ctx, v);
         } else if (!json_is_string(v)) {
             r = cfg_fail(ctx, "\"%s\" must be a string", ctx->path.s);
         } else if (json_string_value(v)[0] == '\0') {
@@ -1928,6 +2023,23 @@ static int check_clients(cfg_ctx_t *ctx, cfg_src_t *main_src)
     return 0;
 }
 
+/* Every delegation rule names a user of the realm as its actor. */
+static int check_delegation(cfg_ctx_t *ctx, cfg_src_t *main_src)
+{
+    const sts_cfg_t *c = ctx->cfg;
+    char p1[64], p2[64];
+    const char *at[] = {p1, p2, "delegation", "", NULL};
+
+    for (size_t i = 0; i < c->ndelegation; i++) {
+        if (sts_cfg_find_user(c, c->delegation[i].actor) != NULL)
+            continue;
+        snprintf(p1, sizeof(p1), "delegation[%zu].actor", i);
+        snprintf(p2, sizeof(p2), "delegation[%zu]", i);
+        return cfg_fail_at(ctx, main_src, at, "actor \"%s\" is no user", c->delegation[i].actor);
+    }
+    return 0;
+}
+
 /* Trusted issuers are unique, and none of them is the STS itself. */
 static int check_trusted_issuers(cfg_ctx_t *ctx, cfg_src_t *main_src)
 {
@@ -2040,7 +2152,8 @@ static int cfg_check(cfg_ctx_t *ctx, cfg_src_t *main_src)
             }
         }
     }
-    if (check_clients(ctx, main_src) != 0 || check_server_tls(ctx, main_src) != 0)
+    if (check_clients(ctx, main_src) != 0 || check_server_tls(ctx, main_src) != 0 ||
+        check_delegation(ctx, main_src) != 0)
         return -1;
     return check_trusted_issuers(ctx, main_src);
 }
@@ -2157,6 +2270,9 @@ void sts_cfg_free(sts_cfg_t *cfg)
     for (size_t i = 0; i < cfg->ntrusted_issuers; i++)
         trusted_issuer_cleanup(&cfg->trusted_issuers[i]);
     free(cfg->trusted_issuers);
+    for (size_t i = 0; i < cfg->ndelegation; i++)
+        delegation_cleanup(&cfg->delegation[i]);
+    free(cfg->delegation);
     free(cfg->public_url);
     free(cfg->tls_cert_file);
     free(cfg->tls_key_file);

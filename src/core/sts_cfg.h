@@ -80,6 +80,21 @@ typedef struct sts_cfg_trusted_issuer {
                       * of the certificate */
 } sts_cfg_trusted_issuer_t;
 
+/**
+ * A WS-Trust delegation rule: which subjects a requester (a user of the realm)
+ * may obtain tokens for by presenting their token as wst14:ActAs (the issued
+ * token names the subject and records the requester as actor: SAML 2.0
+ * DelegationRestriction, JWT "act") or wst:OnBehalfOf (the issued token names
+ * the subject and records no new actor: impersonation). No rule: refused.
+ */
+typedef struct sts_cfg_delegation {
+    char *actor;       /* a user name of the realm */
+    char **subjects;   /* subject names ("sub" / NameID) it may act for; "*" = any */
+    size_t nsubjects;
+    int act_as;        /* 1: may present ActAs */
+    int on_behalf_of;  /* 1: may present OnBehalfOf */
+} sts_cfg_delegation_t;
+
 typedef struct sts_cfg {
     /* server */
     char *listen_host;
@@ -149,6 +164,9 @@ typedef struct sts_cfg {
      * not come over TLS, 0 accept it, -1 (not set) refuse it only when the server listens
      * with plain HTTP on an address other than loopback. */
     int require_tls_for_password_text;
+
+    sts_cfg_delegation_t *delegation; /* in file order; NULL when there are none */
+    size_t ndelegation;
 } sts_cfg_t;
 
 /**
@@ -188,6 +206,15 @@ const sts_cfg_client_t *sts_cfg_find_client(const sts_cfg_t *cfg, const char *cl
  * @return 1 if it is, 0 if not or if @value is NULL.
  */
 int sts_cfg_client_allows(char *const *list, size_t n, const char *value);
+
+/**
+ * @brief Whether the user @actor may present a token of @subject as ActAs
+ * (@act_as 1) or OnBehalfOf (@act_as 0), by a delegation rule. A @foreign
+ * subject (another issuer's) is only matched by "*": a rule naming "alice"
+ * means the realm's alice, not a namesake elsewhere.
+ */
+int sts_cfg_may_delegate(const sts_cfg_t *cfg, const char *actor, const char *subject,
+                         int foreign, int act_as);
 
 /** @brief Directory of the development PKI (compile-time default, env STS_CERTS_DIR overrides). */
 const char *sts_cfg_dev_certs_dir(void);

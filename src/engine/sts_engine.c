@@ -420,6 +420,8 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
         p.authn_context = sp->authn_context ? sp->authn_context : STS_SAML2_AC_UNSPECIFIED;
     p.attrs = attrs;
     p.nattrs = user ? user->nattrs : 0;
+    p.delegates = sp->delegates;
+    p.ndelegates = sp->ndelegates;
     if (v11)
         STS_CHECK(sts_saml11_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
     else
@@ -458,13 +460,17 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
 {
     sts_errc_t rc = STS_OK;
     const sts_cfg_rp_t *rp;
-    const char *token_type;
+    const char *token_type, *delegates[STS_ACT_MAX_DEPTH];
+    size_t ndelegates = 0;
     sts_issued_t *is = NULL;
     sts_token_rec_t rec;
+    sts_delegation_t d;
+    sts_row_origin_t o;
     time_t now = sts_time_now(), expires = 0;
     int jwt, kind = STS_KIND_SAML2;
 
     *out = NULL;
+    memset(&d, 0, sizeof(d));
     STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
     STS_FAIL_IF(req->applies_to == NULL || req->applies_to[0] == '\0', err,
                 STS_E_INVALID_REQUEST, "AppliesTo missing");
@@ -476,38 +482,71 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     STS_FAIL_IF(req->key_type != NULL && strcmp(req->key_type, STS_WST13_BEARER) != 0, err,
                 STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
     STS_CHECK(pick_lifetime(e, rp, req, now, &expires, err));
+
+    /* For whom: the requester, or the subject of an OnBehalfOf/ActAs token. */
+    o = (sts_row_origin_t){.subject = who->user->name,
+                           .requester = who->user->name,
+                           .requester_kind = STS_REQUESTER_USER};
+    if (req->on_behalf_of != NULL || req->act_as != NULL) {
+        STS_CHECK(sts_delegation_read(e, who, req, now, &d, err));
+        o.subject = d.subject;
+        o.subject_issuer = d.subject_issuer;
+        o.parent = d.parent;
+        o.bound = d.bound;
+        if (expires > d.bound)
+            expires = d.bound;
+        ndelegates = sts_act_subs(d.act, delegates, STS_ACT_MAX_DEPTH);
+        STS_FAIL_IF(ndelegates == (size_t)-1, err, STS_E_INTERNAL, "act chain");
+        STS_FAIL_IF(ndelegates > 0 && !jwt && kind == STS_KIND_SAML11, err,
+                    STS_E_INVALID_REQUEST, "a delegation chain cannot go into SAML 1.1");
+    }
     if (jwt) {
         sts_jwt_params_t p = {.kind = STS_KIND_JWT,
                               .typ = STS_TYP_JWT,
                               .token_type = STS_TT_JWT,
-                              .subject = who->user->name,
+                              .subject = o.subject,
                               .audiences = &req->applies_to,
                               .naudiences = 1,
+                              .act = d.act,
                               .signing_alg = rp->signing_alg,
                               .now = now,
                               .expires = expires,
-                              .requester = who->user->name,
-                              .requester_kind = STS_REQUESTER_USER};
+                              .requester = o.requester,
+                              .requester_kind = o.requester_kind,
+                              .parent = o.parent,
+                              .subject_issuer = o.subject_issuer,
+                              .bound = o.bound};
         STS_CHECK(sts_mint_jwt(e, &p, &is, &rec, err));
     } else {
         sts_saml_mint_params_t p = {.kind = kind,
-                                    .subject = who->user->name,
+                                    .subject = o.subject,
                                     .audience = req->applies_to,
-                                    .authn_context = who->authn_context,
+                                    /* the requester authenticated, not the subject it acts for */
+                                    .authn_context = d.subject ? NULL : who->authn_context,
                                     .token_type = token_type,
                                     .now = now,
                                     .expires = expires,
-                                    .requester = who->user->name,
-                                    .requester_kind = STS_REQUESTER_USER};
+                                    .requester = o.requester,
+                                    .requester_kind = o.requester_kind,
+                                    .parent = o.parent,
+                                    .subject_issuer = o.subject_issuer,
+                                    .bound = o.bound,
+                                    .delegates = delegates,
+                                    .ndelegates = ndelegates};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
     }
     STS_CHECK(sts_store_insert(e->store, &rec, err));
     log_issued(is, jwt ? "JWT" : kind == STS_KIND_SAML11 ? "SAML 1.1" : "SAML 2.0",
                who->user->name);
+    if (d.subject != NULL)
+        sts_info("  for %s, %s %s%s", o.subject, req->act_as ? "ActAs" : "OnBehalfOf",
+                 d.parent ? d.parent : "a trusted issuer's token",
+                 ndelegates > 0 ? " (delegation chain recorded)" : "");
     *out = is;
     is = NULL;
 cleanup:
     sts_issued_free(is);
+    sts_delegation_clear(&d);
     return rc;
 }
 
@@ -587,10 +626,11 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
             return STS_ERR(err, STS_E_INVALID_TARGET,
                            "token %s: %zu audiences for one %s", t->rec->id, v->naudiences,
                            kind == STS_KIND_JWT ? "JWT of relying parties" : "assertion");
-    /* What an assertion cannot carry is refused, never dropped. */
-    if (kind != STS_KIND_JWT && (v->scope != NULL || v->nactors > 0))
-        return STS_ERR(err, STS_E_INVALID_REQUEST, "token %s: scope or act into an assertion",
-                       t->rec->id);
+    /* What an assertion cannot carry is refused, never dropped: a scope, and
+     * act in SAML 1.1 (SAML 2.0 has its DelegationRestriction). */
+    if (kind != STS_KIND_JWT && (v->scope != NULL || (kind == STS_KIND_SAML11 && v->nactors > 0)))
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "token %s: %s into an assertion", t->rec->id,
+                       v->scope != NULL ? "scope" : "act");
     if (t->rec->bound != 0 && t->rec->bound < bound)
         bound = t->rec->bound;
     expires = now + sts_engine_lifetime_for(e, v->audiences[0]);
@@ -621,6 +661,8 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
         return sts_mint_jwt(e, &p, out, rec, err);
     }
     sts_saml_mint_params_t p = {.kind = kind,
+                                .delegates = (const char *const *)v->actors,
+                                .ndelegates = v->nactors,
                                 .subject = o.subject,
                                 .audience = v->audiences[0],
                                 .token_type = tt,

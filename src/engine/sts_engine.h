@@ -146,6 +146,11 @@ typedef struct sts_issue_req {
     const char *key_type;         /* URI or NULL (= bearer) */
     const char *lifetime_created; /* requested, xs:dateTime, or NULL */
     const char *lifetime_expires; /* requested, xs:dateTime, or NULL */
+    /* WS-Trust delegation (at most one): the token of the subject to issue
+     * for, presented by the requester as wst:OnBehalfOf (impersonation) or
+     * wst14:ActAs (the requester is recorded as actor); NULL: for @who. */
+    const sts_token_in_t *on_behalf_of;
+    const sts_token_in_t *act_as;
 } sts_issue_req_t;
 
 /**
@@ -168,7 +173,15 @@ typedef struct sts_issued {
 
 void sts_issued_free(sts_issued_t *issued);
 
-/** @brief Issue a token for @who. *out new on success. */
+/**
+ * @brief Issue a token for @who, or with req->on_behalf_of / req->act_as for
+ * the subject of that token (see sts_delegate.c for the policy). *out new on
+ * success.
+ * @return STS_OK; STS_E_INVALID_TARGET (no relying party), STS_E_NOT_UNDERSTOOD
+ *         (TokenType, KeyType), STS_E_INVALID_LIFETIME, STS_E_INVALID_REQUEST
+ *         (a delegation token refused, or act into SAML 1.1),
+ *         STS_E_UNAUTHORIZED (no delegation rule), or a server error.
+ */
 sts_errc_t sts_engine_issue(sts_engine_t *engine, const sts_principal_t *who,
                             const sts_issue_req_t *req, sts_issued_t **out, sts_err_t *err);
 

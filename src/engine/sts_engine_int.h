@@ -75,6 +75,43 @@ const char *sts_vtoken_unusable(const sts_engine_t *e, const sts_vtoken_t *t, ti
  *  party's default, else the engine's, within the maximum). */
 long sts_engine_lifetime_for(const sts_engine_t *e, const char *target);
 
+/**
+ * @brief The "act" of a token issued for the subject @subj: with an actor
+ * (@actor_sub of issuer @actor_iss), that actor over the subject's own chain;
+ * without, the subject's chain as it is. A subject naming "may_act" accepts
+ * only that actor and is refused without one; a subject acting for itself and
+ * a chain deeper than STS_ACT_MAX_DEPTH are refused (STS_E_INVALID_REQUEST).
+ * *out: new reference, or NULL for no delegation.
+ */
+sts_errc_t sts_pick_act(const sts_vtoken_t *subj, const char *actor_sub, const char *actor_iss,
+                        json_t **out, sts_err_t *err);
+
+/** @brief The subs of an "act" chain into @subs ([0] the outer, current
+ *  actor). Returns how many, or (size_t)-1 when one has no sub or there are
+ *  more than @max. */
+size_t sts_act_subs(json_t *act, const char **subs, size_t max);
+
+/* sts_delegate.c: Issue with OnBehalfOf / ActAs. */
+typedef struct sts_delegation {
+    sts_vtoken_t presented;     /* owned */
+    const char *subject;        /* borrowed from presented */
+    const char *subject_issuer; /* NULL: a subject of our realm */
+    json_t *act;                /* owned: the act chain to issue with, or NULL */
+    const char *parent;         /* the presented token's row when ours, or NULL */
+    time_t bound;               /* nothing issued from it expires later */
+} sts_delegation_t;
+
+/**
+ * @brief Read and check req->on_behalf_of or req->act_as for the user @who:
+ * verified, usable at @now, allowed by a delegation rule, may_act honoured.
+ * @return STS_OK with @d (sts_delegation_clear()), STS_E_INVALID_REQUEST (bad
+ *         token, both given), STS_E_UNAUTHORIZED (no rule), or a server error.
+ */
+sts_errc_t sts_delegation_read(sts_engine_t *e, const sts_principal_t *who,
+                               const sts_issue_req_t *req, time_t now, sts_delegation_t *d,
+                               sts_err_t *err);
+void sts_delegation_clear(sts_delegation_t *d);
+
 int sts_engine_may_manage(const sts_principal_t *who, const sts_token_rec_t *rec);
 
 /** What goes into a JWT the engine mints. Pointers borrowed. */
@@ -122,6 +159,8 @@ typedef struct sts_saml_mint_params {
     const char *parent;         /* or NULL */
     const char *subject_issuer; /* NULL: a realm user, whose attributes go in */
     time_t bound;               /* as sts_jwt_params_t.bound */
+    const char *const *delegates; /* SAML 2.0 DelegationRestriction, [0] the current actor */
+    size_t ndelegates;
 } sts_saml_mint_params_t;
 
 /** @brief Sign a SAML 2.0 or 1.1 assertion (p->kind); fill a new issued token

@@ -13,8 +13,9 @@
  *  - an actor becomes "act", nested over the subject's own "act"; a subject
  *    with "may_act" accepts only the actor it names and is refused without
  *    one (Keycloak #52691); a subject acting for itself is refused;
- *  - an assertion (SAML 2.0 or 1.1) names one audience and carries neither
- *    scope nor act: a request for either is refused, never dropped;
+ *  - an assertion (SAML 2.0 or 1.1) names one audience and carries no
+ *    scope; act goes into a SAML 2.0 DelegationRestriction and cannot go
+ *    into SAML 1.1: what cannot be carried is refused, never dropped;
  *  - nothing issued (access token, JWT, assertion, refresh token) outlives
  *    the subject token; a refresh token family lives at most
  *    engine.refresh_lifetime within that.
@@ -248,17 +249,15 @@ static json_t *act_chain(char *const *subs, size_t n)
     return act;
 }
 
-/* The "act" of the new token: the actor over the subject's own chain. *out
- * new reference or NULL (no delegation). */
-static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, json_t **out,
-                           sts_err_t *err)
+sts_errc_t sts_pick_act(const sts_vtoken_t *subj, const char *actor_sub, const char *actor_iss,
+                        json_t **out, sts_err_t *err)
 {
     const sts_token_view_t *v = subj->view;
     const char *may = v->may_act;
     char *chain[STS_ACT_MAX_DEPTH + 1];
 
     *out = NULL;
-    if (actor == NULL) {
+    if (actor_sub == NULL) {
         if (may != NULL)
             return STS_ERR_PUB(err, STS_E_INVALID_REQUEST,
                                "subject_token names a permitted actor (may_act): present it as "
@@ -269,15 +268,13 @@ static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, 
         *out = act_chain(v->actors, v->nactors);
         return *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
     }
-    if (str_eq(actor->view->subject, subj->view->subject) &&
-        str_eq(actor->view->issuer, subj->view->issuer))
+    if (str_eq(actor_sub, v->subject) && str_eq(actor_iss, v->issuer))
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, "actor_token is the subject itself",
                            "actor and subject are the same principal");
     if (may != NULL) {
         const char *may_iss =
             json_string_value(json_object_get(json_object_get(subj->claims, "may_act"), "iss"));
-        if (!str_eq(may, actor->view->subject) ||
-            (may_iss != NULL && !str_eq(may_iss, actor->view->issuer)))
+        if (!str_eq(may, actor_sub) || (may_iss != NULL && !str_eq(may_iss, actor_iss)))
             return STS_ERR_PUB(err, STS_E_INVALID_REQUEST,
                                "actor_token is not the actor the subject_token permits (may_act)",
                                "may_act names another actor");
@@ -285,11 +282,24 @@ static sts_errc_t pick_act(const sts_vtoken_t *subj, const sts_vtoken_t *actor, 
     if (v->nactors + 1 > STS_ACT_MAX_DEPTH)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, "delegation chain too long",
                            "act chain would exceed %d", STS_ACT_MAX_DEPTH);
-    chain[0] = actor->view->subject;
+    chain[0] = (char *)actor_sub;
     for (size_t i = 0; i < v->nactors; i++)
         chain[i + 1] = v->actors[i];
     *out = act_chain(chain, v->nactors + 1);
     return *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
+}
+
+size_t sts_act_subs(json_t *act, const char **subs, size_t max)
+{
+    size_t n = 0;
+
+    for (; act != NULL; act = json_object_get(act, "act")) {
+        const char *sub = json_string_value(json_object_get(act, "sub"));
+        if (sub == NULL || n == max)
+            return (size_t)-1;
+        subs[n++] = sub;
+    }
+    return n;
 }
 
 /* ---- minting for a client ----------------------------------------------------- */
@@ -429,7 +439,8 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     if (req->actor.text != NULL)
         STS_CHECK(read_presented(e, c, &req->actor, 1, &actor, now, err));
     STS_CHECK(pick_targets(c, req, targets, &ntargets, err));
-    STS_CHECK(pick_act(&subj, req->actor.text ? &actor : NULL, &act, err));
+    STS_CHECK(sts_pick_act(&subj, req->actor.text ? actor.view->subject : NULL,
+                           req->actor.text ? actor.view->issuer : NULL, &act, err));
     STS_CHECK(pick_scope(c, req->scope, subj.view->scope, &scope, err));
     if (is_saml) {
         /* What an assertion cannot carry is refused, never dropped. */
@@ -441,9 +452,8 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
                              tt, ntargets);
             goto cleanup;
         }
-        if (act != NULL) {
-            snprintf(pub, sizeof(pub), "delegation (act) cannot be carried in a %s assertion yet",
-                     v);
+        if (act != NULL && saml_kind == STS_KIND_SAML11) {
+            snprintf(pub, sizeof(pub), "delegation (act) cannot be carried in a %s assertion", v);
             rc = STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s requested with an actor", tt);
             goto cleanup;
         }
@@ -486,7 +496,13 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
         STS_CHECK(mint_refresh(e, &g, jtargets, rt_expires, parent, &rt, &recs[nrecs++], err));
     }
     if (is_saml) {
+        /* SAML 2.0 carries act as its DelegationRestriction chain. */
+        const char *delegates[STS_ACT_MAX_DEPTH];
+        size_t ndelegates = sts_act_subs(act, delegates, STS_ACT_MAX_DEPTH);
+        STS_FAIL_IF(ndelegates == (size_t)-1, err, STS_E_INTERNAL, "act chain");
         sts_saml_mint_params_t sp = {.kind = saml_kind,
+                                     .delegates = delegates,
+                                     .ndelegates = ndelegates,
                                      .subject = subj.view->subject,
                                      .audience = targets[0],
                                      .token_type = tt,

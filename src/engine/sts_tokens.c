@@ -64,6 +64,13 @@ static sts_errc_t view_of_saml(const sts_saml_info_t *info, const sts_token_rec_
             bad |= dup_into(&v->audiences[i], info->audiences[i]);
         if (!bad && rec->requester_kind == STS_REQUESTER_CLIENT)
             bad |= dup_into(&v->client_id, rec->requester);
+        /* The DelegationRestriction chain is the "act" chain: [0] the current actor. */
+        if (!bad && info->ndelegates > 0) {
+            v->actors = calloc(info->ndelegates, sizeof(char *));
+            bad |= v->actors == NULL;
+            for (size_t i = 0; !bad && i < info->ndelegates; i++, v->nactors++)
+                bad |= dup_into(&v->actors[i], info->delegates[i]);
+        }
         v->issued_at = info->issue_instant;
         v->not_before = info->not_before;
         v->expires = info->not_on_or_after;

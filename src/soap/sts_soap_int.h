@@ -80,7 +80,9 @@ enum {
     STS_RST_VALIDATE_TARGET = 1 << 5,
     STS_RST_RENEW_TARGET = 1 << 6,
     STS_RST_CANCEL_TARGET = 1 << 7,
-    STS_RST_OTHER = 1 << 8 /* anything else: OnBehalfOf, Claims, Entropy, extensions... */
+    STS_RST_ON_BEHALF_OF = 1 << 8,
+    STS_RST_ACT_AS = 1 << 9, /* wst14:ActAs (WS-Trust 1.4) */
+    STS_RST_OTHER = 1 << 10 /* anything else: Claims, Entropy, extensions... */
 };
 
 typedef struct sts_soap_envelope {
@@ -131,12 +133,13 @@ sts_errc_t sts_soap_envelope_read(sts_soap_conn_t *conn, sts_soap_envelope_t *en
 void sts_soap_envelope_free(sts_soap_envelope_t *env);
 
 /**
- * @brief The single element inside RST/@target_name (e.g. "ValidateTarget").
+ * @brief The single element inside RST/{@ns}@target_name (e.g. "ValidateTarget";
+ * @ns NULL: the RST's own namespace).
  * @return STS_OK with *out, or STS_E_INVALID_REQUEST when the target is
  *         missing or does not hold exactly one element.
  */
-sts_errc_t sts_soap_envelope_target(const sts_soap_envelope_t *env, const char *target_name,
-                                    xmlNodePtr *out, sts_err_t *err);
+sts_errc_t sts_soap_envelope_target(const sts_soap_envelope_t *env, const char *ns,
+                                    const char *target_name, xmlNodePtr *out, sts_err_t *err);
 
 /* sts_soap_fault.c: the one table from sts_errc_t to WS-Trust faults. */
 

@@ -137,13 +137,15 @@ static int is_anonymous(const char *address, int none_ok)
                                (none_ok && strcmp(address, STS_WSA_NONE) == 0));
 }
 
-/* RST children each binding understands; anything else is refused, never dropped. */
-static unsigned allowed_children(sts_binding_t b)
+/* RST children each binding understands; anything else is refused, never
+ * dropped. ActAs is WS-Trust 1.4, an extension of 1.3 only. */
+static unsigned allowed_children(const binding_row_t *row)
 {
     unsigned common = STS_RST_TOKEN_TYPE | STS_RST_REQUEST_TYPE;
-    switch (b) {
+    switch (row->binding) {
     case STS_BINDING_ISSUE:
-        return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE;
+        return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE |
+               STS_RST_ON_BEHALF_OF | (row->wst == &wst13 ? STS_RST_ACT_AS : 0);
     case STS_BINDING_VALIDATE: return common | STS_RST_VALIDATE_TARGET;
     case STS_BINDING_RENEW: return common | STS_RST_RENEW_TARGET;
     case STS_BINDING_CANCEL: return common | STS_RST_CANCEL_TARGET;
@@ -179,7 +181,7 @@ static sts_errc_t pick_binding(struct soap *soap, sts_binding_t op, const sts_so
         (env->wsa_fault_to_present && !is_anonymous(env->wsa_fault_to, 1)))
         return STS_ERR(err, STS_E_INVALID_REQUEST,
                        "non-anonymous ReplyTo/FaultTo: replies only go back on the connection");
-    if (env->present & ~allowed_children(b->binding))
+    if (env->present & ~allowed_children(b))
         return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "RST element not supported by %s: %s",
                        b->name, env->other_child ? env->other_child : "a target or field");
     *out = b;
@@ -350,7 +352,8 @@ static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityToken
 /* The token inside RST/@target_name: an XML token element as it is, or the
  * JWT inside a wsse:BinarySecurityToken (base64 of its characters). */
 static sts_errc_t target_token(struct soap *soap, const sts_soap_envelope_t *env,
-                               const char *target_name, sts_token_in_t *tok, sts_err_t *err)
+                               const char *ns, const char *target_name, sts_token_in_t *tok,
+                               sts_err_t *err)
 {
     xmlNodePtr node = NULL;
     xmlChar *vt = NULL, *et = NULL, *text = NULL;
@@ -360,7 +363,7 @@ static sts_errc_t target_token(struct soap *soap, const sts_soap_envelope_t *env
     sts_errc_t rc;
 
     memset(tok, 0, sizeof(*tok));
-    if ((rc = sts_soap_envelope_target(env, target_name, &node, err)) != STS_OK)
+    if ((rc = sts_soap_envelope_target(env, ns, target_name, &node, err)) != STS_OK)
         return rc;
     if (!sts_xml_is(node, STS_NS_WSSE, "BinarySecurityToken")) {
         tok->node = node;
@@ -403,11 +406,28 @@ static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const bindi
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
 {
-    sts_issue_req_t req = {env->applies_to, env->token_type, key_type_in(b->wst, env->key_type),
-                           env->lifetime_created, env->lifetime_expires};
+    sts_issue_req_t req = {.applies_to = env->applies_to,
+                           .token_type = env->token_type,
+                           .key_type = key_type_in(b->wst, env->key_type),
+                           .lifetime_created = env->lifetime_created,
+                           .lifetime_expires = env->lifetime_expires};
+    sts_token_in_t delegated = {.node = NULL};
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
+    /* OnBehalfOf (1.3 or 2005) or wst14:ActAs: the token of the subject. */
+    if (env->present & STS_RST_ON_BEHALF_OF) {
+        if ((rc = target_token(soap, env, NULL, "OnBehalfOf", &delegated, err)) != STS_OK)
+            return rc;
+        req.on_behalf_of = &delegated;
+    }
+    if (env->present & STS_RST_ACT_AS) {
+        if (req.on_behalf_of != NULL)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "OnBehalfOf and ActAs together");
+        if ((rc = target_token(soap, env, STS_NS_WST14, "ActAs", &delegated, err)) != STS_OK)
+            return rc;
+        req.act_as = &delegated;
+    }
     if ((rc = sts_engine_issue(conn->engine, who, &req, &is, err)) == STS_OK)
         rc = put_issued(soap, r, is, b, err);
     sts_issued_free(is);
@@ -426,7 +446,7 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap, const bi
     int status_only = env->token_type == NULL || strcmp(env->token_type, b->wst->status_tt) == 0;
     sts_errc_t rc;
 
-    if ((rc = target_token(soap, env, "ValidateTarget", &tok, err)) != STS_OK)
+    if ((rc = target_token(soap, env, NULL, "ValidateTarget", &tok, err)) != STS_OK)
         return rc;
     rc = status_only ? sts_engine_validate(conn->engine, who, &tok, &v, err)
                      : sts_engine_transform(conn->engine, who, &tok, env->token_type, &v, &is, err);
@@ -455,7 +475,7 @@ static sts_errc_t do_renew(sts_soap_conn_t *conn, struct soap *soap, const bindi
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
-    if ((rc = target_token(soap, env, "RenewTarget", &tok, err)) != STS_OK)
+    if ((rc = target_token(soap, env, NULL, "RenewTarget", &tok, err)) != STS_OK)
         return rc;
     if ((rc = sts_engine_renew(conn->engine, who, &tok, env->token_type, &is, err)) == STS_OK)
         rc = put_issued(soap, r, is, b, err);
@@ -470,7 +490,7 @@ static sts_errc_t do_cancel(sts_soap_conn_t *conn, struct soap *soap,
     sts_token_in_t tok = {.node = NULL};
     sts_errc_t rc;
 
-    if ((rc = target_token(soap, env, "CancelTarget", &tok, err)) != STS_OK)
+    if ((rc = target_token(soap, env, NULL, "CancelTarget", &tok, err)) != STS_OK)
         return rc;
     if ((rc = sts_engine_cancel(conn->engine, who, &tok, err)) != STS_OK)
         return rc;

@@ -225,6 +225,8 @@ static const struct {
     {NULL, "ValidateTarget", STS_RST_VALIDATE_TARGET},
     {NULL, "RenewTarget", STS_RST_RENEW_TARGET},
     {NULL, "CancelTarget", STS_RST_CANCEL_TARGET},
+    {NULL, "OnBehalfOf", STS_RST_ON_BEHALF_OF},
+    {STS_NS_WST14, "ActAs", STS_RST_ACT_AS},
 };
 
 static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
@@ -316,11 +318,11 @@ void sts_soap_envelope_free(sts_soap_envelope_t *env)
     memset(env, 0, sizeof(*env));
 }
 
-sts_errc_t sts_soap_envelope_target(const sts_soap_envelope_t *env, const char *target_name,
-                                    xmlNodePtr *out, sts_err_t *err)
+sts_errc_t sts_soap_envelope_target(const sts_soap_envelope_t *env, const char *ns,
+                                    const char *target_name, xmlNodePtr *out, sts_err_t *err)
 {
     int dup = 0;
-    xmlNodePtr target = only_child(env->rst, env->wst_ns, target_name, &dup);
+    xmlNodePtr target = only_child(env->rst, ns ? ns : env->wst_ns, target_name, &dup);
 
     *out = NULL;
     if (target == NULL || dup)

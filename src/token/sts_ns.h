@@ -22,6 +22,7 @@
 #define STS_NS_XML "http://www.w3.org/XML/1998/namespace"
 #define STS_NS_SAML2 "urn:oasis:names:tc:SAML:2.0:assertion"
 #define STS_NS_SAML1 "urn:oasis:names:tc:SAML:1.0:assertion" /* SAML 1.0 and 1.1 */
+#define STS_NS_SAML2_DEL "urn:oasis:names:tc:SAML:2.0:conditions:delegation"
 #define STS_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 #define STS_NS_XS "http://www.w3.org/2001/XMLSchema"
 

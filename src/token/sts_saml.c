@@ -132,6 +132,30 @@ static int set_time_prop(xmlNodePtr node, const char *name, time_t t)
                : -1;
 }
 
+/*
+ * <saml2:Condition xsi:type="del:DelegationRestrictionType"> with a
+ * del:Delegate/saml2:NameID per intermediary, most recent first. The del and
+ * xsi namespaces are declared on the assertion (all namespaces are). 0 or -1.
+ */
+static int add_delegation(xmlNodePtr cond, xmlNsPtr saml, const sts_saml_params_t *p)
+{
+    xmlNodePtr root = xmlDocGetRootElement(cond->doc), c, d;
+    xmlNsPtr del = xmlSearchNsByHref(cond->doc, root, BAD_CAST STS_NS_SAML2_DEL);
+    xmlNsPtr xsi = xmlSearchNsByHref(cond->doc, root, BAD_CAST STS_NS_XSI);
+
+    c = xmlNewChild(cond, saml, BAD_CAST "Condition", NULL);
+    if (del == NULL || xsi == NULL || c == NULL ||
+        xmlNewNsProp(c, xsi, BAD_CAST "type", BAD_CAST "del:DelegationRestrictionType") == NULL)
+        return -1;
+    for (size_t i = 0; i < p->ndelegates; i++) {
+        d = xmlNewChild(c, del, BAD_CAST "Delegate", NULL);
+        if (d == NULL ||
+            xmlNewTextChild(d, saml, BAD_CAST "NameID", BAD_CAST p->delegates[i]) == NULL)
+            return -1;
+    }
+    return 0;
+}
+
 /* Conditions (SAML 2.0 or 1.1, by @saml) with the time window and, when
  * there is one, the audience inside a @restriction element. 0 or -1. */
 static int add_conditions(xmlNodePtr root, xmlNsPtr saml, const char *restriction,
@@ -142,12 +166,13 @@ static int add_conditions(xmlNodePtr root, xmlNsPtr saml, const char *restrictio
     if (cond == NULL || set_time_prop(cond, "NotBefore", p->not_before) != 0 ||
         set_time_prop(cond, "NotOnOrAfter", p->not_on_or_after) != 0)
         return -1;
-    if (p->audience == NULL || p->audience[0] == '\0')
-        return 0;
-    ar = xmlNewChild(cond, saml, BAD_CAST restriction, NULL);
-    if (ar == NULL || xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
-        return -1;
-    return 0;
+    if (p->audience != NULL && p->audience[0] != '\0') {
+        ar = xmlNewChild(cond, saml, BAD_CAST restriction, NULL);
+        if (ar == NULL ||
+            xmlNewTextChild(ar, saml, BAD_CAST "Audience", BAD_CAST p->audience) == NULL)
+            return -1;
+    }
+    return p->ndelegates > 0 ? add_delegation(cond, saml, p) : 0;
 }
 
 /* Make every ds:* node of the signature template use the ds namespace
@@ -202,6 +227,13 @@ static sts_errc_t check_params(const sts_saml_params_t *p, sts_err_t *err)
     STS_FAIL_IF(p->not_on_or_after <= p->not_before, err, STS_E_INVALID_LIFETIME,
                 "NotOnOrAfter is not after NotBefore");
     STS_FAIL_IF(p->nattrs > 0 && p->attrs == NULL, err, STS_E_INTERNAL, "attrs missing");
+    STS_FAIL_IF(p->ndelegates > STS_SAML_MAX_DELEGATES ||
+                    (p->ndelegates > 0 && p->delegates == NULL),
+                err, STS_E_INVALID_REQUEST, "%zu delegates", p->ndelegates);
+    for (size_t i = 0; i < p->ndelegates; i++)
+        STS_FAIL_IF(p->delegates[i] == NULL || p->delegates[i][0] == '\0' ||
+                        !xml_text_ok(p->delegates[i]),
+                    err, STS_E_INVALID_REQUEST, "invalid delegate (#%zu)", i);
     for (size_t i = 0; i < p->nattrs; i++) {
         const sts_saml_attr_t *a = &p->attrs[i];
         STS_FAIL_IF(a->name == NULL || a->name[0] == '\0' || !xml_text_ok(a->name), err,
@@ -230,12 +262,14 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     xmlDocSetRootElement(doc, root);
     saml = xmlNewNs(root, BAD_CAST STS_NS_SAML2, BAD_CAST "saml2");
     *ds_out = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
-    if (p->nattrs > 0) {
+    if (p->nattrs > 0 || p->ndelegates > 0) {
         xs = xmlNewNs(root, BAD_CAST STS_NS_XS, BAD_CAST "xs");
         xsi = xmlNewNs(root, BAD_CAST STS_NS_XSI, BAD_CAST "xsi");
         if (xs == NULL || xsi == NULL)
             return NULL;
     }
+    if (p->ndelegates > 0 && xmlNewNs(root, BAD_CAST STS_NS_SAML2_DEL, BAD_CAST "del") == NULL)
+        return NULL;
     if (saml == NULL || *ds_out == NULL)
         return NULL;
     xmlSetNs(root, saml);
@@ -476,6 +510,8 @@ static sts_errc_t issue_assertion(sts_keys_t *keys, const sts_saml_params_t *p, 
     STS_FAIL_IF(keys == NULL || p == NULL || xml_out == NULL, err, STS_E_INTERNAL,
                 "%s: bad arguments", v2 ? "sts_saml2_issue" : "sts_saml11_issue");
     STS_CHECK(check_params(p, err));
+    STS_FAIL_IF(!v2 && p->ndelegates > 0, err, STS_E_INVALID_REQUEST,
+                "SAML 1.1 has no delegation condition");
     STS_FAIL_IF(new_id(id) != 0, err, STS_E_CRYPTO, "RAND_bytes failed");
 
     doc = xmlNewDoc(BAD_CAST "1.0");
@@ -817,8 +853,57 @@ cleanup:
     return rc;
 }
 
-/* Conditions (SAML 2.0 or 1.1, by @ns): the time window and every Audience
- * of every @restriction element. */
+/* Whether @cond's xsi:type names {@ns}@local (its prefix resolved in scope). */
+static int xsi_type_is(xmlNodePtr cond, const char *ns, const char *local)
+{
+    xmlChar *type = xmlGetNsProp(cond, BAD_CAST "type", BAD_CAST STS_NS_XSI);
+    const char *colon = type ? strchr((const char *)type, ':') : NULL;
+    xmlNsPtr decl = NULL;
+    int yes = 0;
+
+    if (colon != NULL) {
+        xmlChar *prefix = xmlStrndup(type, (int)(colon - (const char *)type));
+        decl = prefix ? xmlSearchNs(cond->doc, cond, prefix) : NULL;
+        xmlFree(prefix);
+        yes = decl != NULL && xmlStrEqual(decl->href, BAD_CAST ns) && strcmp(colon + 1, local) == 0;
+    }
+    xmlFree(type);
+    return yes;
+}
+
+/* A DelegationRestriction condition: each Delegate's NameID, in order. */
+static sts_errc_t read_delegation(xmlNodePtr cond, sts_saml_info_t *info, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    char *s = NULL;
+    char **grown;
+
+    STS_FAIL_IF(info->delegates != NULL, err, STS_E_INVALID_TOKEN,
+                "more than one DelegationRestriction");
+    for (xmlNodePtr d = sts_xml_first_elem(cond); d != NULL; d = sts_xml_next_elem(d)) {
+        xmlNodePtr id = sts_xml_first_elem(d);
+        STS_FAIL_IF(!sts_xml_is(d, STS_NS_SAML2_DEL, "Delegate") ||
+                        !sts_xml_is(id, STS_NS_SAML2, "NameID") || sts_xml_next_elem(id) != NULL,
+                    err, STS_E_INVALID_TOKEN, "a Delegate that is not one NameID");
+        STS_FAIL_IF(info->ndelegates == STS_SAML_MAX_DELEGATES, err, STS_E_INVALID_TOKEN,
+                    "more than %d delegates", STS_SAML_MAX_DELEGATES);
+        STS_CHECK(leaf_text(id, "NameID", 1, &s, err));
+        grown = realloc(info->delegates, (info->ndelegates + 1) * sizeof(*grown));
+        STS_FAIL_IF(grown == NULL, err, STS_E_NOMEM, "out of memory");
+        info->delegates = grown;
+        info->delegates[info->ndelegates++] = s;
+        s = NULL;
+    }
+    STS_FAIL_IF(info->ndelegates == 0, err, STS_E_INVALID_TOKEN, "DelegationRestriction empty");
+cleanup:
+    free(s);
+    return rc;
+}
+
+/* Conditions (SAML 2.0 or 1.1, by @ns): the time window, every Audience of
+ * every @restriction element and (SAML 2.0) a DelegationRestriction; any
+ * other saml2:Condition is one we do not understand: not valid (SAML core
+ * 2.5.1.1: Indeterminate). */
 static sts_errc_t read_conditions(xmlNodePtr conditions, const char *ns, const char *restriction,
                                   sts_saml_info_t *info, sts_err_t *err)
 {
@@ -827,6 +912,12 @@ static sts_errc_t read_conditions(xmlNodePtr conditions, const char *ns, const c
     STS_CHECK(time_attr(conditions, "NotBefore", 0, &info->not_before, err));
     STS_CHECK(time_attr(conditions, "NotOnOrAfter", 0, &info->not_on_or_after, err));
     for (xmlNodePtr ar = sts_xml_first_elem(conditions); ar != NULL; ar = sts_xml_next_elem(ar)) {
+        if (sts_xml_is(ar, STS_NS_SAML2, "Condition")) {
+            STS_FAIL_IF(!xsi_type_is(ar, STS_NS_SAML2_DEL, "DelegationRestrictionType"), err,
+                        STS_E_INVALID_TOKEN, "a Condition of an unknown type");
+            STS_CHECK(read_delegation(ar, info, err));
+            continue;
+        }
         if (!sts_xml_is(ar, ns, restriction))
             continue;
         for (xmlNodePtr a = sts_xml_first_elem(ar); a != NULL; a = sts_xml_next_elem(a))
@@ -1075,5 +1166,8 @@ void sts_saml_info_free(sts_saml_info_t *info)
     for (size_t i = 0; i < info->naudiences; i++)
         free(info->audiences[i]);
     free(info->audiences);
+    for (size_t i = 0; i < info->ndelegates; i++)
+        free(info->delegates[i]);
+    free(info->delegates);
     free(info);
 }

@@ -40,7 +40,16 @@ typedef struct sts_saml_params {
                                 * AuthenticationMethod URI; NULL: unspecified */
     const sts_saml_attr_t *attrs;
     size_t nattrs;
+    /* SAML 2.0 only: the delegation chain, as a DelegationRestriction
+     * condition (SAML V2.0 Condition for Delegation Restriction): one
+     * del:Delegate with a NameID per entry, [0] the most recent intermediary
+     * (the current actor, as the outer "act" of a JWT). */
+    const char *const *delegates;
+    size_t ndelegates;
 } sts_saml_params_t;
+
+/* The longest delegation chain an assertion may carry (either way). */
+#define STS_SAML_MAX_DELEGATES 16
 
 #define STS_SAML_ID_MAX 64
 
@@ -77,6 +86,8 @@ typedef struct sts_saml_info {
     time_t issue_instant;
     time_t not_before;      /* 0 if absent */
     time_t not_on_or_after; /* 0 if absent */
+    char **delegates;       /* SAML 2.0 DelegationRestriction, [0] most recent */
+    size_t ndelegates;
 } sts_saml_info_t;
 
 /**

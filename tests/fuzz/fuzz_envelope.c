@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (const char *const *t = targets; *t; t++) {
             sts_token_in_t tok = {.node = NULL};
             sts_verdict_t v = {.valid = 0};
-            if (sts_soap_envelope_target(&env, *t, &tok.node, NULL) == STS_OK &&
+            if (sts_soap_envelope_target(&env, NULL, *t, &tok.node, NULL) == STS_OK &&
                 sts_engine_validate(g_engine, NULL, &tok, &v, NULL) == STS_OK)
                 sts_verdict_clear(&v);
         }

@@ -20,7 +20,7 @@ static char *g_saml, *g_at, *g_rt;
 static void issue_tokens(void)
 {
     sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
-    sts_issue_req_t ireq = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issue_req_t ireq = {.applies_to = "https://rp.example.com/", .token_type = NULL};
     const char *aud = "https://api.example.com/";
     sts_exchange_req_t x;
     sts_principal_t alice, client;

@@ -898,8 +898,8 @@ class RestActTest(RestBase):
         alice = self.saml_of(L.USER, L.PASSWORD)
         bob = self.saml_of("bob", "looking-glass")
         cases = [
-            ("saml2 with an actor", dict(actor_token=bob, actor_token_type=L.TT_SAML2_URN,
-                                         requested_token_type=L.TT_SAML2_URN), "invalid_request"),
+            ("saml1 with an actor", dict(actor_token=bob, actor_token_type=L.TT_SAML2_URN,
+                                         requested_token_type=L.TT_SAML1_URN), "invalid_request"),
             ("actor declared as jwt", dict(actor_token=bob, actor_token_type=L.TT_JWT),
              "invalid_request"),
             ("actor tampered", dict(actor_token=bob[:-8] + "AAAAAAAA",

@@ -1457,6 +1457,63 @@ static void test_trusted_issuers(void)
     }
 }
 
+/* Delegation rules: users named as actors, explicit modes, subject lists. */
+#define DUSERS "\"users\": [{\"name\": \"portal\", \"password_hash\": \"$y$x\"}],\n  "
+#define DEL(body) DUSERS "\"delegation\": [" body "]"
+
+static void test_delegation(void)
+{
+    sts_cfg_t *cfg;
+
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, DEL(""))));
+    CHECK(cfg != NULL && cfg->ndelegation == 0 && cfg->delegation == NULL);
+    sts_cfg_free(cfg);
+    cfg = LOAD_OK(write_file(
+        "cfg.json", cfg_text(ENG, RPS,
+                             DEL("{\"actor\": \"portal\", \"subjects\": [\"*\"], \"act_as\": true},"
+                                 "{\"actor\": \"portal\", \"subjects\": [\"bob\", \"carol\"], "
+                                 "\"on_behalf_of\": true}"))));
+    CHECK(cfg != NULL && cfg->ndelegation == 2);
+    if (cfg != NULL && cfg->ndelegation == 2) {
+        CHECK(cfg->delegation[0].act_as == 1 && cfg->delegation[0].on_behalf_of == 0);
+        CHECK(cfg->delegation[1].nsubjects == 2);
+        /* "*": anyone, a namesake of another issuer included; a name: the realm's only */
+        CHECK(sts_cfg_may_delegate(cfg, "portal", "alice", 0, 1) == 1);
+        CHECK(sts_cfg_may_delegate(cfg, "portal", "alice", 1, 1) == 1);
+        CHECK(sts_cfg_may_delegate(cfg, "portal", "alice", 0, 0) == 0);
+        CHECK(sts_cfg_may_delegate(cfg, "portal", "bob", 0, 0) == 1);
+        CHECK(sts_cfg_may_delegate(cfg, "portal", "bob", 1, 0) == 0);
+        CHECK(sts_cfg_may_delegate(cfg, "other", "bob", 0, 0) == 0);
+        CHECK(sts_cfg_may_delegate(cfg, "portal", NULL, 0, 1) == 0);
+    }
+    sts_cfg_free(cfg);
+
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"nobody\", \"subjects\": [\"*\"], "
+                                      "\"act_as\": true}")),
+               ":5:19: actor \"nobody\" is no user");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"subjects\": [\"*\"]}")),
+               ":5:18: \"delegation[0]\" allows nothing: set \"act_as\" or \"on_behalf_of\" to true");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"subjects\": [], "
+                                      "\"act_as\": true}")),
+               ":5:38: \"delegation[0].subjects\" must be a non-empty array of strings");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"act_as\": true}")),
+               ":5:18: missing required key \"subjects\" in \"delegation[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"subjects\": [\"*\"], \"act_as\": true}")),
+               ":5:18: missing required key \"actor\" in \"delegation[0]\"");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"subjects\": [\"*\"], "
+                                      "\"act_as\": 1}")),
+               ":5:57: \"delegation[0].act_as\" must be true or false");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"subjects\": [\"a\\u0001\"], "
+                                      "\"act_as\": true}")),
+               ":5:51: \"delegation[0].subjects[0]\" must not hold control characters");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"subjects\": [\"*\", \"*\"], "
+                                      "\"act_as\": true}")),
+               ":5:56: \"delegation[0].subjects[1]\": \"*\" is listed twice");
+    EXPECT_ERR(cfg_text(ENG, RPS, DEL("{\"actor\": \"portal\", \"subjects\": [\"*\"], "
+                                      "\"act_as\": true, \"scope\": \"x\"}")),
+               ":5:73: unknown key \"scope\" in \"delegation[0]\"");
+}
+
 static void test_public_url(void)
 {
     static const struct {
@@ -1796,6 +1853,7 @@ int main(void)
     test_signing_keys();
     test_signing_alg();
     test_trusted_issuers();
+    test_delegation();
     test_public_url();
     test_server_tls();
     test_doc_examples();

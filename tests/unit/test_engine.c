@@ -291,7 +291,7 @@ static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const
 
 static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const char *dir)
 {
-    sts_issue_req_t req = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issue_req_t req = {.applies_to = "https://rp.example.com/", .token_type = NULL};
     sts_issued_t *t1 = NULL, *t2 = NULL, *t3 = NULL;
     xmlDocPtr d1 = NULL, d2 = NULL, d3 = NULL, forged = NULL;
     sts_token_in_t in = {.node = NULL};
@@ -438,7 +438,7 @@ static void test_exchange(sts_engine_t *e, const sts_principal_t *alice, const c
 {
     sts_principal_t client, bad;
     sts_issued_t *saml = NULL, *at = NULL, *jwt2 = NULL, *other = NULL, *x = NULL;
-    sts_issue_req_t ireq = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issue_req_t ireq = {.applies_to = "https://rp.example.com/", .token_type = NULL};
     sts_token_view_t *v = NULL;
     sts_token_in_t subj, act_in;
     char *b64 = NULL;
@@ -536,8 +536,25 @@ static void test_exchange(sts_engine_t *e, const sts_principal_t *alice, const c
         sts_token_view_free(v);
         sts_issued_free(x);
         x = NULL;
-        /* saml2 cannot carry act yet: refused, not dropped. */
+        /* SAML 2.0 carries act as its DelegationRestriction (read back the
+         * same); SAML 1.1 cannot: refused, not dropped. */
         CHECK(exchange(e, &client, jwt_in(jwt2, STS_TT_JWT), NULL, STS_TT_SAML2,
+                       "https://rp.example.com/", NULL, &x, &err) == STS_OK);
+        if (x != NULL) {
+            char *sb = sts_b64url_encode((const unsigned char *)x->token, x->token_len);
+            sts_token_in_t sin = {.text = sb, .text_len = sb ? strlen(sb) : 0,
+                                  .type = STS_TT_SAML2};
+            sts_verdict_t sv = {.valid = 0};
+            CHECK(strstr(x->token, "del:DelegationRestrictionType") != NULL);
+            CHECK(sts_engine_validate(e, &client, &sin, &sv, &err) == STS_OK && sv.valid);
+            CHECK(sv.view != NULL && sv.view->nactors == 1 &&
+                  strcmp(sv.view->actors[0], "carol") == 0);
+            sts_verdict_clear(&sv);
+            free(sb);
+        }
+        sts_issued_free(x);
+        x = NULL;
+        CHECK(exchange(e, &client, jwt_in(jwt2, STS_TT_JWT), NULL, STS_TT_SAML1,
                        "https://rp.example.com/", NULL, &x, &err) == STS_E_INVALID_REQUEST);
     }
 
@@ -585,7 +602,7 @@ static void test_exchange_bounds(sts_engine_t *e, sts_cfg_t *cfg, const sts_prin
                                  const char *dir)
 {
     sts_principal_t client;
-    sts_issue_req_t ireq = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issue_req_t ireq = {.applies_to = "https://rp.example.com/", .token_type = NULL};
     sts_issued_t *saml = NULL, *at = NULL, *x = NULL, *fork = NULL, *renewed = NULL;
     sts_cfg_client_t *mt = (sts_cfg_client_t *)sts_cfg_find_client(cfg, "migration-tester");
     sts_token_in_t subj, rt_in;
@@ -695,7 +712,7 @@ static long rows_where_id(const char *dir, const char *id, const char *cond)
 
 static void test_saml11(sts_engine_t *e, const sts_principal_t *alice, const char *dir)
 {
-    sts_issue_req_t req = {"https://rp.example.com/", STS_TT_SAML11_URN, NULL, NULL, NULL};
+    sts_issue_req_t req = {.applies_to = "https://rp.example.com/", .token_type = STS_TT_SAML11_URN};
     sts_issued_t *t1 = NULL, *t2 = NULL, *x = NULL, *at = NULL, *s1 = NULL, *s1r = NULL;
     xmlDocPtr d1 = NULL, d2 = NULL, dx = NULL;
     sts_token_in_t in = {.node = NULL}, subj;
@@ -912,7 +929,7 @@ done:
  * invalid token, unsupported types refused before anything is read. */
 static void test_transform(sts_engine_t *e, const sts_principal_t *who)
 {
-    sts_issue_req_t req = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issue_req_t req = {.applies_to = "https://rp.example.com/", .token_type = NULL};
     sts_issued_t *saml = NULL, *jwt = NULL;
     sts_verdict_t v;
     sts_err_t err;

@@ -648,7 +648,7 @@ static void form_add(char **body, const char *name, const char *value)
 static void test_exchange_flow(void)
 {
     sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
-    sts_issue_req_t ir = {"https://rp.example.com/", NULL, NULL, NULL, NULL};
+    sts_issue_req_t ir = {.applies_to = "https://rp.example.com/", .token_type = NULL};
     sts_principal_t alice;
     sts_issued_t *saml = NULL;
     sts_http_response_t *r;

@@ -1978,6 +1978,62 @@ static int make_keys(void)
     return 0;
 }
 
+/* DelegationRestriction: written most recent first, read back the same;
+ * bounded; an unknown Condition type makes the assertion invalid; SAML 1.1
+ * has no such condition. */
+static void test_delegation(sts_keys_t *keys)
+{
+    static const char *const chain[] = {"portal", "gateway & <co>"};
+    sts_saml_params_t p = base_params();
+    sts_saml_info_t *info = NULL;
+    const char *many[STS_SAML_MAX_DELEGATES + 1];
+    char id[STS_SAML_ID_MAX];
+    char *xml = NULL, *s, *t;
+    size_t len = 0;
+    sts_err_t e;
+
+    p.delegates = chain;
+    p.ndelegates = 2;
+    CHECK(sts_saml2_issue(keys, &p, &xml, &len, id, &e) == STS_OK);
+    if (xml == NULL)
+        return;
+    CHECK(count_str(xml, "xmlns:del=\"" STS_NS_SAML2_DEL "\"") == 1);
+    CHECK(strstr(xml, "<saml2:Condition xsi:type=\"del:DelegationRestrictionType\">"
+                      "<del:Delegate><saml2:NameID>portal</saml2:NameID></del:Delegate>"
+                      "<del:Delegate><saml2:NameID>gateway &amp; &lt;co&gt;</saml2:NameID>") !=
+          NULL);
+    CHECK(verify_str(keys, xml, id, &info, &e) == STS_OK);
+    CHECK(info != NULL && info->ndelegates == 2 && strcmp(info->delegates[0], "portal") == 0 &&
+          strcmp(info->delegates[1], chain[1]) == 0);
+    sts_saml_info_free(info);
+    info = NULL;
+
+    /* re-signed with another Condition type: not understood, so not valid */
+    t = replace1(xml, "del:DelegationRestrictionType", "del:SomethingElse");
+    s = t ? custom_sign(keys, t, CS_NORMAL) : NULL;
+    CHECK(s != NULL && verify_str(keys, s, id, &info, &e) == STS_E_INVALID_TOKEN &&
+          strstr(e.detail, "unknown type") != NULL && info == NULL);
+    free(s);
+    free(t);
+    /* a Delegate without a NameID */
+    t = replace1(xml, "<saml2:NameID>portal</saml2:NameID>", "");
+    s = t ? custom_sign(keys, t, CS_NORMAL) : NULL;
+    CHECK(s != NULL && verify_str(keys, s, id, &info, &e) == STS_E_INVALID_TOKEN && info == NULL);
+    free(s);
+    free(t);
+    free(xml);
+
+    /* bounds, and SAML 1.1 */
+    for (size_t i = 0; i <= STS_SAML_MAX_DELEGATES; i++)
+        many[i] = "x";
+    p.delegates = many;
+    p.ndelegates = STS_SAML_MAX_DELEGATES + 1;
+    xml = NULL;
+    CHECK(sts_saml2_issue(keys, &p, &xml, &len, id, &e) == STS_E_INVALID_REQUEST && xml == NULL);
+    p.ndelegates = 1;
+    CHECK(sts_saml11_issue(keys, &p, &xml, &len, id, &e) == STS_E_INVALID_REQUEST && xml == NULL);
+}
+
 int main(void)
 {
     sts_err_t e;
@@ -2012,6 +2068,8 @@ int main(void)
     test_wrapping();
     test_profile(g_rsa);
     test_profile(g_ec);
+    test_delegation(g_rsa);
+    test_delegation(g_ec);
     test_saml11_roundtrip(g_rsa, "rsa", "rsa.crt");
     test_saml11_roundtrip(g_ec, "ec", "ec.crt");
     test_saml11_tamper();
