@@ -1382,10 +1382,30 @@ static int array_each(cfg_ctx_t *ctx, json_t *arr, size_t *count,
     return 0;
 }
 
+/* A relying party's token_types: kinds, whatever spelling a request uses. */
+static const char *v_rp_token_type(const char *s)
+{
+    return strcmp(s, "saml2") == 0 || strcmp(s, "saml1") == 0 || strcmp(s, "jwt") == 0
+               ? NULL
+               : "must be \"saml2\", \"saml1\" or \"jwt\"";
+}
+
+static const char *v_subject(const char *s);
+
+static const cfg_list_opt_t rp_lists[] = {
+    {"claims", offsetof(sts_cfg_rp_t, claims), offsetof(sts_cfg_rp_t, nclaims), def_none,
+     v_subject, 0},
+    {"token_types", offsetof(sts_cfg_rp_t, token_types), offsetof(sts_cfg_rp_t, ntoken_types),
+     def_none, v_rp_token_type, CF_NONEMPTY},
+};
+
+static int list_parse(cfg_ctx_t *ctx, void *base, const cfg_list_opt_t *o, json_t *v);
+
 static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
 {
     static const char *const known[] = {"applies_to",   "match",       "default_lifetime",
-                                        "max_lifetime", "signing_alg", NULL};
+                                        "max_lifetime", "signing_alg", "claims",
+                                        "token_types",  NULL};
     const char *applies_to, *match, *alg, *msg;
 
     if (object_check(ctx, obj, known) != 0)
@@ -1415,6 +1435,19 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
     if ((rp->applies_to = strdup(applies_to)) == NULL ||
         (alg != NULL && (rp->signing_alg = strdup(alg)) == NULL))
         return cfg_oom(ctx);
+    for (size_t i = 0; i < NELEM(rp_lists); i++) {
+        json_t *v = json_object_get(obj, rp_lists[i].name);
+        cfg_mark_t m;
+        int r;
+
+        if (v == NULL)
+            continue; /* absent: every one */
+        m = path_key(&ctx->path, rp_lists[i].name, strlen(rp_lists[i].name));
+        r = list_parse(ctx, rp, &rp_lists[i], v);
+        path_restore(&ctx->path, m);
+        if (r != 0)
+            return r;
+    }
     return 0;
 }
 
@@ -2255,8 +2288,15 @@ void sts_cfg_free(sts_cfg_t *cfg)
         user_cleanup(&cfg->users[i]);
     free(cfg->users);
     for (size_t i = 0; i < cfg->nrps; i++) {
-        free(cfg->rps[i].applies_to);
-        free(cfg->rps[i].signing_alg);
+        sts_cfg_rp_t *rp = &cfg->rps[i];
+        for (size_t j = 0; j < rp->nclaims; j++)
+            free(rp->claims[j]);
+        for (size_t j = 0; j < rp->ntoken_types; j++)
+            free(rp->token_types[j]);
+        free(rp->claims);
+        free(rp->token_types);
+        free(rp->applies_to);
+        free(rp->signing_alg);
     }
     free(cfg->rps);
     for (size_t i = 0; i < cfg->nclients; i++)

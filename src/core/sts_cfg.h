@@ -42,6 +42,10 @@ typedef struct sts_cfg_rp {
     long default_lifetime; /* seconds; 0 = engine default */
     long max_lifetime;     /* seconds; 0 = engine maximum */
     char *signing_alg;     /* "RS256" or "ES256" for JWTs to this party; NULL = the first key's */
+    char **claims;         /* attribute names / claim URIs released to it; NULL = every one */
+    size_t nclaims;
+    char **token_types;    /* "saml2", "saml1", "jwt" it accepts; NULL = every one */
+    size_t ntoken_types;
 } sts_cfg_rp_t;
 
 /**

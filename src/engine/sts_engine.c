@@ -371,29 +371,12 @@ static sts_errc_t pick_lifetime(const sts_engine_t *e, const sts_cfg_rp_t *rp,
     return STS_OK;
 }
 
-/* Builds the SAML attribute list of @user (NULL: none); arrays borrowed from the config. */
-static sts_saml_attr_t *user_attrs(const sts_cfg_user_t *user)
-{
-    size_t n = user ? user->nattrs : 0;
-    sts_saml_attr_t *attrs = calloc(n ? n : 1, sizeof(*attrs));
-    if (attrs == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        attrs[i].name = user->attrs[i].name;
-        attrs[i].values = (const char *const *)user->attrs[i].values;
-        attrs[i].nvalues = user->attrs[i].nvalues;
-    }
-    return attrs;
-}
-
 sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_issued_t **out,
                          sts_token_rec_t *rec, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    /* A realm user's attributes; never for another issuer's subject of the same name. */
-    const sts_cfg_user_t *user =
-        sp->subject_issuer == NULL ? sts_cfg_find_user(e->cfg, sp->subject) : NULL;
     sts_saml_attr_t *attrs = NULL;
+    size_t nattrs = 0;
     sts_issued_t *is = NULL;
     char id[STS_SAML_ID_MAX];
     sts_saml_params_t p;
@@ -402,8 +385,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     *out = NULL;
     STS_FAIL_IF(sp->kind != STS_KIND_SAML2 && !v11, err, STS_E_INTERNAL, "SAML kind %d",
                 sp->kind);
-    attrs = user_attrs(user);
-    STS_FAIL_IF(attrs == NULL, err, STS_E_NOMEM, "attribute list");
+    STS_CHECK(sts_claims_release(e, sp, &attrs, &nattrs, err));
     is = calloc(1, sizeof(*is));
     STS_FAIL_IF(is == NULL, err, STS_E_NOMEM, "issued token");
     memset(&p, 0, sizeof(p));
@@ -419,7 +401,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     else
         p.authn_context = sp->authn_context ? sp->authn_context : STS_SAML2_AC_UNSPECIFIED;
     p.attrs = attrs;
-    p.nattrs = user ? user->nattrs : 0;
+    p.nattrs = nattrs;
     p.delegates = sp->delegates;
     p.ndelegates = sp->ndelegates;
     if (v11)
@@ -481,6 +463,12 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     STS_FAIL_IF(token_type == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
     STS_FAIL_IF(req->key_type != NULL && strcmp(req->key_type, STS_WST13_BEARER) != 0, err,
                 STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
+    STS_FAIL_IF(!sts_rp_accepts(rp, jwt ? STS_KIND_JWT : kind), err, STS_E_INVALID_TARGET,
+                "%s does not accept %s", rp->applies_to, token_type);
+    /* A JWT carries no attributes: a required claim cannot be supplied. */
+    for (size_t i = 0; jwt && req->with_claims && i < req->nclaims; i++)
+        STS_FAIL_IF(!req->claims[i].optional, err, STS_E_REQUEST_FAILED,
+                    "required claim %s cannot be supplied in a JWT", req->claims[i].uri);
     STS_CHECK(pick_lifetime(e, rp, req, now, &expires, err));
 
     /* For whom: the requester, or the subject of an OnBehalfOf/ActAs token. */
@@ -532,7 +520,10 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                                     .subject_issuer = o.subject_issuer,
                                     .bound = o.bound,
                                     .delegates = delegates,
-                                    .ndelegates = ndelegates};
+                                    .ndelegates = ndelegates,
+                                    .claims = req->claims,
+                                    .nclaims = req->nclaims,
+                                    .with_claims = req->with_claims};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
     }
     STS_CHECK(sts_store_insert(e->store, &rec, err));
@@ -618,9 +609,9 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
                           .parent = t->rec->id,
                           .subject_issuer = t->rec->subject_issuer};
 
-    if (rp == NULL)
-        return STS_ERR(err, STS_E_INVALID_TARGET, "token %s: audience is no relying party",
-                       t->rec->id);
+    if (rp == NULL || !sts_rp_accepts(rp, kind))
+        return STS_ERR(err, STS_E_INVALID_TARGET,
+                       "token %s: audience is no relying party that accepts %s", t->rec->id, tt);
     for (size_t i = 1; i < v->naudiences; i++)
         if (kind != STS_KIND_JWT || sts_cfg_find_rp(e->cfg, v->audiences[i]) == NULL)
             return STS_ERR(err, STS_E_INVALID_TARGET,

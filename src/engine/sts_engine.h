@@ -140,6 +140,12 @@ typedef struct sts_token_view {
 
 void sts_token_view_free(sts_token_view_t *view);
 
+/** A requested claim (wst:Claims, dialect .../2005/05/identity: i:ClaimType). */
+typedef struct sts_claim_req {
+    const char *uri;  /* the claim type URI */
+    int optional;     /* Optional="true": left out when it cannot be supplied */
+} sts_claim_req_t;
+
 typedef struct sts_issue_req {
     const char *applies_to;       /* required */
     const char *token_type;       /* URI or NULL (= SAML 2.0); STS_TT_JWT issues a JWT */
@@ -151,6 +157,13 @@ typedef struct sts_issue_req {
      * wst14:ActAs (the requester is recorded as actor); NULL: for @who. */
     const sts_token_in_t *on_behalf_of;
     const sts_token_in_t *act_as;
+    /* wst:Claims: when @with_claims, the assertion carries exactly the claims
+     * asked for (named by their URI) that the subject has and the relying
+     * party is released; a required one that cannot be supplied fails the
+     * request. Otherwise it carries every released attribute. */
+    const sts_claim_req_t *claims;
+    size_t nclaims;
+    int with_claims;
 } sts_issue_req_t;
 
 /**
@@ -180,7 +193,8 @@ void sts_issued_free(sts_issued_t *issued);
  * @return STS_OK; STS_E_INVALID_TARGET (no relying party), STS_E_NOT_UNDERSTOOD
  *         (TokenType, KeyType), STS_E_INVALID_LIFETIME, STS_E_INVALID_REQUEST
  *         (a delegation token refused, or act into SAML 1.1),
- *         STS_E_UNAUTHORIZED (no delegation rule), or a server error.
+ *         STS_E_UNAUTHORIZED (no delegation rule), STS_E_REQUEST_FAILED (a
+ *         required claim that cannot be supplied), or a server error.
  */
 sts_errc_t sts_engine_issue(sts_engine_t *engine, const sts_principal_t *who,
                             const sts_issue_req_t *req, sts_issued_t **out, sts_err_t *err);

@@ -14,6 +14,7 @@
 #include "sts_engine.h"
 #include "sts_keys.h"
 #include "sts_replay.h"
+#include "sts_saml.h"
 #include "sts_seal.h"
 #include "sts_store.h"
 
@@ -161,7 +162,27 @@ typedef struct sts_saml_mint_params {
     time_t bound;               /* as sts_jwt_params_t.bound */
     const char *const *delegates; /* SAML 2.0 DelegationRestriction, [0] the current actor */
     size_t ndelegates;
+    const sts_claim_req_t *claims; /* wst:Claims asked for (with_claims), see sts_issue_req_t */
+    size_t nclaims;
+    int with_claims;
 } sts_saml_mint_params_t;
+
+/* sts_claims.c: which attributes an assertion carries. */
+
+/**
+ * @brief The attributes of an assertion for @sp: the subject's (a realm user's
+ * only: never a namesake of another issuer), those its relying party
+ * releases (relying_parties[].claims; absent: all), and with sp->with_claims
+ * exactly the claims asked for, named by their URI. *out is a new array
+ * (free()) of strings borrowed from the config and @sp.
+ * @return STS_OK, STS_E_REQUEST_FAILED for a required claim that cannot be
+ *         supplied, STS_E_NOMEM.
+ */
+sts_errc_t sts_claims_release(const sts_engine_t *e, const sts_saml_mint_params_t *sp,
+                              sts_saml_attr_t **out, size_t *nout, sts_err_t *err);
+
+/** @brief Whether @rp accepts tokens of @kind (STS_KIND_*; relying_parties[].token_types). */
+int sts_rp_accepts(const sts_cfg_rp_t *rp, int kind);
 
 /** @brief Sign a SAML 2.0 or 1.1 assertion (p->kind); fill a new issued token
  *  and the store row @rec (strings borrowed from *out and @p; not inserted). */

@@ -439,6 +439,13 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
     if (req->actor.text != NULL)
         STS_CHECK(read_presented(e, c, &req->actor, 1, &actor, now, err));
     STS_CHECK(pick_targets(c, req, targets, &ntargets, err));
+    for (size_t i = 0; !is_refresh && i < ntargets; i++)
+        if (!sts_rp_accepts(sts_cfg_find_rp(e->cfg, targets[i]), is_saml ? saml_kind : STS_KIND_JWT)) {
+            rc = STS_ERR_PUB(err, STS_E_INVALID_TARGET,
+                             "the audience does not accept this requested_token_type",
+                             "target %zu does not accept %s", i, tt);
+            goto cleanup;
+        }
     STS_CHECK(sts_pick_act(&subj, req->actor.text ? actor.view->subject : NULL,
                            req->actor.text ? actor.view->issuer : NULL, &act, err));
     STS_CHECK(pick_scope(c, req->scope, subj.view->scope, &scope, err));

@@ -82,7 +82,8 @@ enum {
     STS_RST_CANCEL_TARGET = 1 << 7,
     STS_RST_ON_BEHALF_OF = 1 << 8,
     STS_RST_ACT_AS = 1 << 9, /* wst14:ActAs (WS-Trust 1.4) */
-    STS_RST_OTHER = 1 << 10 /* anything else: Claims, Entropy, extensions... */
+    STS_RST_CLAIMS = 1 << 10,
+    STS_RST_OTHER = 1 << 11 /* anything else: Entropy, UseKey, extensions... */
 };
 
 typedef struct sts_soap_envelope {

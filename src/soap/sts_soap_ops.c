@@ -145,7 +145,8 @@ static unsigned allowed_children(const binding_row_t *row)
     switch (row->binding) {
     case STS_BINDING_ISSUE:
         return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE |
-               STS_RST_ON_BEHALF_OF | (row->wst == &wst13 ? STS_RST_ACT_AS : 0);
+               STS_RST_ON_BEHALF_OF | STS_RST_CLAIMS |
+               (row->wst == &wst13 ? STS_RST_ACT_AS : 0);
     case STS_BINDING_VALIDATE: return common | STS_RST_VALIDATE_TARGET;
     case STS_BINDING_RENEW: return common | STS_RST_RENEW_TARGET;
     case STS_BINDING_CANCEL: return common | STS_RST_CANCEL_TARGET;
@@ -402,6 +403,56 @@ done:
     return rc;
 }
 
+#define MAX_CLAIMS 64
+
+/* wst:Claims in the identity dialect: i:ClaimType Uri="..." Optional="true|false".
+ * Another dialect or content is not understood (refused, never ignored). */
+static sts_errc_t read_claims(struct soap *soap, const sts_soap_envelope_t *env,
+                              sts_issue_req_t *req, sts_err_t *err)
+{
+    xmlNodePtr claims = NULL;
+    xmlChar *dialect;
+    sts_claim_req_t *list;
+    size_t n = 0;
+    int ok;
+
+    for (xmlNodePtr c = sts_xml_first_elem(env->rst); c; c = sts_xml_next_elem(c))
+        if (sts_xml_is(c, env->wst_ns, "Claims"))
+            claims = c;
+    if (claims == NULL)
+        return STS_OK;
+    dialect = xmlGetNoNsProp(claims, BAD_CAST "Dialect");
+    ok = dialect != NULL && strcmp((const char *)dialect, STS_NS_IDENTITY) == 0;
+    xmlFree(dialect);
+    if (!ok)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "wst:Claims of an unsupported Dialect");
+    if (sts_xml_count_elems(claims) > MAX_CLAIMS)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "more than %d claims", MAX_CLAIMS);
+    list = soap_malloc(soap, (MAX_CLAIMS + 1) * sizeof(*list));
+    if (list == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "claims");
+    for (xmlNodePtr c = sts_xml_first_elem(claims); c; c = sts_xml_next_elem(c)) {
+        xmlChar *uri = xmlGetNoNsProp(c, BAD_CAST "Uri");
+        xmlChar *opt = xmlGetNoNsProp(c, BAD_CAST "Optional");
+        int bad_opt = opt != NULL && strcmp((const char *)opt, "true") != 0 &&
+                      strcmp((const char *)opt, "false") != 0 &&
+                      strcmp((const char *)opt, "1") != 0 && strcmp((const char *)opt, "0") != 0;
+        list[n].uri = uri != NULL && uri[0] != '\0' ? soap_strdup(soap, (const char *)uri) : NULL;
+        list[n].optional = opt != NULL && (opt[0] == 't' || opt[0] == '1');
+        xmlFree(uri);
+        xmlFree(opt);
+        if (!sts_xml_is(c, STS_NS_IDENTITY, "ClaimType"))
+            return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "wst:Claims holds %s", (const char *)c->name);
+        if (list[n].uri == NULL || bad_opt)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "ClaimType without Uri or bad Optional");
+        n++;
+    }
+    req->claims = list;
+    req->nclaims = n;
+    req->with_claims = 1;
+    return STS_OK;
+}
+
 static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
@@ -415,6 +466,8 @@ static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const bindi
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
+    if ((rc = read_claims(soap, env, &req, err)) != STS_OK)
+        return rc;
     /* OnBehalfOf (1.3 or 2005) or wst14:ActAs: the token of the subject. */
     if (env->present & STS_RST_ON_BEHALF_OF) {
         if ((rc = target_token(soap, env, NULL, "OnBehalfOf", &delegated, err)) != STS_OK)

@@ -227,6 +227,7 @@ static const struct {
     {NULL, "CancelTarget", STS_RST_CANCEL_TARGET},
     {NULL, "OnBehalfOf", STS_RST_ON_BEHALF_OF},
     {STS_NS_WST14, "ActAs", STS_RST_ACT_AS},
+    {NULL, "Claims", STS_RST_CLAIMS},
 };
 
 static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)

@@ -11,6 +11,7 @@
 #define STS_NS_WST13 "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
 #define STS_NS_WST14 "http://docs.oasis-open.org/ws-sx/ws-trust/200802"
 #define STS_NS_WST05 "http://schemas.xmlsoap.org/ws/2005/02/trust"
+#define STS_NS_IDENTITY "http://schemas.xmlsoap.org/ws/2005/05/identity" /* Claims dialect */
 #define STS_NS_WSSE "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 #define STS_NS_WSSE11 "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
 #define STS_NS_WSU "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -98,6 +99,7 @@
 #define STS_SAML2_AC_PASSWORD "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
 #define STS_SAML2_NAMEID_UNSPECIFIED "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 #define STS_SAML2_ATTRNAME_BASIC "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+#define STS_SAML2_ATTRNAME_URI "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 
 /* SAML 1.1 */
 #define STS_SAML11_CM_BEARER "urn:oasis:names:tc:SAML:1.0:cm:bearer"

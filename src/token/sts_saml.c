@@ -317,8 +317,9 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
             attr = xmlNewChild(as, saml, BAD_CAST "Attribute", NULL);
             if (attr == NULL ||
                 xmlNewProp(attr, BAD_CAST "Name", BAD_CAST p->attrs[i].name) == NULL ||
-                xmlNewProp(attr, BAD_CAST "NameFormat", BAD_CAST STS_SAML2_ATTRNAME_BASIC) ==
-                    NULL)
+                xmlNewProp(attr, BAD_CAST "NameFormat",
+                           BAD_CAST(p->attrs[i].uri ? STS_SAML2_ATTRNAME_URI
+                                                    : STS_SAML2_ATTRNAME_BASIC)) == NULL)
                 return NULL;
             for (size_t j = 0; j < p->attrs[i].nvalues; j++) {
                 n = xmlNewTextChild(attr, saml, BAD_CAST "AttributeValue",
@@ -351,6 +352,30 @@ static int add_subject11(xmlNodePtr st, xmlNsPtr saml, const char *subject)
 }
 
 /* Builds the unsigned SAML 1.1 assertion tree into @doc; returns its root. */
+/* SAML 1.1 AttributeName and AttributeNamespace: a claim URI is split at its
+ * last '/' (".../claims/emailaddress" -> namespace ".../claims", name
+ * "emailaddress"); a plain name goes in our basic namespace. 0 or -1. */
+static int add_name11(xmlNodePtr attr, const sts_saml_attr_t *a)
+{
+    const char *slash = a->uri ? strrchr(a->name, '/') : NULL;
+    xmlChar *ns;
+    int rc;
+
+    if (slash == NULL || slash[1] == '\0' || slash == a->name)
+        return xmlNewProp(attr, BAD_CAST "AttributeName", BAD_CAST a->name) != NULL &&
+                       xmlNewProp(attr, BAD_CAST "AttributeNamespace",
+                                  BAD_CAST STS_SAML11_ATTR_NAMESPACE) != NULL
+                   ? 0
+                   : -1;
+    ns = xmlStrndup(BAD_CAST a->name, (int)(slash - a->name));
+    rc = ns != NULL && xmlNewProp(attr, BAD_CAST "AttributeName", BAD_CAST(slash + 1)) != NULL &&
+                 xmlNewProp(attr, BAD_CAST "AttributeNamespace", ns) != NULL
+             ? 0
+             : -1;
+    xmlFree(ns);
+    return rc;
+}
+
 static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, const char *id,
                                     xmlNsPtr *ds_out)
 {
@@ -397,10 +422,7 @@ static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, c
                 return NULL;
         }
         attr = xmlNewChild(as, saml, BAD_CAST "Attribute", NULL);
-        if (attr == NULL ||
-            xmlNewProp(attr, BAD_CAST "AttributeName", BAD_CAST p->attrs[i].name) == NULL ||
-            xmlNewProp(attr, BAD_CAST "AttributeNamespace", BAD_CAST STS_SAML11_ATTR_NAMESPACE) ==
-                NULL)
+        if (attr == NULL || add_name11(attr, &p->attrs[i]) != 0)
             return NULL;
         for (size_t j = 0; j < p->attrs[i].nvalues; j++)
             if (xmlNewTextChild(attr, saml, BAD_CAST "AttributeValue",

@@ -23,9 +23,12 @@
 #include <time.h>
 
 typedef struct sts_saml_attr {
-    const char *name;
+    const char *name;          /* a plain name, or (@uri) a claim type URI */
     const char *const *values;
     size_t nvalues;
+    int uri;                   /* 1: @name is a URI: SAML 2.0 NameFormat uri; SAML 1.1
+                                * AttributeNamespace = @name up to its last '/', and
+                                * AttributeName the rest (as AD FS writes claims) */
 } sts_saml_attr_t;
 
 typedef struct sts_saml_params {

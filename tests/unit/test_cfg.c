@@ -1514,6 +1514,32 @@ static void test_delegation(void)
                ":5:73: unknown key \"scope\" in \"delegation[0]\"");
 }
 
+/* A relying party's release rules: claims and token kinds. */
+static void test_rp_registry(void)
+{
+    sts_cfg_t *cfg = LOAD_OK(write_file(
+        "cfg.json", cfg_text(ENG, "{\"applies_to\": \"https://rp.example.com/\", "
+                                  "\"claims\": [\"email\", \"urn:c:role\"], "
+                                  "\"token_types\": [\"jwt\", \"saml1\"]}",
+                             NULL)));
+    CHECK(cfg != NULL && cfg->nrps == 1);
+    if (cfg != NULL && cfg->nrps == 1) {
+        CHECK(cfg->rps[0].nclaims == 2 && strcmp(cfg->rps[0].claims[1], "urn:c:role") == 0);
+        CHECK(cfg->rps[0].ntoken_types == 2 && strcmp(cfg->rps[0].token_types[0], "jwt") == 0);
+    }
+    sts_cfg_free(cfg);
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, NULL)));
+    CHECK(cfg != NULL && cfg->rps[0].claims == NULL && cfg->rps[0].token_types == NULL);
+    sts_cfg_free(cfg);
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:x\", \"token_types\": [\"saml3\"]}", NULL),
+               ":3:63: \"relying_parties[0].token_types[0]\" must be \"saml2\", \"saml1\" or "
+               "\"jwt\"");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:x\", \"token_types\": []}", NULL),
+               ":3:47: \"relying_parties[0].token_types\" must be a non-empty array of strings");
+    EXPECT_ERR(cfg_text(ENG, "{\"applies_to\": \"urn:x\", \"claims\": [\"a\", \"a\"]}", NULL),
+               ":3:63: \"relying_parties[0].claims[1]\": \"a\" is listed twice");
+}
+
 static void test_public_url(void)
 {
     static const struct {
@@ -1854,6 +1880,7 @@ int main(void)
     test_signing_alg();
     test_trusted_issuers();
     test_delegation();
+    test_rp_registry();
     test_public_url();
     test_server_tls();
     test_doc_examples();

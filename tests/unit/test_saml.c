@@ -191,7 +191,7 @@ static sts_errc_t verify_str(sts_keys_t *keys, const char *xml, const char *id,
 static const time_t T0 = 1767323045; /* 2026-01-02T03:04:05Z */
 static const char *const g_roles[] = {"admin", "users & <friends> \"q\" 'a' ]]>"};
 static const char *const g_names[] = {"Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93"};
-static const sts_saml_attr_t g_attrs[] = {{"role", g_roles, 2}, {"displayName", g_names, 1}};
+static const sts_saml_attr_t g_attrs[] = {{"role", g_roles, 2, 0}, {"displayName", g_names, 1, 0}};
 
 static sts_saml_params_t base_params(void)
 {
@@ -1450,7 +1450,7 @@ static void check_cli11(const char *xml, const char *name, const char *crt_name)
 static void test_saml11_roundtrip(sts_keys_t *keys, const char *label, const char *crt_name)
 {
     static const sts_saml_attr_t attrs[] = {
-        {"role", g_roles, 2}, {"empty", NULL, 0}, {"displayName", g_names, 1}};
+        {"role", g_roles, 2, 0}, {"empty", NULL, 0, 0}, {"displayName", g_names, 1, 0}};
     sts_saml_params_t p = base_params();
     sts_saml_info_t *info = NULL;
     sts_err_t e;
@@ -2022,6 +2022,28 @@ static void test_delegation(sts_keys_t *keys)
     free(s);
     free(t);
     free(xml);
+
+    /* a claim-type URI as attribute name: NameFormat uri; SAML 1.1 splits it */
+    {
+        static const char *const mail[] = {"a@example.org"};
+        static const sts_saml_attr_t claim[] = {
+            {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", mail, 1, 1}};
+        sts_saml_params_t q = base_params();
+        q.attrs = claim;
+        q.nattrs = 1;
+        CHECK(sts_saml2_issue(keys, &q, &xml, &len, id, &e) == STS_OK);
+        CHECK(xml != NULL &&
+              strstr(xml, "Name=\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
+                          "emailaddress\" NameFormat=\"" STS_SAML2_ATTRNAME_URI "\"") != NULL);
+        free(xml);
+        xml = NULL;
+        CHECK(sts_saml11_issue(keys, &q, &xml, &len, id, &e) == STS_OK);
+        CHECK(xml != NULL && strstr(xml, "AttributeName=\"emailaddress\" AttributeNamespace=\""
+                                         "http://schemas.xmlsoap.org/ws/2005/05/identity/"
+                                         "claims\"") != NULL);
+        free(xml);
+        xml = NULL;
+    }
 
     /* bounds, and SAML 1.1 */
     for (size_t i = 0; i <= STS_SAML_MAX_DELEGATES; i++)
