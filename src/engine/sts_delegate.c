@@ -12,7 +12,8 @@
  *
  * Policy: a delegation rule of the config must allow the requester to do this
  * for that subject (sts_cfg_may_delegate); the token must be usable now and
- * not a refresh token; may_act in the token is honoured; what is issued never
+ * not a refresh token (a cancelled one of ours: STS_E_TOKEN_REVOKED; one that
+ * expired within the renew window: STS_E_RENEW_NEEDED); may_act in the token is honoured; what is issued never
  * outlives it and is its child in the store (cancelling it cancels them).
  */
 #include "sts_engine_int.h"
@@ -49,6 +50,17 @@ sts_errc_t sts_delegation_read(sts_engine_t *e, const sts_principal_t *who,
     if (rc != STS_OK)
         return rc;
     v = t->view;
+    /* WS-Trust's own faults where they fit: a revoked token, and one of ours
+     * that expired but may still be renewed (within engine.renew_window). */
+    if (t->ours && t->rec->state == STS_TOKEN_CANCELLED) {
+        rc = STS_ERR(err, STS_E_TOKEN_REVOKED, "%s token %s is cancelled", what, t->rec->id);
+        goto fail;
+    }
+    if (t->ours && t->rec->state == STS_TOKEN_ACTIVE && v->expires <= now &&
+        now <= t->rec->expires_at + e->cfg->renew_window && t->kind != STS_KIND_REFRESH) {
+        rc = STS_ERR(err, STS_E_RENEW_NEEDED, "%s token %s expired: renew it", what, t->rec->id);
+        goto fail;
+    }
     if ((why = sts_vtoken_unusable(e, t, now)) != NULL || v->expires <= now ||
         t->kind == STS_KIND_REFRESH) {
         rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s token %s: %s", what,

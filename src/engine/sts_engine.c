@@ -136,8 +136,9 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *e, const sts_timestamp_t *ts
     if (created > now + cfg->clock_skew)
         return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Created %lds in the future",
                        (long)(created - now));
+    /* Out of date (WS-Trust's ExpiredData): too old, or past its Expires. */
     if (now - created > cfg->timestamp_max_age)
-        return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Created %lds old",
+        return STS_ERR(err, STS_E_EXPIRED_DATA, "wsu:Timestamp Created %lds old",
                        (long)(now - created));
     if (ts->expires != NULL) {
         if (sts_time_parse(ts->expires, &expires) != 0)
@@ -145,7 +146,7 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *e, const sts_timestamp_t *ts
         if (expires <= created)
             return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp Expires before Created");
         if (expires <= now)
-            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp expired %lds ago",
+            return STS_ERR(err, STS_E_EXPIRED_DATA, "wsu:Timestamp expired %lds ago",
                            (long)(now - expires));
     }
     return STS_OK;
@@ -218,7 +219,7 @@ static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
     sts_errc_t rc = STS_OK;
     sts_err_t inner;
 
-    STS_FAIL_IF(cred->nonce == NULL || cred->created == NULL, err, STS_E_AUTH_FAILED,
+    STS_FAIL_IF(cred->nonce == NULL || cred->created == NULL, err, STS_E_BAD_ELEMENTS,
                 "PasswordDigest without Nonce or Created");
     STS_FAIL_IF(b64_decode(cred->nonce, nonce, sizeof(nonce), &nonce_len) != 0 || nonce_len < 8,
                 err, STS_E_AUTH_FAILED, "PasswordDigest nonce malformed");

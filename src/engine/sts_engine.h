@@ -70,7 +70,8 @@ typedef struct sts_principal {
  * @brief Check a message timestamp: required unless configured otherwise;
  * refused when Created lies in the future beyond the clock skew, is older than
  * the maximum age, or Expires has passed.  @ts NULL means "absent".
- * @return STS_OK or STS_E_AUTH_FAILED (detail says why; logs only).
+ * @return STS_OK, STS_E_EXPIRED_DATA (too old or expired: WS-Trust's
+ *         ExpiredData) or STS_E_AUTH_FAILED (detail says why; logs only).
  */
 sts_errc_t sts_engine_check_timestamp(sts_engine_t *engine, const sts_timestamp_t *ts,
                                       sts_err_t *err);
@@ -78,7 +79,8 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *engine, const sts_timestamp_
 /**
  * @brief Authenticate @cred. PasswordDigest also checks the freshness of its
  * Created and remembers its nonce (a replay is refused).
- * @return STS_OK with *out, or STS_E_AUTH_FAILED for every cause.
+ * @return STS_OK with *out, STS_E_BAD_ELEMENTS for a PasswordDigest without
+ *         Nonce or Created, or STS_E_AUTH_FAILED for every other cause.
  */
 sts_errc_t sts_engine_authenticate(sts_engine_t *engine, const sts_credential_t *cred,
                                    sts_principal_t *out, sts_err_t *err);

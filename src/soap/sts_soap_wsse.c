@@ -93,7 +93,7 @@ static sts_errc_t read_username_token(xmlNodePtr ut, sts_soap_envelope_t *env, s
         env->cred.kind = STS_CRED_PASSWORD_DIGEST;
         enc = nonce ? attr_text(nonce, NULL, "EncodingType") : NULL;
         if (nonce == NULL || created == NULL)
-            return STS_ERR(err, STS_E_AUTH_FAILED, "PasswordDigest without Nonce or Created");
+            return STS_ERR(err, STS_E_BAD_ELEMENTS, "PasswordDigest without Nonce or Created");
         if (enc != NULL && strcmp(enc, STS_WSSE_BASE64) != 0)
             return STS_ERR(err, STS_E_AUTH_FAILED, "Nonce EncodingType not Base64Binary");
         env->cred.nonce = node_text(nonce);

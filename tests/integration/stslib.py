@@ -133,6 +133,9 @@ FAULT_TEXT = {
     "InvalidTimeRange": "The requested time range is invalid or unsupported",
     "InvalidScope": "The request scope is invalid or unsupported",
     "UnableToRenew": "The requested renewal failed",
+    "ExpiredData": "The request data is out-of-date",
+    "AuthenticationBadElements": "Insufficient Digest Elements",
+    "RenewNeeded": "A renewable security token has expired",
 }
 
 DEFAULT = object()  # "compute the usual value"; None means "omit"

@@ -17,11 +17,13 @@ asks the STS for a token for a back end:
 - Refused, each with the exact fault and the store unchanged: no delegation
   rule (RequestFailed), a rule for other subjects or the other mode
   (RequestFailed), a cancelled, expired-by-cancel or tampered presented token
-  (InvalidRequest), both at once (InvalidRequest), ActAs with one's own token
+  (InvalidRequest; a cancelled one InvalidSecurityToken, one expired within the
+  renew window RenewNeeded), both at once (InvalidRequest), ActAs with one's own token
   (InvalidRequest), a chain into SAML 1.1 (InvalidRequest), ActAs in a Feb
   2005 RST (BadRequest: ActAs is WS-Trust 1.4)."""
 import os
 import sys
+import time
 import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -202,12 +204,25 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
             "<wsse:UsernameToken", '<wsse:UsernameToken xmlns:wsse="%s" xmlns:wsu="%s"'
             % (L.NS["wsse"], L.NS["wsu"]), 1)
         custom_bst = L.bst_xml("abc", value_type="urn:example:custom-token")
-        for name, tok in (("tampered", tampered), ("cancelled", cancelled),
-                          ("not a token", b"<x:Thing xmlns:x='urn:x'/>"),
+        self.assertRefused(lambda: self.issue_as(PORTAL, cancelled), "InvalidSecurityToken", 12)
+        for name, tok in (("tampered", tampered), ("not a token", b"<x:Thing xmlns:x='urn:x'/>"),
                           ("a UsernameToken (WT-07 b)", ut),
                           ("a custom BinarySecurityToken (WT-07 c)", custom_bst)):
             with self.subTest(token=name):
                 self.assertRefused(lambda: self.issue_as(PORTAL, tok), "InvalidRequest", 12)
+
+    def test_expired_token_needs_renewal(self):
+        """Ours, expired, still inside engine.renew_window: wst:RenewNeeded; renewed,
+        the new one is accepted."""
+        a = self.alice_saml(lifetime=(None, L.ts(2)))
+        expires = L.parse_time(L.assertion_facts(a).not_on_or_after).timestamp()
+        deadline = time.time() + 10
+        while time.time() <= expires + 0.5 and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertRefused(lambda: self.issue_as(PORTAL, a), "RenewNeeded", 12)
+        r = self.srv.renew(a)
+        self.assertEqual(r.status, 200, r.body[:1000])
+        self.issue_as_ok(PORTAL, L.extract_assertion_bytes(r.body))
 
     def test_both_at_once_refused(self):
         a = self.alice_saml()

@@ -80,10 +80,10 @@ class FaultsTest(L.WithIssuedToken, L.StsTestCase):
                 self.refused("FailedAuthentication", v, timestamp=None)
 
     def test_stale_timestamp(self):
-        """Created 10 min ago (Expires still in the future)."""
+        """Created 10 min ago (Expires still in the future): out of date."""
         for v in BOTH:
             with self.subTest(version=v):
-                self.refused("FailedAuthentication", v,
+                self.refused("ExpiredData", v,
                              timestamp=L.timestamp_xml(created_offset=-600, expires_offset=900))
 
     def test_future_timestamp(self):
@@ -93,10 +93,10 @@ class FaultsTest(L.WithIssuedToken, L.StsTestCase):
                              timestamp=L.timestamp_xml(created_offset=600, expires_offset=300))
 
     def test_expired_timestamp(self):
-        """Created 2 min ago, Expires 1 min ago."""
+        """Created 2 min ago, Expires 1 min ago: out of date."""
         for v in BOTH:
             with self.subTest(version=v):
-                self.refused("FailedAuthentication", v,
+                self.refused("ExpiredData", v,
                              timestamp=L.timestamp_xml(created_offset=-120, expires_offset=60))
 
     def test_replayed_digest_nonce(self):
@@ -130,6 +130,19 @@ class FaultsTest(L.WithIssuedToken, L.StsTestCase):
             r = self.srv.issue(version=12, username_token=ut(b64[:8] + "\n" + b64[8:], n2, c2))
             self.assertEqual(r.status, 200, r.body[:1500])
             self.refused("FailedAuthentication", 12, username_token=ut(b64, n2, c2))
+
+    def test_digest_without_nonce_or_created(self):
+        """A PasswordDigest lacking what the digest covers: AuthenticationBadElements."""
+        digest = L.digest_of(b"0123456789abcdef", L.ts(), L.PASSWORD)
+        for name, extra in (("no Nonce", "<wsu:Created>%s</wsu:Created>" % L.ts()),
+                            ("no Created", '<wsse:Nonce EncodingType="%s">MDEyMzQ1Njc4OWFiY2RlZg=='
+                                           '</wsse:Nonce>' % L.B64_ENC)):
+            ut = ('<wsse:UsernameToken><wsse:Username>alice</wsse:Username>'
+                  '<wsse:Password Type="%s">%s</wsse:Password>%s</wsse:UsernameToken>'
+                  % (L.PW_DIGEST, digest, extra))
+            for v in BOTH:
+                with self.subTest(case=name, version=v):
+                    self.refused("AuthenticationBadElements", v, username_token=ut)
 
     def test_stale_digest_created(self):
         for v in BOTH:
