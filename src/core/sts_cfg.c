@@ -1400,12 +1400,13 @@ static const cfg_list_opt_t rp_lists[] = {
 };
 
 static int list_parse(cfg_ctx_t *ctx, void *base, const cfg_list_opt_t *o, json_t *v);
+static int get_path(cfg_ctx_t *ctx, json_t *obj, const char *name, char **out);
 
 static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
 {
     static const char *const known[] = {"applies_to",   "match",       "default_lifetime",
                                         "max_lifetime", "signing_alg", "claims",
-                                        "token_types",  NULL};
+                                        "token_types",  "encryption_cert", NULL};
     const char *applies_to, *match, *alg, *msg;
 
     if (object_check(ctx, obj, known) != 0)
@@ -1435,6 +1436,9 @@ static int rp_parse(cfg_ctx_t *ctx, sts_cfg_rp_t *rp, json_t *obj)
     if ((rp->applies_to = strdup(applies_to)) == NULL ||
         (alg != NULL && (rp->signing_alg = strdup(alg)) == NULL))
         return cfg_oom(ctx);
+    if (json_object_get(obj, "encryption_cert") != NULL &&
+        get_path(ctx, obj, "encryption_cert", &rp->encryption_cert) != 0)
+        return -1;
     for (size_t i = 0; i < NELEM(rp_lists); i++) {
         json_t *v = json_object_get(obj, rp_lists[i].name);
         cfg_mark_t m;
@@ -2295,6 +2299,7 @@ void sts_cfg_free(sts_cfg_t *cfg)
             free(rp->token_types[j]);
         free(rp->claims);
         free(rp->token_types);
+        free(rp->encryption_cert);
         free(rp->applies_to);
         free(rp->signing_alg);
     }

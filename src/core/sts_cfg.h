@@ -46,6 +46,7 @@ typedef struct sts_cfg_rp {
     size_t nclaims;
     char **token_types;    /* "saml2", "saml1", "jwt" it accepts; NULL = every one */
     size_t ntoken_types;
+    char *encryption_cert; /* PEM RSA certificate: its assertions are encrypted for it; NULL = not */
 } sts_cfg_rp_t;
 
 /**

@@ -54,6 +54,9 @@ static const sts_cfg_attr_t *user_attr(const sts_cfg_user_t *user, const char *n
 
 int sts_rp_accepts(const sts_cfg_rp_t *rp, int kind)
 {
+    /* A party that wants its tokens encrypted gets no JWT: there is no JWE here. */
+    if (rp != NULL && rp->encryption_cert != NULL && kind == STS_KIND_JWT)
+        return 0;
     const char *name = kind == STS_KIND_SAML2    ? "saml2"
                        : kind == STS_KIND_SAML11 ? "saml1"
                                                  : "jwt";

@@ -7,6 +7,7 @@
  * and get back tokens, verdicts and sts_errc_t codes.
  */
 #include "sts_engine_int.h"
+#include "sts_xenc.h"
 
 #include "sts_jwt.h"
 #include "sts_log.h"
@@ -67,6 +68,18 @@ static sts_errc_t open_keys(sts_engine_t *e, sts_err_t *err)
         STS_CHECK(sts_keys_load_public(cfg->trusted_issuers[e->ntrusted].cert_file,
                                        cfg->trusted_issuers[e->ntrusted].kid,
                                        &e->trusted[e->ntrusted], err));
+
+    /* Relying parties whose assertions are encrypted for them: RSA only. */
+    e->rp_enc = calloc(cfg->nrps ? cfg->nrps : 1, sizeof(*e->rp_enc));
+    STS_FAIL_IF(e->rp_enc == NULL, err, STS_E_NOMEM, "encryption keys");
+    for (size_t i = 0; i < cfg->nrps; i++) {
+        if (cfg->rps[i].encryption_cert == NULL)
+            continue;
+        STS_CHECK(sts_keys_load_public(cfg->rps[i].encryption_cert, NULL, &e->rp_enc[i], err));
+        STS_FAIL_IF(sts_keys_is_ec(e->rp_enc[i]), err, STS_E_CONFIG,
+                    "relying party %s: encryption_cert must hold an RSA key",
+                    cfg->rps[i].applies_to);
+    }
 cleanup:
     json_decref(arr);
     json_decref(jwks);
@@ -110,6 +123,9 @@ void sts_engine_free(sts_engine_t *e)
     for (size_t i = 0; i < e->ntrusted; i++)
         sts_keys_free(e->trusted[i]);
     free(e->trusted);
+    for (size_t i = 0; e->rp_enc != NULL && i < e->cfg->nrps; i++)
+        sts_keys_free(e->rp_enc[i]);
+    free(e->rp_enc);
     free(e->jwks);
     OPENSSL_cleanse(e->seal_key, sizeof(e->seal_key));
     free(e);
@@ -372,6 +388,30 @@ static sts_errc_t pick_lifetime(const sts_engine_t *e, const sts_cfg_rp_t *rp,
     return STS_OK;
 }
 
+/* A relying party with an encryption certificate gets its assertion
+ * encrypted (the signed bytes inside, untouched): is->token becomes the
+ * saml2:EncryptedAssertion (SAML 2.0) or xenc:EncryptedData (SAML 1.1, which
+ * has no wrapper of its own), the bytes that go on the wire. */
+static sts_errc_t encrypt_for_party(const sts_engine_t *e, const char *audience,
+                                    sts_issued_t *is, sts_err_t *err)
+{
+    const sts_cfg_rp_t *rp = sts_cfg_find_rp(e->cfg, audience);
+    const sts_keys_t *rcpt = rp ? e->rp_enc[rp - e->cfg->rps] : NULL;
+    int saml2 = strncmp(is->token, "<saml2:", 7) == 0;
+    char *enc = NULL;
+    size_t len = 0;
+    sts_errc_t rc;
+
+    if (rcpt == NULL)
+        return STS_OK;
+    if ((rc = sts_xenc_encrypt(rcpt, is->token, is->token_len, saml2, &enc, &len, err)) != STS_OK)
+        return rc;
+    free(is->token);
+    is->token = enc;
+    is->token_len = len;
+    return STS_OK;
+}
+
 sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_issued_t **out,
                          sts_token_rec_t *rec, sts_err_t *err)
 {
@@ -409,6 +449,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
         STS_CHECK(sts_saml11_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
     else
         STS_CHECK(sts_saml2_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
+    STS_CHECK(encrypt_for_party(e, sp->audience, is, err));
     is->id = strdup(id);
     is->applies_to = strdup(sp->audience);
     STS_FAIL_IF(is->id == NULL || is->applies_to == NULL, err, STS_E_NOMEM, "issued token");

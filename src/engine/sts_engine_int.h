@@ -38,6 +38,7 @@ struct sts_engine {
     size_t nkeys;
     sts_keys_t **trusted;  /* one public key per cfg->trusted_issuers entry */
     size_t ntrusted;
+    sts_keys_t **rp_enc;   /* per cfg->rps entry: its encryption certificate, or NULL */
     char *jwks;            /* the JWKS document, built once */
     sts_store_t *store;
     sts_replay_t *replay;
@@ -181,7 +182,8 @@ typedef struct sts_saml_mint_params {
 sts_errc_t sts_claims_release(const sts_engine_t *e, const sts_saml_mint_params_t *sp,
                               sts_saml_attr_t **out, size_t *nout, sts_err_t *err);
 
-/** @brief Whether @rp accepts tokens of @kind (STS_KIND_*; relying_parties[].token_types). */
+/** @brief Whether @rp accepts tokens of @kind (STS_KIND_*; relying_parties[].token_types;
+ *  a party with an encryption_cert takes assertions only). */
 int sts_rp_accepts(const sts_cfg_rp_t *rp, int kind);
 
 /** @brief Sign a SAML 2.0 or 1.1 assertion (p->kind); fill a new issued token

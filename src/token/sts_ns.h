@@ -18,6 +18,7 @@
 #define STS_NS_WSA "http://www.w3.org/2005/08/addressing"
 #define STS_NS_WSP "http://schemas.xmlsoap.org/ws/2004/09/policy"
 #define STS_NS_DS "http://www.w3.org/2000/09/xmldsig#"
+#define STS_NS_XENC "http://www.w3.org/2001/04/xmlenc#"
 #define STS_NS_XINCLUDE "http://www.w3.org/2001/XInclude"
 #define STS_NS_XINCLUDE_2003 "http://www.w3.org/2003/XInclude" /* libxml2 also honours it */
 #define STS_NS_XML "http://www.w3.org/XML/1998/namespace"
@@ -115,6 +116,11 @@
 #define STS_DS_ALG_SHA256 "http://www.w3.org/2001/04/xmlenc#sha256"
 #define STS_DS_ALG_RSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 #define STS_DS_ALG_ECDSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+/* XML Encryption (1.1 for AES-GCM) */
+#define STS_XENC_TYPE_ELEMENT STS_NS_XENC "Element"
+#define STS_XENC_AES256_GCM "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+#define STS_XENC_RSA_OAEP STS_NS_XENC "rsa-oaep-mgf1p"
+#define STS_XENC_SHA1 "http://www.w3.org/2000/09/xmldsig#sha1"
 #define STS_SAML2_AC_UNSPECIFIED "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 
 #endif /* STS_NS_H */

@@ -76,7 +76,7 @@ class ClaimsTest(L.RestMixin, L.StsTestCase):
                     ROLE: (URI_FORMAT, [L.USER_ATTRS["role"]]),
                     NAME: (URI_FORMAT, [L.USER]),
                 }, "exactly the claims asked for")
-                L.xmlsec_verify(a)
+                self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
                 ok = L.schema_validate(a)
                 self.assertTrue(ok.ok, ok.output)
 

@@ -104,8 +104,8 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
                 self.assertEqual(delegates_of(new), [PORTAL[0]])
                 self.assertEqual(facts.attributes.get("email"), [L.USER_ATTRS["email"]],
                                  "the subject's attributes, not the actor's")
-                L.xmlsec_verify(new)
-                L.samlsign_verify(new)
+                self.assertTrue(L.xmlsec_verify(new).ok, "xmlsec1")
+                self.assertTrue(L.samlsign_verify(new).ok, "samlsign")
                 schema = L._schema("sstc-saml-delegation.xsd", L._LocalResolver())
                 ok = L._schema_validate(schema, new)
                 self.assertTrue(ok.ok, ok.output)
@@ -156,7 +156,7 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
                 new = L.extract_assertion_bytes(r.body)
                 self.assertEqual(L.assertion_facts(new).subject, L.USER)
                 self.assertEqual(delegates_of(new), [], "no actor recorded")
-                L.xmlsec_verify(new)
+                self.assertTrue(L.xmlsec_verify(new).ok, "xmlsec1")
 
     def test_on_behalf_of_feb_2005(self):
         a = self.alice_saml()
@@ -214,9 +214,9 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
     def test_expired_token_needs_renewal(self):
         """Ours, expired, still inside engine.renew_window: wst:RenewNeeded; renewed,
         the new one is accepted."""
-        a = self.alice_saml(lifetime=(None, L.ts(2)))
+        a = self.alice_saml(lifetime=(None, L.ts(4)))  # room for a loaded machine
         expires = L.parse_time(L.assertion_facts(a).not_on_or_after).timestamp()
-        deadline = time.time() + 10
+        deadline = time.time() + 20
         while time.time() <= expires + 0.5 and time.time() < deadline:
             time.sleep(0.2)
         self.assertRefused(lambda: self.issue_as(PORTAL, a), "RenewNeeded", 12)

@@ -109,8 +109,8 @@ class ValidateTransformTest(L.RestMixin, L.StsTestCase):
         self.assertEqual(facts.audiences, [L.RP_API])
         self.assertEqual(facts.attributes.get("email"), [L.USER_ATTRS["email"]],
                          "a realm user's attributes")
-        L.xmlsec_verify(a)
-        L.samlsign_verify(a)
+        self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
+        self.assertTrue(L.samlsign_verify(a).ok, "samlsign")
         self.assertDerived(facts.id, jti, rstr)
         self.assertValid(a)
 

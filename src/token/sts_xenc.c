@@ -1,0 +1,195 @@
+/*
+ * sts_xenc.c - XML Encryption of an issued token for its relying party.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * XML Encryption 1.1, the profile SAML 2.0 and WS-Trust relying parties
+ * decrypt: xenc:EncryptedData Type="#Element" over the token's exact signed
+ * bytes (never re-serialised), content encrypted with AES-256-GCM (IV || data
+ * || tag in CipherValue, xmlenc11 section 5.2.4) under a fresh key, which an
+ * xenc:EncryptedKey carries transported with RSA-OAEP (rsa-oaep-mgf1p: SHA-1
+ * digest and MGF1-SHA1, the defaults every implementation has) to the
+ * certificate named in its ds:KeyInfo. OpenSSL does the cryptography; the
+ * structure is built with libxml2, so every text is escaped.
+ */
+#include "sts_xenc.h"
+
+#include "sts_ns.h"
+
+#include <libxml/tree.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CEK_LEN 32 /* AES-256 */
+#define IV_LEN 12
+#define TAG_LEN 16
+
+/* base64 of @len bytes, NUL-terminated, malloc'd; NULL on failure. */
+static char *b64(const unsigned char *in, size_t len)
+{
+    char *out;
+
+    if (len > INT_MAX / 2)
+        return NULL;
+    out = malloc(4 * ((len + 2) / 3) + 1);
+    if (out != NULL)
+        EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+    return out;
+}
+
+/* AES-256-GCM of @plain under @cek: IV || ciphertext || tag, malloc'd. */
+static unsigned char *seal(const unsigned char cek[CEK_LEN], const char *plain, size_t len,
+                           size_t *out_len)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    unsigned char *out = len <= INT_MAX - IV_LEN - TAG_LEN ? malloc(IV_LEN + len + TAG_LEN) : NULL;
+    int n = 0, fin = 0, ok;
+
+    ok = ctx != NULL && out != NULL && RAND_bytes(out, IV_LEN) == 1 &&
+         EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IV_LEN, NULL) == 1 &&
+         EVP_EncryptInit_ex(ctx, NULL, NULL, cek, out) == 1 &&
+         EVP_EncryptUpdate(ctx, out + IV_LEN, &n, (const unsigned char *)plain, (int)len) == 1 &&
+         EVP_EncryptFinal_ex(ctx, out + IV_LEN + n, &fin) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, out + IV_LEN + n + fin) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    *out_len = IV_LEN + (size_t)n + (size_t)fin + TAG_LEN;
+    return out;
+}
+
+/* RSA-OAEP (SHA-1, MGF1-SHA1) of @cek for @pkey, malloc'd. */
+static unsigned char *wrap_key(EVP_PKEY *pkey, const unsigned char cek[CEK_LEN], size_t *out_len)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
+    unsigned char *out = NULL;
+    size_t n = 0;
+
+    if (ctx != NULL && EVP_PKEY_encrypt_init(ctx) == 1 &&
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) == 1 &&
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha1()) == 1 &&
+        EVP_PKEY_encrypt(ctx, NULL, &n, cek, CEK_LEN) == 1 && (out = malloc(n)) != NULL &&
+        EVP_PKEY_encrypt(ctx, out, &n, cek, CEK_LEN) == 1) {
+        *out_len = n;
+    } else {
+        free(out);
+        out = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return out;
+}
+
+/* <xenc:EncryptionMethod Algorithm=@alg/> under @parent; NULL on failure. */
+static xmlNodePtr method(xmlNodePtr parent, xmlNsPtr xenc, const char *alg)
+{
+    xmlNodePtr m = xmlNewChild(parent, xenc, BAD_CAST "EncryptionMethod", NULL);
+    return m != NULL && xmlNewProp(m, BAD_CAST "Algorithm", BAD_CAST alg) != NULL ? m : NULL;
+}
+
+/* <xenc:CipherData><xenc:CipherValue>@value</...></...> under @parent. */
+static int cipher_data(xmlNodePtr parent, xmlNsPtr xenc, const char *value)
+{
+    xmlNodePtr cd = xmlNewChild(parent, xenc, BAD_CAST "CipherData", NULL);
+    return cd != NULL && xmlNewTextChild(cd, xenc, BAD_CAST "CipherValue", BAD_CAST value) != NULL
+               ? 0
+               : -1;
+}
+
+/* The structure around the two cipher values; all namespaces on the root. */
+static int build(xmlDocPtr doc, int saml2, const char *cert_b64, const char *key_b64,
+                 const char *data_b64)
+{
+    xmlNodePtr root, ed, ki, ek, eki, x5d, m, dm;
+    xmlNsPtr xenc, ds, saml = NULL;
+
+    root = xmlNewDocNode(doc, NULL, BAD_CAST(saml2 ? "EncryptedAssertion" : "EncryptedData"),
+                         NULL);
+    if (root == NULL)
+        return -1;
+    xmlDocSetRootElement(doc, root);
+    if (saml2 && (saml = xmlNewNs(root, BAD_CAST STS_NS_SAML2, BAD_CAST "saml2")) == NULL)
+        return -1;
+    xenc = xmlNewNs(root, BAD_CAST STS_NS_XENC, BAD_CAST "xenc");
+    ds = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
+    if (xenc == NULL || ds == NULL)
+        return -1;
+    xmlSetNs(root, saml2 ? saml : xenc);
+    ed = saml2 ? xmlNewChild(root, xenc, BAD_CAST "EncryptedData", NULL) : root;
+    if (ed == NULL || xmlNewProp(ed, BAD_CAST "Type", BAD_CAST STS_XENC_TYPE_ELEMENT) == NULL ||
+        method(ed, xenc, STS_XENC_AES256_GCM) == NULL)
+        return -1;
+    ki = xmlNewChild(ed, ds, BAD_CAST "KeyInfo", NULL);
+    ek = ki ? xmlNewChild(ki, xenc, BAD_CAST "EncryptedKey", NULL) : NULL;
+    m = ek ? method(ek, xenc, STS_XENC_RSA_OAEP) : NULL;
+    dm = m ? xmlNewChild(m, ds, BAD_CAST "DigestMethod", NULL) : NULL;
+    if (dm == NULL || xmlNewProp(dm, BAD_CAST "Algorithm", BAD_CAST STS_XENC_SHA1) == NULL)
+        return -1;
+    eki = xmlNewChild(ek, ds, BAD_CAST "KeyInfo", NULL);
+    x5d = eki ? xmlNewChild(eki, ds, BAD_CAST "X509Data", NULL) : NULL;
+    if (x5d == NULL ||
+        xmlNewTextChild(x5d, ds, BAD_CAST "X509Certificate", BAD_CAST cert_b64) == NULL ||
+        cipher_data(ek, xenc, key_b64) != 0)
+        return -1;
+    return cipher_data(ed, xenc, data_b64);
+}
+
+sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t len, int saml2,
+                            char **out, size_t *out_len, sts_err_t *err)
+{
+    unsigned char cek[CEK_LEN], *der = NULL, *ct = NULL, *wk = NULL;
+    char *cert_b64 = NULL, *key_b64 = NULL, *data_b64 = NULL;
+    size_t ct_len = 0, wk_len = 0;
+    xmlDocPtr doc = NULL;
+    xmlBufferPtr buf = NULL;
+    sts_errc_t rc = STS_OK;
+    int der_len;
+
+    *out = NULL;
+    *out_len = 0;
+    STS_FAIL_IF(rcpt == NULL || sts_keys_pkey(rcpt) == NULL || sts_keys_cert(rcpt) == NULL ||
+                    sts_keys_is_ec(rcpt),
+                err, STS_E_INTERNAL, "encryption needs an RSA certificate");
+    STS_FAIL_IF(RAND_bytes(cek, sizeof(cek)) != 1, err, STS_E_CRYPTO, "RAND_bytes");
+    ct = seal(cek, plain, len, &ct_len);
+    wk = wrap_key(sts_keys_pkey(rcpt), cek, &wk_len);
+    OPENSSL_cleanse(cek, sizeof(cek));
+    STS_FAIL_IF(ct == NULL || wk == NULL, err, STS_E_CRYPTO, "encryption failed");
+    der_len = i2d_X509(sts_keys_cert(rcpt), &der);
+    STS_FAIL_IF(der_len <= 0, err, STS_E_CRYPTO, "certificate encoding");
+    cert_b64 = b64(der, (size_t)der_len);
+    key_b64 = b64(wk, wk_len);
+    data_b64 = b64(ct, ct_len);
+    STS_FAIL_IF(cert_b64 == NULL || key_b64 == NULL || data_b64 == NULL, err, STS_E_NOMEM,
+                "base64");
+    doc = xmlNewDoc(BAD_CAST "1.0");
+    STS_FAIL_IF(doc == NULL || build(doc, saml2, cert_b64, key_b64, data_b64) != 0, err,
+                STS_E_NOMEM, "EncryptedData");
+    buf = xmlBufferCreate();
+    STS_FAIL_IF(buf == NULL || xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 0) <= 0, err,
+                STS_E_NOMEM, "EncryptedData dump");
+    *out = strdup((const char *)xmlBufferContent(buf));
+    STS_FAIL_IF(*out == NULL, err, STS_E_NOMEM, "EncryptedData copy");
+    *out_len = strlen(*out);
+cleanup:
+    if (rc != STS_OK)
+        ERR_clear_error();
+    xmlBufferFree(buf);
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    OPENSSL_free(der);
+    free(ct);
+    free(wk);
+    free(cert_b64);
+    free(key_b64);
+    free(data_b64);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * sts_xenc.h - XML Encryption of an issued token for its relying party.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef STS_XENC_H
+#define STS_XENC_H
+
+#include "sts_err.h"
+#include "sts_keys.h"
+
+#include <stddef.h>
+
+/**
+ * @brief Encrypt @plain (@len bytes: a signed token element, exactly as
+ * signed) for the RSA certificate @rcpt: an xenc:EncryptedData (Type
+ * Element, AES-256-GCM) whose ds:KeyInfo holds an xenc:EncryptedKey
+ * (rsa-oaep-mgf1p) naming the certificate; with @saml2 wrapped in a
+ * saml2:EncryptedAssertion. *out: new NUL-terminated string (free()), all
+ * namespaces declared on its root.
+ * @return STS_OK, STS_E_CRYPTO, STS_E_NOMEM, STS_E_INTERNAL (not RSA).
+ */
+sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t len, int saml2,
+                            char **out, size_t *out_len, sts_err_t *err);
+
+#endif /* STS_XENC_H */
