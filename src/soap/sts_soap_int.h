@@ -60,6 +60,8 @@ typedef struct sts_soap_conn {
     int has_transfer_encoding;
     int has_content_encoding;
     long long deadline;  /* monotonic ms by which the request must be read; 0: not started */
+    int n_header_fields; /* header fields of this request so far */
+    size_t header_bytes; /* and their size */
     int reply_wsa;       /* answer with WS-Addressing headers */
     char *reply_relates_to; /* the request's wsa:MessageID (soap arena), or NULL */
 

@@ -56,6 +56,10 @@
 
 #define STS_WSDL_ADDRESS "http://localhost:8080/sts"
 #define STS_NEXT_WAIT_MS 2 /* conn_next_soon() */
+/* Request header limits (431): gSOAP bounds each line (SOAP_HDRLEN, 8 KiB;
+ * the request line at 2 KiB, 414) but not how many there are. */
+#define STS_MAX_HEADER_FIELDS 100
+#define STS_MAX_HEADER_BYTES 65536
 
 static volatile sig_atomic_t g_stop;
 
@@ -93,6 +97,8 @@ static void conn_reset_request(sts_soap_conn_t *conn)
     conn->has_content_encoding = 0;
     conn->reply_wsa = 0;
     conn->reply_relates_to = NULL;
+    conn->n_header_fields = 0;
+    conn->header_bytes = 0;
 }
 
 static long long now_ms(void)
@@ -311,6 +317,19 @@ static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int 
     return sts_xml_parse(conn->raw, conn->raw_len, &limits, &conn->doc, err);
 }
 
+#define STS_STR_(x) #x
+#define STS_STR(x) STS_STR_(x)
+
+/* A request header over our limits: 431, and the connection is closed (the
+ * rest of the header is not read). gSOAP has not parsed the request target
+ * yet, and it could hold a secret in a query: the log names neither. */
+static int refuse_header(struct soap *soap, const char *why)
+{
+    sts_info("request header %s -> HTTP 431", why);
+    soap->keep_alive = 0;
+    return 431;
+}
+
 /* Content-Length must be one run of digits; Transfer-Encoding only "chunked";
  * Content-Type once. Authorization is kept for the REST face (counted: two
  * are refused there) and not passed on: gSOAP would decode Basic into
@@ -319,6 +338,11 @@ static int http_header(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
 
+    conn->header_bytes += strlen(key) + strlen(val) + 4; /* ": " and CRLF */
+    if (++conn->n_header_fields > STS_MAX_HEADER_FIELDS)
+        return refuse_header(soap, "more than " STS_STR(STS_MAX_HEADER_FIELDS) " fields");
+    if (conn->header_bytes > STS_MAX_HEADER_BYTES)
+        return refuse_header(soap, "over " STS_STR(STS_MAX_HEADER_BYTES) " bytes");
     if (strcasecmp(key, "Authorization") == 0) {
         if (conn->n_authorization++ == 0 && (conn->authorization = strdup(val)) == NULL)
             return SOAP_EOM;
@@ -551,7 +575,17 @@ static int http_parse(struct soap *soap)
              __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     sts_log_set_reqid(conn->reqid);
     soap->fform = NULL; /* set below for this request only */
-    if ((rc = conn->http_parse(soap)) != SOAP_OK)
+    if ((rc = conn->http_parse(soap)) == SOAP_HDR) { /* a line over SOAP_HDRLEN */
+        sts_info("request header line over %d bytes -> HTTP 431", SOAP_HDRLEN);
+        soap->keep_alive = 0;
+        return 431;
+    }
+    if (rc == 414) { /* gSOAP's: a request line over its buffer (SOAP_TMPLEN) */
+        sts_info("request line over %d bytes -> HTTP 414", SOAP_TMPLEN);
+        soap->keep_alive = 0;
+        return rc;
+    }
+    if (rc != SOAP_OK)
         return rc;
     if (soap->action != NULL && soap->action[0] != '\0' &&
         (conn->soapaction = strdup(soap->action)) == NULL)

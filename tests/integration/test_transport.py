@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """HTTP transport of the SOAP face, driven over raw sockets (exact bytes):
 Content-Type / Content-Encoding (T1), message framing (T2), size limits and
-chunked bodies (T3), pipelining (T4), slow clients (T5) and memory on a long
-keep-alive connection (T6). Every refusal: exact HTTP status, no token, store
+chunked bodies (T3), pipelining (T4), slow clients (T5), memory on a long
+keep-alive connection (T6) and request header limits (T7). Every refusal: exact HTTP status, no token, store
 unchanged, server alive. Every socket operation is bounded by a timeout; only
 127.0.0.1 is ever contacted."""
 import gzip
@@ -496,6 +496,66 @@ class TransportTest(L.WithIssuedToken, TransportBase):
         time.sleep(0.2)
         self.assertEqual(len(self.srv.snapshot()), before + 1, "exactly one token issued")
         self.assertAliveNow()
+
+
+# ==========================================================================
+# T7: request header limits (100 fields, 8 KiB per line, 64 KiB in all)
+# ==========================================================================
+def get_with_headers(fields, path="/health"):
+    """GET @path with Host plus @fields (name, value) pairs, verbatim."""
+    return (b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % path.encode()
+            + b"".join(b"%s: %s\r\n" % (k, v) for k, v in fields) + b"\r\n")
+
+
+class HeaderLimitsTest(TransportBase):
+
+    def test_t7_ten_thousand_header_fields(self):
+        fields = [(b"X-Field-%d" % i, b"v") for i in range(10000)]
+        mark = self.srv.log_mark()
+        self.refused_http(get_with_headers(fields), 431, "10,000 header fields", close=True)
+        self.assertIsNotNone(self.srv.wait_log(mark, r"request header more than 100 fields "
+                                                     r"-> HTTP 431"), self.srv.log_since(mark))
+        body = issue_envelope(12)
+        raw = post_head(CT12, len(body), [(k.decode(), v.decode()) for k, v in fields]) + body
+        self.refused_http(raw, 431, "POST /sts with 10,000 header fields", close=True)
+        form = b"grant_type=x"
+        raw = (L.http_head_bytes("POST", "/token", [(k.decode(), v.decode()) for k, v in fields]
+                                 + [("Content-Type", "application/x-www-form-urlencoded"),
+                                    ("Content-Length", str(len(form)))]) + form)
+        self.refused_http(raw, 431, "POST /token with 10,000 header fields", close=True)
+
+    def test_t7_field_count_boundary(self):
+        """Host and 99 more fields (100) are served; one more is refused."""
+        ok = get_with_headers([(b"X-Field-%d" % i, b"v") for i in range(99)])
+        resp, _ = self.exchange(ok)
+        self.assertEqual((resp.status, resp.body), (200, b"ok\n"))
+        over = get_with_headers([(b"X-Field-%d" % i, b"v") for i in range(100)])
+        self.refused_http(over, 431, "101 header fields", close=True)
+
+    def test_t7_100kb_header_line(self):
+        mark = self.srv.log_mark()
+        self.refused_http(get_with_headers([(b"X-Long", b"a" * 100000)]), 431,
+                          "a 100 KB header line", close=True)
+        self.assertIsNotNone(self.srv.wait_log(mark, r"request header line over 8192 bytes "
+                                                     r"-> HTTP 431"), self.srv.log_since(mark))
+        body = issue_envelope(12)
+        raw = post_head(CT12, len(body), [("X-Long", "a" * 100000)]) + body
+        self.refused_http(raw, 431, "POST /sts with a 100 KB header line", close=True)
+
+    def test_t7_header_total_size(self):
+        """Twenty 4,000-byte fields (each under the line limit): 80 KB in all."""
+        fields = [(b"X-Chunk-%d" % i, b"b" * 4000) for i in range(20)]
+        self.refused_http(get_with_headers(fields), 431, "80 KB of header fields", close=True)
+        fields = [(b"X-Chunk-%d" % i, b"b" * 4000) for i in range(10)]
+        resp, _ = self.exchange(get_with_headers(fields))
+        self.assertEqual(resp.status, 200, "40 KB of header fields")
+
+    def test_t7_100kb_request_line(self):
+        mark = self.srv.log_mark()
+        self.refused_http(get_with_headers([], path="/health?" + "a" * 100000), 414,
+                          "a 100 KB request line", close=True)
+        self.assertIsNotNone(self.srv.wait_log(mark, r"request line over 2048 bytes -> HTTP 414"),
+                             self.srv.log_since(mark))
 
 
 # ==========================================================================
