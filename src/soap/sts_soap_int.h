@@ -37,7 +37,6 @@ typedef struct sts_soap_conn {
     int (*http_header)(struct soap *, const char *, const char *); /* gSOAP's header-line hook */
     size_t (*sock_recv)(struct soap *, char *, size_t); /* gSOAP's own socket read */
     int (*http_posthdr)(struct soap *, const char *, const char *); /* gSOAP's header writer */
-    int (*http_method[5])(struct soap *); /* gSOAP's own PUT, PATCH, DELETE, HEAD, OPTIONS hooks */
 
     char *raw;        /* the request body, read ahead and decoded (max_message_size) */
     size_t raw_len;

@@ -528,22 +528,54 @@ send:
     return SOAP_OK;
 }
 
-/* The methods gSOAP hands to hooks of their own (fput, fpatch, fdel, fhead,
- * fopt), in the order of sts_soap_conn_t.http_method. */
-static const int other_methods[5] = {SOAP_PUT, SOAP_PATCH, SOAP_DEL, SOAP_HEAD, SOAP_OPTIONS};
+/* This face's own paths and the one method each serves, for 405 answers. */
+static const struct own_path {
+    const char *path;
+    const char *allow; /* the Allow header line */
+} own_paths[] = {
+    {"/sts", "Allow: POST"},     {"/health", "Allow: GET"}, {"/sts?wsdl", "Allow: GET"},
+    {"/sts?WSDL", "Allow: GET"}, {"/sts.wsdl", "Allow: GET"},
+};
 
-/* Such a method on a REST path is the shim's (405); elsewhere gSOAP's own
- * hook answers as it always did. */
+/* The Allow header line of our own @path, or NULL when it is not ours. */
+static const char *own_allow(const char *path)
+{
+    for (size_t i = 0; i < sizeof(own_paths) / sizeof(own_paths[0]); i++)
+        if (strcmp(path, own_paths[i].path) == 0)
+            return own_paths[i].allow;
+    return NULL;
+}
+
+/* A method our path does not serve: 405 with the Allow the path has (RFC
+ * 9110 sec. 15.5.6 requires it), or 404 for a path that is not ours; no body.
+ * A request body is not read, so the connection then ends. */
+static int refuse_method(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    const char *allow = own_allow(soap->path);
+    sts_http_response_t resp;
+
+    memset(&resp, 0, sizeof(resp));
+    resp.status = allow != NULL ? 405 : 404;
+    resp.headers = allow;
+    sts_info("%s %s -> %d", method_name(soap->status), soap->path, resp.status);
+    if (conn->has_transfer_encoding || (conn->n_content_length && soap->length > 0))
+        soap->keep_alive = 0;
+    send_rest(soap, &resp);
+    sts_soap_request_done(soap);
+    return SOAP_OK;
+}
+
+/* PUT, PATCH, DELETE, HEAD, OPTIONS (gSOAP's fput, fpatch, fdel, fhead, fopt
+ * hooks): on a REST path the shim's (405 with its Allow); on ours 405 with
+ * Allow; elsewhere 404. */
 static int http_other_method(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
 
     if (conn->rest_route != STS_HTTP_NOT_OURS)
         return serve_rest(soap);
-    for (size_t i = 0; i < sizeof(other_methods) / sizeof(other_methods[0]); i++)
-        if (soap->status == other_methods[i] && conn->http_method[i] != NULL)
-            return conn->http_method[i](soap);
-    return SOAP_HTTP_METHOD;
+    return refuse_method(soap);
 }
 
 /*
@@ -556,10 +588,13 @@ static int http_other_method(struct soap *soap)
  *                                                    others http_other_method()
  *   POST /sts                                     -> framing checks, body read
  *                                                    ahead and parsed, then SOAP
+ *   POST to /health or the WSDL                   -> 405 with Allow: GET
  *   POST elsewhere                                -> 404
  *   GET elsewhere                                 -> http_get() (gSOAP's fget):
- *                                                    /health, the WSDL, else 404
- *   other methods elsewhere                       -> gSOAP's own 405
+ *                                                    /health, the WSDL; /sts 405;
+ *                                                    else 404
+ *   other methods elsewhere                       -> http_other_method(): 405 with
+ *                                                    Allow on our paths, else 404
  */
 static int http_parse(struct soap *soap)
 {
@@ -575,6 +610,7 @@ static int http_parse(struct soap *soap)
              __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     sts_log_set_reqid(conn->reqid);
     soap->fform = NULL; /* set below for this request only */
+    soap->http_extra_header = NULL; /* as is any extra header line (refuse with Allow) */
     if ((rc = conn->http_parse(soap)) == SOAP_HDR) { /* a line over SOAP_HDRLEN */
         sts_info("request header line over %d bytes -> HTTP 431", SOAP_HDRLEN);
         soap->keep_alive = 0;
@@ -587,6 +623,10 @@ static int http_parse(struct soap *soap)
     }
     if (rc != SOAP_OK)
         return rc;
+    /* gSOAP 2.8's http_parse() measures "PATCH " as 4 bytes and reads the
+     * request target of a PATCH with the method's last letter: "H /token". */
+    if (soap->status == SOAP_PATCH && strncmp(soap->path, "H ", 2) == 0)
+        memmove(soap->path, soap->path + 2, strlen(soap->path + 2) + 1);
     if (soap->action != NULL && soap->action[0] != '\0' &&
         (conn->soapaction = strdup(soap->action)) == NULL)
         return SOAP_EOM;
@@ -607,8 +647,11 @@ static int http_parse(struct soap *soap)
     }
     if (soap->status != SOAP_POST)
         return SOAP_OK;
-    if (strcmp(soap->path, "/sts") != 0)
-        return refuse(soap, 404, "no such endpoint");
+    if (strcmp(soap->path, "/sts") != 0) {
+        soap->http_extra_header = own_allow(soap->path); /* gSOAP writes it once */
+        return refuse(soap, soap->http_extra_header != NULL ? 405 : 404,
+                      soap->http_extra_header != NULL ? "not allowed" : "no such endpoint");
+    }
     if ((status = check_framing(conn, &why)) != 0)
         return refuse(soap, status, why);
     if ((version = soap_media_type(conn->content_type)) == 0)
@@ -723,6 +766,8 @@ static int http_get(struct soap *soap)
 
     if (conn->rest_route != STS_HTTP_NOT_OURS) /* routed by http_parse() */
         return serve_rest(soap);
+    if (strcmp(path, "/sts") == 0)
+        return refuse_method(soap);
     if (strcmp(path, "/health") == 0)
         return send_body(soap, SOAP_FILE, "text/plain", "ok\n", 3);
     if (strcmp(path, "/sts?wsdl") == 0 || strcmp(path, "/sts?WSDL") == 0 ||
@@ -1293,11 +1338,6 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
         w->soap->fparsehdr = http_header;
         w->conn.http_posthdr = w->soap->fposthdr;
         w->soap->fposthdr = http_posthdr;
-        w->conn.http_method[0] = w->soap->fput;
-        w->conn.http_method[1] = w->soap->fpatch;
-        w->conn.http_method[2] = w->soap->fdel;
-        w->conn.http_method[3] = w->soap->fhead;
-        w->conn.http_method[4] = w->soap->fopt;
         w->soap->fput = w->soap->fpatch = w->soap->fdel = http_other_method;
         w->soap->fhead = w->soap->fopt = http_other_method;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)

@@ -2,12 +2,14 @@
 """HTTP transport of the SOAP face, driven over raw sockets (exact bytes):
 Content-Type / Content-Encoding (T1), message framing (T2), size limits and
 chunked bodies (T3), pipelining (T4), slow clients (T5), memory on a long
-keep-alive connection (T6) and request header limits (T7). Every refusal: exact HTTP status, no token, store
+keep-alive connection (T6), request header limits (T7) and 405 with Allow (T8). Every refusal: exact HTTP status, no token, store
 unchanged, server alive. Every socket operation is bounded by a timeout; only
 127.0.0.1 is ever contacted."""
 import gzip
 import os
+import re
 import select
+import subprocess
 import sys
 import threading
 import time
@@ -556,6 +558,67 @@ class HeaderLimitsTest(TransportBase):
                           "a 100 KB request line", close=True)
         self.assertIsNotNone(self.srv.wait_log(mark, r"request line over 2048 bytes -> HTTP 414"),
                              self.srv.log_since(mark))
+
+
+# ==========================================================================
+# T8: a method a path does not serve: 405 with Allow (RFC 9110 sec. 15.5.6)
+# ==========================================================================
+POST_PATHS = ("/token", "/introspect", "/revoke", "/sts")
+GET_PATHS = ("/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/health",
+             "/sts?wsdl", "/sts.wsdl")
+
+
+class MethodTest(TransportBase):
+
+    CONFIG = staticmethod(L.rest_default_config)
+
+    def test_t8_405_with_allow_on_every_path(self):
+        """PATCH (which gSOAP itself got wrong), HEAD, PUT, DELETE, OPTIONS; GET on
+        the POST paths, POST on the GET paths: 405 and the path's one method in
+        Allow, no body; bodiless ones keep the connection, which then serves a
+        GET /health."""
+        cases = [(m, p, "POST") for p in POST_PATHS
+                 for m in ("PATCH", "HEAD", "PUT", "DELETE", "OPTIONS", "GET")]
+        cases += [(m, p, "GET") for p in GET_PATHS
+                  for m in ("PATCH", "HEAD", "PUT", "DELETE", "OPTIONS")]
+        for method, path, allow in cases:
+            with self.subTest(method=method, path=path):
+                mark = self.srv.log_mark()
+                with L.RawConn(self.srv.port) as c:
+                    self.assertTrue(c.send(L.http_head_bytes(method, path)))
+                    r = c.read_response(timeout=5, request_method=method)
+                    self.assertEqual(r.status, 405, r.body[:300])
+                    self.assertEqual(r.headers.get("allow"), allow)
+                    self.assertEqual(r.body, b"")
+                    self.assertTrue(c.send(GET_HEALTH))
+                    r = c.read_response(timeout=5, request_method="GET")
+                    self.assertEqual((r.status, r.body), (200, b"ok\n"))
+                self.assertIsNotNone(self.srv.wait_log(mark, r"%s %s -> 405"
+                                                       % (method, re.escape(path))))
+
+    def test_t8_post_to_a_get_path(self):
+        for path in ("/health", "/sts?wsdl", "/.well-known/jwks.json"):
+            with self.subTest(path=path):
+                resp, _ = self.exchange(L.http_head_bytes("POST", path, [
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Content-Length", "3")]) + b"a=b")
+                self.assertEqual(resp.status, 405)
+                self.assertEqual(resp.headers.get("allow"), "GET")
+
+    def test_t8_unknown_path_404(self):
+        for method in ("PATCH", "PUT", "DELETE", "OPTIONS", "HEAD"):
+            with self.subTest(method=method):
+                resp, _ = self.exchange(L.http_head_bytes(method, "/nope"))
+                self.assertEqual(resp.status, 404)
+                self.assertNotIn("allow", resp.headers)
+
+    def test_t8_curl_patch(self):
+        p = subprocess.run(["curl", "-s", "-i", "-X", "PATCH", "--max-time", "10",
+                            "http://127.0.0.1:%d/token" % self.srv.port],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        head = p.stdout.split(b"\r\n\r\n")[0].decode("latin-1")
+        self.assertRegex(head, r"^HTTP/1\.1 405 ")
+        self.assertIn("\r\nAllow: POST", head)
 
 
 # ==========================================================================
