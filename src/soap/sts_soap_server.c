@@ -1201,6 +1201,8 @@ static void *worker_main(void *arg)
 
     while ((c = sts_poller_next(w->poller, w->index)) != NULL) {
         serve_conn(w, c);
+        soap_destroy(w->soap); /* what a failed handshake left (its fault struct) */
+        soap_end(w->soap);
         sts_log_set_reqid(NULL);
     }
     return NULL;
