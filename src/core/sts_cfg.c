@@ -914,6 +914,8 @@ static const cfg_opt_t server_opts[] = {
     OPT_NUM("recv_timeout", CT_INT, recv_timeout, 1, 300, 5),
     OPT_NUM("send_timeout", CT_INT, send_timeout, 1, 300, 5),
     OPT_NUM("max_keep_alive", CT_INT, max_keep_alive, 1, 10000, 100),
+    OPT_NUM("keep_alive_timeout", CT_INT, keep_alive_timeout, 1, 3600, 15),
+    OPT_NUM("max_connections", CT_INT, max_connections, 1, 65536, 1024),
     OPT_NUM("max_message_size", CT_LONG, max_message_size, 1024, 67108864L, 1048576L),
     OPT_STR("log_level", CT_LOGLEVEL, log_level, "info", 0),
     OPT_STR("public_url", CT_URL, public_url, NULL, 0),

@@ -107,9 +107,11 @@ typedef struct sts_cfg {
     char *data_dir;
     int workers;          /* worker threads */
     int backlog;
-    int recv_timeout;     /* seconds; also bounds idle keep-alive */
+    int recv_timeout;     /* seconds; also bounds a new connection's wait for its first byte */
     int send_timeout;     /* seconds */
     int max_keep_alive;   /* requests per connection */
+    int keep_alive_timeout; /* seconds an idle keep-alive connection stays open */
+    int max_connections;  /* open client connections at most; more are accepted and closed */
     long max_message_size; /* bytes of one HTTP body */
     int log_level;        /* sts_log_level_t */
 

@@ -11,6 +11,8 @@
 #include "sts_xml.h"
 
 #include <libxml/tree.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 
 /* The four WS-Trust bindings. */
 typedef enum sts_binding {
@@ -35,7 +37,6 @@ typedef struct sts_soap_conn {
     int (*http_header)(struct soap *, const char *, const char *); /* gSOAP's header-line hook */
     size_t (*sock_recv)(struct soap *, char *, size_t); /* gSOAP's own socket read */
     int (*http_posthdr)(struct soap *, const char *, const char *); /* gSOAP's header writer */
-    int (*http_method[5])(struct soap *); /* gSOAP's own PUT, PATCH, DELETE, HEAD, OPTIONS hooks */
 
     char *raw;        /* the request body, read ahead and decoded (max_message_size) */
     size_t raw_len;
@@ -58,6 +59,8 @@ typedef struct sts_soap_conn {
     int has_transfer_encoding;
     int has_content_encoding;
     long long deadline;  /* monotonic ms by which the request must be read; 0: not started */
+    int n_header_fields; /* header fields of this request so far */
+    size_t header_bytes; /* and their size */
     int reply_wsa;       /* answer with WS-Addressing headers */
     char *reply_relates_to; /* the request's wsa:MessageID (soap arena), or NULL */
 
@@ -174,5 +177,67 @@ void sts_soap_request_done(struct soap *soap);
  */
 sts_errc_t sts_soap_check_password_transport(const sts_soap_conn_t *conn, sts_cred_kind_t kind,
                                              sts_err_t *err);
+
+/* sts_soap_poller.c: the client connections while no worker holds them. */
+
+/*
+ * One client connection, from accept to close. A worker that takes it moves
+ * fd, ssl and keep_alive into its gSOAP context and back; nothing else of a
+ * connection outlives a request (gSOAP's input buffer is empty when it is
+ * parked, and our per-request state is reset by each request).
+ */
+typedef struct sts_conn {
+    int fd;
+    SSL *ssl;          /* after the TLS handshake, else NULL */
+    int keep_alive;    /* gSOAP's soap->keep_alive: requests left (server.max_keep_alive) */
+    unsigned served;   /* requests begun on it; 0: a new connection */
+    /* the poller's (under its lock) */
+    int parked;        /* waiting for bytes in the poller's set, no worker holds it */
+    long long idle_until; /* monotonic ms at which a parked connection is closed */
+    struct sts_conn *prev, *next;
+} sts_conn_t;
+
+typedef struct sts_poller sts_poller_t;
+
+/**
+ * @brief The poller of listening socket @listen_fd (made non-blocking), with
+ * cfg->max_connections, recv_timeout and keep_alive_timeout; @tls says that
+ * connections start with a TLS handshake (for the log). Raises the soft
+ * RLIMIT_NOFILE for max_connections when it can.
+ * @return a new poller (sts_poller_free()), or NULL (logged).
+ */
+sts_poller_t *sts_poller_new(int listen_fd, const sts_cfg_t *cfg, int tls);
+
+/** @brief Accepts and watches connections until *@stop (the calling thread
+ *  is the poller). @return 0, or -1 when epoll fails (logged). */
+int sts_poller_run(sts_poller_t *p, volatile sig_atomic_t *stop);
+
+/** @brief For worker number @worker (0..cfg->workers-1, each its own): the
+ *  next connection with bytes to read (or a hang-up), waiting for one.
+ *  Returns it (the caller holds it until sts_poller_park() or
+ *  sts_poller_drop()), or NULL once the poller stops. Thread-safe. */
+sts_conn_t *sts_poller_next(sts_poller_t *p, int worker);
+
+/** @brief How many readable connections wait for a worker now. */
+size_t sts_poller_backlog(sts_poller_t *p);
+
+/** @brief A worker gives @c back to wait for its next request (nothing may be
+ *  buffered for it: gSOAP's buffer empty, no TLS data pending). */
+void sts_poller_park(sts_poller_t *p, sts_conn_t *c);
+
+/** @brief A worker ends @c: it leaves the poller's books (and no longer counts
+ *  against max_connections) and the record is freed; the caller still closes
+ *  the socket and frees the SSL object, after this call. */
+void sts_poller_drop(sts_poller_t *p, sts_conn_t *c);
+
+/** @brief Stop: sts_poller_next() returns NULL from now on, and reads on the
+ *  connections workers hold end (shutdown SHUT_RD). */
+void sts_poller_stop(sts_poller_t *p);
+
+/** @brief "address:port" of the peer on socket @fd (into @buf), for the log. */
+const char *sts_soap_peer_name(int fd, char *buf, size_t len);
+
+/** @brief Closes every connection left (call after the workers ended) and frees @p. */
+void sts_poller_free(sts_poller_t *p);
 
 #endif /* STS_SOAP_INT_H */

@@ -9,12 +9,19 @@
  * the worker pool. Another face (sts_http.h; the REST face) gets whole requests from
  * here and hands back whole responses. No token logic.
  *
+ * Connections (sts_soap_poller.c): the main thread accepts and watches every
+ * connection that waits for a request; a worker takes one when its bytes are
+ * there, serves that request (serve_conn()) and hands it back, so idle
+ * keep-alive clients never hold a worker.
+ *
  * TLS (server.tls_cert/tls_key): one SSL_CTX, built in the main thread on the
  * master context before the workers copy it (soap_copy shares it; only the
- * master frees it). Each worker does the handshake of the connection it took
- * (soap_ssl_accept), bounded by recv_timeout, so the accept loop never waits
- * on a client; from there on gSOAP's socket I/O (frecv/fsend) goes through
- * the SSL object and everything above it is the same as over plain HTTP.
+ * master frees it). A worker does the handshake of a new connection once its
+ * ClientHello is there (soap_ssl_accept), bounded by recv_timeout, so the
+ * poller never waits on a client; from there on gSOAP's socket I/O
+ * (frecv/fsend) goes through the SSL object, which travels with the
+ * connection between requests, and everything above it is the same as over
+ * plain HTTP.
  */
 #include "sts_soap.h"
 
@@ -35,6 +42,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,8 +54,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STS_QUEUE_MAX 1024
 #define STS_WSDL_ADDRESS "http://localhost:8080/sts"
+#define STS_NEXT_WAIT_MS 2 /* conn_next_soon() */
+/* Request header limits (431): gSOAP bounds each line (SOAP_HDRLEN, 8 KiB;
+ * the request line at 2 KiB, 414) but not how many there are. */
+#define STS_MAX_HEADER_FIELDS 100
+#define STS_MAX_HEADER_BYTES 65536
 
 static volatile sig_atomic_t g_stop;
 
@@ -85,6 +97,8 @@ static void conn_reset_request(sts_soap_conn_t *conn)
     conn->has_content_encoding = 0;
     conn->reply_wsa = 0;
     conn->reply_relates_to = NULL;
+    conn->n_header_fields = 0;
+    conn->header_bytes = 0;
 }
 
 static long long now_ms(void)
@@ -303,6 +317,19 @@ static sts_errc_t read_body_ahead(struct soap *soap, sts_soap_conn_t *conn, int 
     return sts_xml_parse(conn->raw, conn->raw_len, &limits, &conn->doc, err);
 }
 
+#define STS_STR_(x) #x
+#define STS_STR(x) STS_STR_(x)
+
+/* A request header over our limits: 431, and the connection is closed (the
+ * rest of the header is not read). gSOAP has not parsed the request target
+ * yet, and it could hold a secret in a query: the log names neither. */
+static int refuse_header(struct soap *soap, const char *why)
+{
+    sts_info("request header %s -> HTTP 431", why);
+    soap->keep_alive = 0;
+    return 431;
+}
+
 /* Content-Length must be one run of digits; Transfer-Encoding only "chunked";
  * Content-Type once. Authorization is kept for the REST face (counted: two
  * are refused there) and not passed on: gSOAP would decode Basic into
@@ -311,6 +338,11 @@ static int http_header(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
 
+    conn->header_bytes += strlen(key) + strlen(val) + 4; /* ": " and CRLF */
+    if (++conn->n_header_fields > STS_MAX_HEADER_FIELDS)
+        return refuse_header(soap, "more than " STS_STR(STS_MAX_HEADER_FIELDS) " fields");
+    if (conn->header_bytes > STS_MAX_HEADER_BYTES)
+        return refuse_header(soap, "over " STS_STR(STS_MAX_HEADER_BYTES) " bytes");
     if (strcasecmp(key, "Authorization") == 0) {
         if (conn->n_authorization++ == 0 && (conn->authorization = strdup(val)) == NULL)
             return SOAP_EOM;
@@ -496,22 +528,54 @@ send:
     return SOAP_OK;
 }
 
-/* The methods gSOAP hands to hooks of their own (fput, fpatch, fdel, fhead,
- * fopt), in the order of sts_soap_conn_t.http_method. */
-static const int other_methods[5] = {SOAP_PUT, SOAP_PATCH, SOAP_DEL, SOAP_HEAD, SOAP_OPTIONS};
+/* This face's own paths and the one method each serves, for 405 answers. */
+static const struct own_path {
+    const char *path;
+    const char *allow; /* the Allow header line */
+} own_paths[] = {
+    {"/sts", "Allow: POST"},     {"/health", "Allow: GET"}, {"/sts?wsdl", "Allow: GET"},
+    {"/sts?WSDL", "Allow: GET"}, {"/sts.wsdl", "Allow: GET"},
+};
 
-/* Such a method on a REST path is the shim's (405); elsewhere gSOAP's own
- * hook answers as it always did. */
+/* The Allow header line of our own @path, or NULL when it is not ours. */
+static const char *own_allow(const char *path)
+{
+    for (size_t i = 0; i < sizeof(own_paths) / sizeof(own_paths[0]); i++)
+        if (strcmp(path, own_paths[i].path) == 0)
+            return own_paths[i].allow;
+    return NULL;
+}
+
+/* A method our path does not serve: 405 with the Allow the path has (RFC
+ * 9110 sec. 15.5.6 requires it), or 404 for a path that is not ours; no body.
+ * A request body is not read, so the connection then ends. */
+static int refuse_method(struct soap *soap)
+{
+    sts_soap_conn_t *conn = soap->user;
+    const char *allow = own_allow(soap->path);
+    sts_http_response_t resp;
+
+    memset(&resp, 0, sizeof(resp));
+    resp.status = allow != NULL ? 405 : 404;
+    resp.headers = allow;
+    sts_info("%s %s -> %d", method_name(soap->status), soap->path, resp.status);
+    if (conn->has_transfer_encoding || (conn->n_content_length && soap->length > 0))
+        soap->keep_alive = 0;
+    send_rest(soap, &resp);
+    sts_soap_request_done(soap);
+    return SOAP_OK;
+}
+
+/* PUT, PATCH, DELETE, HEAD, OPTIONS (gSOAP's fput, fpatch, fdel, fhead, fopt
+ * hooks): on a REST path the shim's (405 with its Allow); on ours 405 with
+ * Allow; elsewhere 404. */
 static int http_other_method(struct soap *soap)
 {
     sts_soap_conn_t *conn = soap->user;
 
     if (conn->rest_route != STS_HTTP_NOT_OURS)
         return serve_rest(soap);
-    for (size_t i = 0; i < sizeof(other_methods) / sizeof(other_methods[0]); i++)
-        if (soap->status == other_methods[i] && conn->http_method[i] != NULL)
-            return conn->http_method[i](soap);
-    return SOAP_HTTP_METHOD;
+    return refuse_method(soap);
 }
 
 /*
@@ -524,10 +588,13 @@ static int http_other_method(struct soap *soap)
  *                                                    others http_other_method()
  *   POST /sts                                     -> framing checks, body read
  *                                                    ahead and parsed, then SOAP
+ *   POST to /health or the WSDL                   -> 405 with Allow: GET
  *   POST elsewhere                                -> 404
  *   GET elsewhere                                 -> http_get() (gSOAP's fget):
- *                                                    /health, the WSDL, else 404
- *   other methods elsewhere                       -> gSOAP's own 405
+ *                                                    /health, the WSDL; /sts 405;
+ *                                                    else 404
+ *   other methods elsewhere                       -> http_other_method(): 405 with
+ *                                                    Allow on our paths, else 404
  */
 static int http_parse(struct soap *soap)
 {
@@ -543,8 +610,23 @@ static int http_parse(struct soap *soap)
              __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     sts_log_set_reqid(conn->reqid);
     soap->fform = NULL; /* set below for this request only */
-    if ((rc = conn->http_parse(soap)) != SOAP_OK)
+    soap->http_extra_header = NULL; /* as is any extra header line (refuse with Allow) */
+    if ((rc = conn->http_parse(soap)) == SOAP_HDR) { /* a line over SOAP_HDRLEN */
+        sts_info("request header line over %d bytes -> HTTP 431", SOAP_HDRLEN);
+        soap->keep_alive = 0;
+        return 431;
+    }
+    if (rc == 414) { /* gSOAP's: a request line over its buffer (SOAP_TMPLEN) */
+        sts_info("request line over %d bytes -> HTTP 414", SOAP_TMPLEN);
+        soap->keep_alive = 0;
         return rc;
+    }
+    if (rc != SOAP_OK)
+        return rc;
+    /* gSOAP 2.8's http_parse() measures "PATCH " as 4 bytes and reads the
+     * request target of a PATCH with the method's last letter: "H /token". */
+    if (soap->status == SOAP_PATCH && strncmp(soap->path, "H ", 2) == 0)
+        memmove(soap->path, soap->path + 2, strlen(soap->path + 2) + 1);
     if (soap->action != NULL && soap->action[0] != '\0' &&
         (conn->soapaction = strdup(soap->action)) == NULL)
         return SOAP_EOM;
@@ -565,8 +647,11 @@ static int http_parse(struct soap *soap)
     }
     if (soap->status != SOAP_POST)
         return SOAP_OK;
-    if (strcmp(soap->path, "/sts") != 0)
-        return refuse(soap, 404, "no such endpoint");
+    if (strcmp(soap->path, "/sts") != 0) {
+        soap->http_extra_header = own_allow(soap->path); /* gSOAP writes it once */
+        return refuse(soap, soap->http_extra_header != NULL ? 405 : 404,
+                      soap->http_extra_header != NULL ? "not allowed" : "no such endpoint");
+    }
     if ((status = check_framing(conn, &why)) != 0)
         return refuse(soap, status, why);
     if ((version = soap_media_type(conn->content_type)) == 0)
@@ -681,6 +766,8 @@ static int http_get(struct soap *soap)
 
     if (conn->rest_route != STS_HTTP_NOT_OURS) /* routed by http_parse() */
         return serve_rest(soap);
+    if (strcmp(path, "/sts") == 0)
+        return refuse_method(soap);
     if (strcmp(path, "/health") == 0)
         return send_body(soap, SOAP_FILE, "text/plain", "ok\n", 3);
     if (strcmp(path, "/sts?wsdl") == 0 || strcmp(path, "/sts?WSDL") == 0 ||
@@ -881,6 +968,9 @@ static int tls_setup(struct soap *master, const sts_cfg_t *cfg)
     SSL_CTX_set_options(ctx, SSL_OP_NO_CLIENT_RENEGOTIATION);
 #endif
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    /* An idle connection gives its 16 KiB+ record buffers back: parked TLS
+     * connections stay cheap. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
         !SSL_CTX_set_max_proto_version(ctx, 0 /* the highest OpenSSL has: 1.3 */)) {
         sts_error("TLS: cannot limit the protocol to TLS 1.2+ (%s)",
@@ -917,30 +1007,6 @@ done:
     return rc;
 }
 
-/* "address:port" of the peer on @s, for the log. */
-static const char *peer_name(SOAP_SOCKET s, char *buf, size_t len)
-{
-    struct sockaddr_storage sa;
-    socklen_t salen = sizeof(sa);
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-
-    if (getpeername(s, (struct sockaddr *)&sa, &salen) == 0) {
-        if (sa.ss_family == AF_INET6) {
-            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&sa;
-            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-            port = ntohs(a->sin6_port);
-        } else if (sa.ss_family == AF_INET) {
-            const struct sockaddr_in *a = (const struct sockaddr_in *)&sa;
-            inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-            port = ntohs(a->sin_port);
-        }
-    }
-    snprintf(buf, len, "%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
-             strchr(host, ':') ? "]" : "", port);
-    return buf;
-}
-
 /*
  * The TLS handshake of a connection a worker took. gSOAP's soap_ssl_accept()
  * polls in 0.1 s steps, ten per second of the larger of recv_timeout and
@@ -957,7 +1023,7 @@ static int tls_accept(struct soap *soap, const sts_cfg_t *cfg)
 
     soap->recv_timeout = cfg->recv_timeout; /* not what body_recv() left of a deadline */
     soap->send_timeout = 0;
-    peer_name(soap->socket, peer, sizeof(peer));
+    sts_soap_peer_name(soap->socket, peer, sizeof(peer));
     rc = soap_ssl_accept(soap);
     soap->send_timeout = send_timeout;
     if (rc == SOAP_OK)
@@ -1001,73 +1067,142 @@ sts_errc_t sts_soap_check_password_transport(const sts_soap_conn_t *conn, sts_cr
     return STS_OK;
 }
 
-/* ---- worker pool ------------------------------------------------------------ */
-
-typedef struct sts_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t ready;
-    SOAP_SOCKET queue[STS_QUEUE_MAX];
-    size_t head, count;
-    int stopping;
-} sts_pool_t;
+/* ---- workers: one request per dispatch ----------------------------------- */
 
 typedef struct sts_worker {
     pthread_t thread;
     struct soap *soap;
     sts_soap_conn_t conn;
-    sts_pool_t *pool;
-    SOAP_SOCKET active; /* the connection being served (pool->lock), for shutdown */
+    sts_poller_t *poller;
+    int index; /* 0..workers-1 */
 } sts_worker_t;
 
-static int pool_push(sts_pool_t *pool, SOAP_SOCKET s)
+/* Moves connection @c into the worker's context. gSOAP keeps no other state
+ * of a connection between requests: its input buffer is empty (a connection
+ * is parked only so), and our workers never read soap->ip/host/port (the
+ * master's soap_accept() would fill them; we accept in the poller). */
+static void conn_attach(struct soap *soap, const sts_conn_t *c)
 {
-    int ok = 0;
-    pthread_mutex_lock(&pool->lock);
-    if (pool->count < STS_QUEUE_MAX) {
-        pool->queue[(pool->head + pool->count) % STS_QUEUE_MAX] = s;
-        pool->count++;
-        ok = 1;
-        pthread_cond_signal(&pool->ready);
+    soap->socket = c->fd;
+    soap->ssl = c->ssl;
+    soap->keep_alive = c->keep_alive;
+    soap->bufidx = soap->buflen = 0;
+    soap->error = SOAP_OK;
+    if (c->ssl != NULL) { /* soap_ssl_accept() set these on the worker that did the handshake */
+        soap->imode |= SOAP_ENC_SSL;
+        soap->omode |= SOAP_ENC_SSL;
     }
-    pthread_mutex_unlock(&pool->lock);
-    return ok;
+    sts_soap_request_done(soap);
 }
 
-/* The next connection for @w (recorded as its active one), or an invalid
- * socket once the server stops; connections still queued then are closed by
- * the server, not served. */
-static SOAP_SOCKET pool_pop(sts_pool_t *pool, sts_worker_t *w)
+/* Moves the connection back out of the worker's context into @c. */
+static void conn_detach(struct soap *soap, sts_conn_t *c)
 {
-    SOAP_SOCKET s = SOAP_INVALID_SOCKET;
-    pthread_mutex_lock(&pool->lock);
-    w->active = SOAP_INVALID_SOCKET;
-    while (pool->count == 0 && !pool->stopping)
-        pthread_cond_wait(&pool->ready, &pool->lock);
-    if (!pool->stopping) {
-        s = pool->queue[pool->head];
-        pool->head = (pool->head + 1) % STS_QUEUE_MAX;
-        pool->count--;
-        w->active = s;
+    c->fd = soap->socket;
+    c->ssl = soap->ssl;
+    c->keep_alive = soap->keep_alive;
+    soap->socket = SOAP_INVALID_SOCKET;
+    soap->ssl = NULL;
+    soap->keep_alive = 0;
+}
+
+/* Bytes of the connection already read from the socket: gSOAP's buffer, or
+ * decrypted TLS data (or a whole record) inside the SSL object. The poller
+ * would never see them: the worker goes on serving instead. */
+static int conn_buffered(struct soap *soap)
+{
+    return soap->bufidx < soap->buflen || (soap->ssl != NULL && SSL_has_pending(soap->ssl));
+}
+
+/*
+ * Whether the next request on the connection is here or comes within
+ * STS_NEXT_WAIT_MS, when no other connection waits for a worker. A client
+ * that sends requests back to back (a connection pool, a load test) has its
+ * next one on the wire a fraction of a millisecond after our answer: waiting
+ * that long here saves the trip through the poller (two thread wake-ups);
+ * an idle client costs the worker that much and no more.
+ */
+static int conn_next_soon(sts_worker_t *w, struct soap *soap)
+{
+    struct pollfd pfd;
+
+    if (sts_poller_backlog(w->poller) > 0)
+        return 0;
+    pfd.fd = soap->socket;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    return poll(&pfd, 1, STS_NEXT_WAIT_MS) == 1;
+}
+
+/*
+ * One request: the body of the loop of the generated soap_serve(), which would
+ * go on to the next request on the connection and so hold the worker for the
+ * connection's whole life. Returns 1 when the connection may carry another
+ * request (if gSOAP still keeps it alive), 0 when it is over.
+ */
+static int serve_one(struct soap *soap)
+{
+    if (soap->keep_alive > 0 && soap->max_keep_alive > 0)
+        soap->keep_alive--;
+    if (soap_begin_serve(soap) != SOAP_OK)
+        return soap->error >= SOAP_STOP; /* >= SOAP_STOP: answered by one of our hooks */
+    if ((soap_serve_request(soap) != SOAP_OK ||
+         (soap->fserveloop != NULL && soap->fserveloop(soap) != SOAP_OK)) &&
+        soap->error != SOAP_OK && soap->error < SOAP_STOP) {
+        soap_send_fault(soap);
+        return 0;
     }
-    pthread_mutex_unlock(&pool->lock);
-    return s;
+    return 1;
+}
+
+/*
+ * Serves what connection @c has for us: the TLS handshake of a new one, then
+ * requests as long as their bytes are already here, then parks it with the
+ * poller to wait for the next request (or ends it). A new connection starts
+ * gSOAP's keep-alive countdown as soap_serve() would.
+ */
+static void serve_conn(sts_worker_t *w, sts_conn_t *c)
+{
+    struct soap *soap = w->soap;
+
+    conn_attach(soap, c);
+    if (c->served == 0 && c->ssl == NULL) {
+        soap->keep_alive = soap->max_keep_alive + 1;
+        if (w->conn.tls) {
+            if (tls_accept(soap, w->conn.cfg) != 0)
+                goto end;
+            if (!conn_buffered(soap))
+                goto park; /* the request is not here yet: wait for it in the poller */
+        }
+    }
+    do {
+        int go_on;
+        c->served++;
+        go_on = serve_one(soap);
+        soap_destroy(soap);
+        soap_end(soap);
+        if (!go_on || !soap->keep_alive || !soap_valid_socket(soap->socket))
+            goto end;
+    } while (conn_buffered(soap) || conn_next_soon(w, soap));
+park:
+    conn_detach(soap, c);
+    sts_poller_park(w->poller, c);
+    return;
+end:
+    sts_poller_drop(w->poller, c);
+    soap->keep_alive = 0; /* the connection is over: close it (and free its SSL) */
+    soap_closesock(soap);
 }
 
 static void *worker_main(void *arg)
 {
     sts_worker_t *w = arg;
-    struct soap *soap = w->soap;
-    SOAP_SOCKET s;
+    sts_conn_t *c;
 
-    while (soap_valid_socket(s = pool_pop(w->pool, w))) {
-        soap->socket = s;
-        sts_soap_request_done(soap); /* whatever the last connection left */
-        if (!w->conn.tls || tls_accept(soap, w->conn.cfg) == 0)
-            soap_serve(soap);
-        soap_destroy(soap);
-        soap_end(soap);
-        soap->keep_alive = 0; /* the connection is over: close it (and free its SSL) */
-        soap_closesock(soap);
+    while ((c = sts_poller_next(w->poller, w->index)) != NULL) {
+        serve_conn(w, c);
+        soap_destroy(w->soap); /* what a failed handshake left (its fault struct) */
+        soap_end(w->soap);
         sts_log_set_reqid(NULL);
     }
     return NULL;
@@ -1095,7 +1230,6 @@ static void setup_context(struct soap *soap, const sts_cfg_t *cfg)
 {
     soap_set_namespaces(soap, namespaces);
     soap->bind_flags = SO_REUSEADDR;
-    soap->accept_timeout = 1; /* seconds: lets the accept loop notice a stop */
     soap->recv_timeout = cfg->recv_timeout;
     soap->send_timeout = cfg->send_timeout;
     soap->transfer_timeout = cfg->recv_timeout * 4;
@@ -1116,7 +1250,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
 {
     struct soap *master = NULL;
     sts_worker_t *workers = NULL;
-    sts_pool_t pool;
+    sts_poller_t *poller = NULL;
     char *wsdl = NULL;
     size_t wsdl_len = 0;
     int nworkers = cfg->workers, started = 0, rc = 1;
@@ -1124,10 +1258,8 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     const char *scheme = tls ? "https" : "http";
     char endpoint[1100], base_url[1024];
     struct sigaction sa;
+    sigset_t stop_signals, old_mask;
 
-    memset(&pool, 0, sizeof(pool));
-    pthread_mutex_init(&pool.lock, NULL);
-    pthread_cond_init(&pool.ready, NULL);
 
     master = soap_new1(SOAP_C_UTFSTRING | SOAP_IO_KEEPALIVE);
     if (master == NULL)
@@ -1140,7 +1272,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
                   strerror(master->errnum));
         goto done;
     }
-    if (bound_port(master) < 0)
+    if (bound_port(master) < 0 || (poller = sts_poller_new(master->master, cfg, tls)) == NULL)
         goto done;
     /* The WSDL address and the REST metadata name endpoints as clients
      * reach them: behind a proxy that is server.public_url, else the address
@@ -1176,10 +1308,16 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     workers = calloc((size_t)nworkers, sizeof(*workers));
     if (workers == NULL)
         goto done;
+    /* SIGTERM and SIGINT go to the main thread (the poller), whose epoll_wait
+     * they interrupt: the workers start with them blocked. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
     for (started = 0; started < nworkers; started++) {
         sts_worker_t *w = &workers[started];
-        w->pool = &pool;
-        w->active = SOAP_INVALID_SOCKET;
+        w->poller = poller;
+        w->index = started;
         w->soap = soap_copy(master);
         w->conn.engine = engine;
         w->conn.face = face;
@@ -1202,16 +1340,12 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
         w->soap->fparsehdr = http_header;
         w->conn.http_posthdr = w->soap->fposthdr;
         w->soap->fposthdr = http_posthdr;
-        w->conn.http_method[0] = w->soap->fput;
-        w->conn.http_method[1] = w->soap->fpatch;
-        w->conn.http_method[2] = w->soap->fdel;
-        w->conn.http_method[3] = w->soap->fhead;
-        w->conn.http_method[4] = w->soap->fopt;
         w->soap->fput = w->soap->fpatch = w->soap->fdel = http_other_method;
         w->soap->fhead = w->soap->fopt = http_other_method;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             break;
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     if (started < nworkers) {
         sts_error("cannot start worker %d", started);
         goto stop;
@@ -1227,31 +1361,10 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
                strchr(cfg->listen_host, ':') ? "]" : "", master->port, nworkers,
                tls ? ", TLS 1.2+" : "");
 
-    while (!g_stop) {
-        SOAP_SOCKET s = soap_accept(master);
-        if (!soap_valid_socket(s)) {
-            if (master->errnum != 0 && master->errnum != EINTR && master->errnum != EAGAIN)
-                sts_warn("accept: %s", strerror(master->errnum));
-            continue;
-        }
-        if (!pool_push(&pool, s)) {
-            sts_warn("connection queue full: closing a connection");
-            soap_closesocket(s);
-        }
-    }
-    rc = 0;
+    rc = sts_poller_run(poller, &g_stop) == 0 ? 0 : 1;
     sts_notice("stopping");
 stop:
-    pthread_mutex_lock(&pool.lock);
-    pool.stopping = 1;
-    /* Workers may be waiting on idle keep-alive connections: end their reads
-     * now (answers being written still go out) instead of waiting out
-     * recv_timeout. */
-    for (int i = 0; i < started; i++)
-        if (soap_valid_socket(workers[i].active))
-            shutdown(workers[i].active, SHUT_RD);
-    pthread_cond_broadcast(&pool.ready);
-    pthread_mutex_unlock(&pool.lock);
+    sts_poller_stop(poller);
     for (int i = 0; i < started; i++)
         pthread_join(workers[i].thread, NULL);
     for (int i = 0; i < nworkers && workers; i++) {
@@ -1265,19 +1378,13 @@ stop:
         free(workers[i].conn.raw);
     }
 done:
-    while (pool.count > 0) {
-        soap_closesocket(pool.queue[pool.head]);
-        pool.head = (pool.head + 1) % STS_QUEUE_MAX;
-        pool.count--;
-    }
+    sts_poller_free(poller); /* the connections no worker held: parked or queued */
     free(workers);
     free(wsdl);
     if (master != NULL) {
         soap_destroy(master);
-        soap_end(master); /* accept timeouts leave a fault struct in the arena */
+        soap_end(master);
         soap_free(master);
     }
-    pthread_cond_destroy(&pool.ready);
-    pthread_mutex_destroy(&pool.lock);
     return rc;
 }

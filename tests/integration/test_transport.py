@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """HTTP transport of the SOAP face, driven over raw sockets (exact bytes):
 Content-Type / Content-Encoding (T1), message framing (T2), size limits and
-chunked bodies (T3), pipelining (T4), slow clients (T5) and memory on a long
-keep-alive connection (T6). Every refusal: exact HTTP status, no token, store
+chunked bodies (T3), pipelining (T4), slow clients (T5), memory on a long
+keep-alive connection (T6), request header limits (T7) and 405 with Allow (T8). Every refusal: exact HTTP status, no token, store
 unchanged, server alive. Every socket operation is bounded by a timeout; only
 127.0.0.1 is ever contacted."""
 import gzip
 import os
+import re
 import select
+import subprocess
 import sys
 import threading
 import time
@@ -496,6 +498,127 @@ class TransportTest(L.WithIssuedToken, TransportBase):
         time.sleep(0.2)
         self.assertEqual(len(self.srv.snapshot()), before + 1, "exactly one token issued")
         self.assertAliveNow()
+
+
+# ==========================================================================
+# T7: request header limits (100 fields, 8 KiB per line, 64 KiB in all)
+# ==========================================================================
+def get_with_headers(fields, path="/health"):
+    """GET @path with Host plus @fields (name, value) pairs, verbatim."""
+    return (b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % path.encode()
+            + b"".join(b"%s: %s\r\n" % (k, v) for k, v in fields) + b"\r\n")
+
+
+class HeaderLimitsTest(TransportBase):
+
+    def test_t7_ten_thousand_header_fields(self):
+        fields = [(b"X-Field-%d" % i, b"v") for i in range(10000)]
+        mark = self.srv.log_mark()
+        self.refused_http(get_with_headers(fields), 431, "10,000 header fields", close=True)
+        self.assertIsNotNone(self.srv.wait_log(mark, r"request header more than 100 fields "
+                                                     r"-> HTTP 431"), self.srv.log_since(mark))
+        body = issue_envelope(12)
+        raw = post_head(CT12, len(body), [(k.decode(), v.decode()) for k, v in fields]) + body
+        self.refused_http(raw, 431, "POST /sts with 10,000 header fields", close=True)
+        form = b"grant_type=x"
+        raw = (L.http_head_bytes("POST", "/token", [(k.decode(), v.decode()) for k, v in fields]
+                                 + [("Content-Type", "application/x-www-form-urlencoded"),
+                                    ("Content-Length", str(len(form)))]) + form)
+        self.refused_http(raw, 431, "POST /token with 10,000 header fields", close=True)
+
+    def test_t7_field_count_boundary(self):
+        """Host and 99 more fields (100) are served; one more is refused."""
+        ok = get_with_headers([(b"X-Field-%d" % i, b"v") for i in range(99)])
+        resp, _ = self.exchange(ok)
+        self.assertEqual((resp.status, resp.body), (200, b"ok\n"))
+        over = get_with_headers([(b"X-Field-%d" % i, b"v") for i in range(100)])
+        self.refused_http(over, 431, "101 header fields", close=True)
+
+    def test_t7_100kb_header_line(self):
+        mark = self.srv.log_mark()
+        self.refused_http(get_with_headers([(b"X-Long", b"a" * 100000)]), 431,
+                          "a 100 KB header line", close=True)
+        self.assertIsNotNone(self.srv.wait_log(mark, r"request header line over 8192 bytes "
+                                                     r"-> HTTP 431"), self.srv.log_since(mark))
+        body = issue_envelope(12)
+        raw = post_head(CT12, len(body), [("X-Long", "a" * 100000)]) + body
+        self.refused_http(raw, 431, "POST /sts with a 100 KB header line", close=True)
+
+    def test_t7_header_total_size(self):
+        """Twenty 4,000-byte fields (each under the line limit): 80 KB in all."""
+        fields = [(b"X-Chunk-%d" % i, b"b" * 4000) for i in range(20)]
+        self.refused_http(get_with_headers(fields), 431, "80 KB of header fields", close=True)
+        fields = [(b"X-Chunk-%d" % i, b"b" * 4000) for i in range(10)]
+        resp, _ = self.exchange(get_with_headers(fields))
+        self.assertEqual(resp.status, 200, "40 KB of header fields")
+
+    def test_t7_100kb_request_line(self):
+        mark = self.srv.log_mark()
+        self.refused_http(get_with_headers([], path="/health?" + "a" * 100000), 414,
+                          "a 100 KB request line", close=True)
+        self.assertIsNotNone(self.srv.wait_log(mark, r"request line over 2048 bytes -> HTTP 414"),
+                             self.srv.log_since(mark))
+
+
+# ==========================================================================
+# T8: a method a path does not serve: 405 with Allow (RFC 9110 sec. 15.5.6)
+# ==========================================================================
+POST_PATHS = ("/token", "/introspect", "/revoke", "/sts")
+GET_PATHS = ("/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/health",
+             "/sts?wsdl", "/sts.wsdl")
+
+
+class MethodTest(TransportBase):
+
+    CONFIG = staticmethod(L.rest_default_config)
+
+    def test_t8_405_with_allow_on_every_path(self):
+        """PATCH (which gSOAP itself got wrong), HEAD, PUT, DELETE, OPTIONS; GET on
+        the POST paths, POST on the GET paths: 405 and the path's one method in
+        Allow, no body; bodiless ones keep the connection, which then serves a
+        GET /health."""
+        cases = [(m, p, "POST") for p in POST_PATHS
+                 for m in ("PATCH", "HEAD", "PUT", "DELETE", "OPTIONS", "GET")]
+        cases += [(m, p, "GET") for p in GET_PATHS
+                  for m in ("PATCH", "HEAD", "PUT", "DELETE", "OPTIONS")]
+        for method, path, allow in cases:
+            with self.subTest(method=method, path=path):
+                mark = self.srv.log_mark()
+                with L.RawConn(self.srv.port) as c:
+                    self.assertTrue(c.send(L.http_head_bytes(method, path)))
+                    r = c.read_response(timeout=5, request_method=method)
+                    self.assertEqual(r.status, 405, r.body[:300])
+                    self.assertEqual(r.headers.get("allow"), allow)
+                    self.assertEqual(r.body, b"")
+                    self.assertTrue(c.send(GET_HEALTH))
+                    r = c.read_response(timeout=5, request_method="GET")
+                    self.assertEqual((r.status, r.body), (200, b"ok\n"))
+                self.assertIsNotNone(self.srv.wait_log(mark, r"%s %s -> 405"
+                                                       % (method, re.escape(path))))
+
+    def test_t8_post_to_a_get_path(self):
+        for path in ("/health", "/sts?wsdl", "/.well-known/jwks.json"):
+            with self.subTest(path=path):
+                resp, _ = self.exchange(L.http_head_bytes("POST", path, [
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Content-Length", "3")]) + b"a=b")
+                self.assertEqual(resp.status, 405)
+                self.assertEqual(resp.headers.get("allow"), "GET")
+
+    def test_t8_unknown_path_404(self):
+        for method in ("PATCH", "PUT", "DELETE", "OPTIONS", "HEAD"):
+            with self.subTest(method=method):
+                resp, _ = self.exchange(L.http_head_bytes(method, "/nope"))
+                self.assertEqual(resp.status, 404)
+                self.assertNotIn("allow", resp.headers)
+
+    def test_t8_curl_patch(self):
+        p = subprocess.run(["curl", "-s", "-i", "-X", "PATCH", "--max-time", "10",
+                            "http://127.0.0.1:%d/token" % self.srv.port],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        head = p.stdout.split(b"\r\n\r\n")[0].decode("latin-1")
+        self.assertRegex(head, r"^HTTP/1\.1 405 ")
+        self.assertIn("\r\nAllow: POST", head)
 
 
 # ==========================================================================

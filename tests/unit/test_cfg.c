@@ -195,6 +195,7 @@ static void test_embedded_default(void)
     /* the defaults of every numeric option */
     CHECK(cfg->workers == 32 && cfg->backlog == 128);
     CHECK(cfg->recv_timeout == 5 && cfg->send_timeout == 5 && cfg->max_keep_alive == 100);
+    CHECK(cfg->keep_alive_timeout == 15 && cfg->max_connections == 1024);
     CHECK(cfg->max_message_size == 1048576 && cfg->log_level == STS_LOG_INFO);
     CHECK(cfg->default_lifetime == 3600 && cfg->max_lifetime == 3600);
     CHECK(cfg->clock_skew == 300 && cfg->renew_window == 3600 && cfg->refresh_lifetime == 28800);
@@ -309,6 +310,8 @@ static void test_full_example(void)
         "    \"recv_timeout\": 10,\n"
         "    \"send_timeout\": 20,\n"
         "    \"max_keep_alive\": 50,\n"
+        "    \"keep_alive_timeout\": 60,\n"
+        "    \"max_connections\": 4096,\n"
         "    \"max_message_size\": 2097152,\n"
         "    \"log_level\": \"debug\",\n"
         "    \"public_url\": \"https://sts.example.org:8443/sts/\"\n"
@@ -372,6 +375,7 @@ static void test_full_example(void)
     CHECK_STR(cfg->data_dir, "/srv/sts");
     CHECK(cfg->workers == 8 && cfg->backlog == 64 && cfg->recv_timeout == 10);
     CHECK(cfg->send_timeout == 20 && cfg->max_keep_alive == 50);
+    CHECK(cfg->keep_alive_timeout == 60 && cfg->max_connections == 4096);
     CHECK(cfg->max_message_size == 2097152 && cfg->log_level == STS_LOG_DEBUG);
     CHECK_STR(cfg->public_url, "https://sts.example.org:8443/sts");
     CHECK_STR(cfg->issuer, "urn:example:sts");
@@ -596,6 +600,10 @@ static void test_types_and_ranges(void)
                ":4:14: \"server.workers\" must be between 1 and 1024 (got 99999999999999)");
     EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"recv_timeout\": 301}"),
                ":4:14: \"server.recv_timeout\" must be between 1 and 300 (got 301)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"keep_alive_timeout\": 0}"),
+               ":4:14: \"server.keep_alive_timeout\" must be between 1 and 3600 (got 0)");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"max_connections\": 65537}"),
+               ":4:14: \"server.max_connections\" must be between 1 and 65536 (got 65537)");
     EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"max_message_size\": 100}"),
                ":4:14: \"server.max_message_size\" must be between 1024 and 67108864 (got 100)");
     EXPECT_ERR(cfg_text(ENG, RPS, "\"server\": {\"log_level\": \"verbose\"}"),
@@ -1763,7 +1771,8 @@ static void test_doc_examples(void)
 {
     static const char *const keys[] = {
         "\"listen\"", "\"data_dir\"", "\"workers\"", "\"backlog\"", "\"recv_timeout\"",
-        "\"send_timeout\"", "\"max_keep_alive\"", "\"max_message_size\"", "\"log_level\"",
+        "\"send_timeout\"", "\"max_keep_alive\"", "\"keep_alive_timeout\"",
+        "\"max_connections\"", "\"max_message_size\"", "\"log_level\"",
         "\"issuer\"", "\"signing_key\"", "\"signing_cert\"", "\"secrets_key\"",
         "\"default_lifetime\"", "\"max_lifetime\"", "\"clock_skew\"", "\"renew_window\"", "\"refresh_lifetime\"",
         "\"require_timestamp\"", "\"timestamp_max_age\"", "\"digest_max_age\"",
