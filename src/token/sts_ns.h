@@ -96,6 +96,7 @@
 
 /* SAML 2.0 */
 #define STS_SAML2_CM_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+#define STS_SAML2_CM_HOK "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
 #define STS_SAML2_AC_PPT "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 #define STS_SAML2_AC_PASSWORD "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
 #define STS_SAML2_NAMEID_UNSPECIFIED "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
@@ -104,6 +105,7 @@
 
 /* SAML 1.1 */
 #define STS_SAML11_CM_BEARER "urn:oasis:names:tc:SAML:1.0:cm:bearer"
+#define STS_SAML11_CM_HOK "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
 #define STS_SAML11_AM_PASSWORD "urn:oasis:names:tc:SAML:1.0:am:password"
 #define STS_SAML11_AM_UNSPECIFIED "urn:oasis:names:tc:SAML:1.0:am:unspecified"
 /* AttributeNamespace of our attributes: their names are plain names, as the

@@ -9,6 +9,7 @@
  * belong to the engine. XML is built with the libxml2 tree API, never printf.
  */
 #include "sts_saml.h"
+#include "sts_xenc.h"
 
 #include "sts_log.h"
 #include "sts_ns.h"
@@ -227,6 +228,8 @@ static sts_errc_t check_params(const sts_saml_params_t *p, sts_err_t *err)
     STS_FAIL_IF(p->not_on_or_after <= p->not_before, err, STS_E_INVALID_LIFETIME,
                 "NotOnOrAfter is not after NotBefore");
     STS_FAIL_IF(p->nattrs > 0 && p->attrs == NULL, err, STS_E_INTERNAL, "attrs missing");
+    STS_FAIL_IF(p->hok_key != NULL && (p->hok_rcpt == NULL || p->hok_key_len == 0), err,
+                STS_E_INTERNAL, "holder-of-key without a recipient");
     STS_FAIL_IF(p->ndelegates > STS_SAML_MAX_DELEGATES ||
                     (p->ndelegates > 0 && p->delegates == NULL),
                 err, STS_E_INVALID_REQUEST, "%zu delegates", p->ndelegates);
@@ -249,6 +252,17 @@ cleanup:
     return rc;
 }
 
+/* <ds:KeyInfo><xenc:EncryptedKey/></ds:KeyInfo> with the proof key under @parent. */
+static int add_proof_key(xmlNodePtr parent, xmlNsPtr ds, const sts_saml_params_t *p)
+{
+    xmlNodePtr ki = xmlNewChild(parent, ds, BAD_CAST "KeyInfo", NULL);
+    return ki != NULL &&
+                   sts_xenc_add_encrypted_key(p->hok_rcpt, p->hok_key, p->hok_key_len, ki, NULL) ==
+                       STS_OK
+               ? 0
+               : -1;
+}
+
 /* Builds the unsigned assertion tree into @doc; returns the Issuer node. */
 static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, const char *id,
                                   xmlNsPtr *ds_out)
@@ -262,12 +276,14 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     xmlDocSetRootElement(doc, root);
     saml = xmlNewNs(root, BAD_CAST STS_NS_SAML2, BAD_CAST "saml2");
     *ds_out = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
-    if (p->nattrs > 0 || p->ndelegates > 0) {
+    if (p->nattrs > 0 || p->ndelegates > 0 || p->hok_key != NULL) {
         xs = xmlNewNs(root, BAD_CAST STS_NS_XS, BAD_CAST "xs");
         xsi = xmlNewNs(root, BAD_CAST STS_NS_XSI, BAD_CAST "xsi");
         if (xs == NULL || xsi == NULL)
             return NULL;
     }
+    if (p->hok_key != NULL && xmlNewNs(root, BAD_CAST STS_NS_XENC, BAD_CAST "xenc") == NULL)
+        return NULL;
     if (p->ndelegates > 0 && xmlNewNs(root, BAD_CAST STS_NS_SAML2_DEL, BAD_CAST "del") == NULL)
         return NULL;
     if (saml == NULL || *ds_out == NULL)
@@ -287,10 +303,18 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
         xmlNewProp(n, BAD_CAST "Format", BAD_CAST STS_SAML2_NAMEID_UNSPECIFIED) == NULL)
         return NULL;
     sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
-    if (sc == NULL || xmlNewProp(sc, BAD_CAST "Method", BAD_CAST STS_SAML2_CM_BEARER) == NULL)
+    if (sc == NULL ||
+        xmlNewProp(sc, BAD_CAST "Method",
+                   BAD_CAST(p->hok_key ? STS_SAML2_CM_HOK : STS_SAML2_CM_BEARER)) == NULL)
         return NULL;
     scd = xmlNewChild(sc, saml, BAD_CAST "SubjectConfirmationData", NULL);
     if (scd == NULL || set_time_prop(scd, "NotOnOrAfter", p->not_on_or_after) != 0)
+        return NULL;
+    /* holder-of-key: KeyInfoConfirmationDataType with the encrypted proof key */
+    if (p->hok_key != NULL &&
+        (xmlNewNsProp(scd, xsi, BAD_CAST "type", BAD_CAST "saml2:KeyInfoConfirmationDataType") ==
+             NULL ||
+         add_proof_key(scd, *ds_out, p) != 0))
         return NULL;
 
     if (add_conditions(root, saml, "AudienceRestriction", p) != 0)
@@ -333,22 +357,24 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     return issuer;
 }
 
-/* A SAML 1.1 Subject for statement @st: NameIdentifier + bearer confirmation. */
-static int add_subject11(xmlNodePtr st, xmlNsPtr saml, const char *subject)
+/* A SAML 1.1 Subject for statement @st: NameIdentifier + bearer confirmation,
+ * or holder-of-key with the proof key in a ds:KeyInfo. */
+static int add_subject11(xmlNodePtr st, xmlNsPtr saml, xmlNsPtr ds, const sts_saml_params_t *p)
 {
     xmlNodePtr subj = xmlNewChild(st, saml, BAD_CAST "Subject", NULL), n, sc;
 
     if (subj == NULL)
         return -1;
-    n = xmlNewTextChild(subj, saml, BAD_CAST "NameIdentifier", BAD_CAST subject);
+    n = xmlNewTextChild(subj, saml, BAD_CAST "NameIdentifier", BAD_CAST p->subject);
     if (n == NULL ||
         xmlNewProp(n, BAD_CAST "Format", BAD_CAST STS_SAML2_NAMEID_UNSPECIFIED) == NULL)
         return -1;
     sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
-    if (sc == NULL || xmlNewTextChild(sc, saml, BAD_CAST "ConfirmationMethod",
-                                      BAD_CAST STS_SAML11_CM_BEARER) == NULL)
+    if (sc == NULL ||
+        xmlNewTextChild(sc, saml, BAD_CAST "ConfirmationMethod",
+                        BAD_CAST(p->hok_key ? STS_SAML11_CM_HOK : STS_SAML11_CM_BEARER)) == NULL)
         return -1;
-    return 0;
+    return p->hok_key != NULL ? add_proof_key(sc, ds, p) : 0;
 }
 
 /* Builds the unsigned SAML 1.1 assertion tree into @doc; returns its root. */
@@ -391,7 +417,8 @@ static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, c
     xmlDocSetRootElement(doc, root);
     saml = xmlNewNs(root, BAD_CAST STS_NS_SAML1, BAD_CAST "saml");
     *ds_out = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
-    if (saml == NULL || *ds_out == NULL)
+    if (saml == NULL || *ds_out == NULL ||
+        (p->hok_key != NULL && xmlNewNs(root, BAD_CAST STS_NS_XENC, BAD_CAST "xenc") == NULL))
         return NULL;
     xmlSetNs(root, saml);
     if (xmlNewProp(root, BAD_CAST "MajorVersion", BAD_CAST "1") == NULL ||
@@ -410,7 +437,7 @@ static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, c
         xmlNewProp(st, BAD_CAST "AuthenticationMethod", BAD_CAST method) == NULL ||
         set_time_prop(st, "AuthenticationInstant",
                       p->authn_instant != 0 ? p->authn_instant : p->issue_instant) != 0 ||
-        add_subject11(st, saml, p->subject) != 0)
+        add_subject11(st, saml, *ds_out, p) != 0)
         return NULL;
 
     for (size_t i = 0; i < p->nattrs; i++) {
@@ -418,7 +445,7 @@ static xmlNodePtr build_assertion11(xmlDocPtr doc, const sts_saml_params_t *p, c
             continue; /* SAML 1.1 has no Attribute without an AttributeValue */
         if (as == NULL) {
             as = xmlNewChild(root, saml, BAD_CAST "AttributeStatement", NULL);
-            if (as == NULL || add_subject11(as, saml, p->subject) != 0)
+            if (as == NULL || add_subject11(as, saml, *ds_out, p) != 0)
                 return NULL;
         }
         attr = xmlNewChild(as, saml, BAD_CAST "Attribute", NULL);

@@ -49,6 +49,12 @@ typedef struct sts_saml_params {
      * (the current actor, as the outer "act" of a JWT). */
     const char *const *delegates;
     size_t ndelegates;
+    /* Holder-of-key (symmetric proof key): when @hok_key is set, the subject
+     * confirmation is holder-of-key with a ds:KeyInfo holding the key as an
+     * xenc:EncryptedKey for @hok_rcpt (the relying party's certificate). */
+    const sts_keys_t *hok_rcpt;
+    const unsigned char *hok_key;
+    size_t hok_key_len;
 } sts_saml_params_t;
 
 /* The longest delegation chain an assertion may carry (either way). */

@@ -104,11 +104,29 @@ static int cipher_data(xmlNodePtr parent, xmlNsPtr xenc, const char *value)
                : -1;
 }
 
+/* <xenc:EncryptedKey> (rsa-oaep-mgf1p, naming @cert_b64) with @key_b64 under @parent. */
+static int encrypted_key(xmlNodePtr parent, xmlNsPtr xenc, xmlNsPtr ds, const char *cert_b64,
+                         const char *key_b64)
+{
+    xmlNodePtr ek = xmlNewChild(parent, xenc, BAD_CAST "EncryptedKey", NULL), m, dm, ki, x5d;
+
+    m = ek ? method(ek, xenc, STS_XENC_RSA_OAEP) : NULL;
+    dm = m ? xmlNewChild(m, ds, BAD_CAST "DigestMethod", NULL) : NULL;
+    if (dm == NULL || xmlNewProp(dm, BAD_CAST "Algorithm", BAD_CAST STS_XENC_SHA1) == NULL)
+        return -1;
+    ki = xmlNewChild(ek, ds, BAD_CAST "KeyInfo", NULL);
+    x5d = ki ? xmlNewChild(ki, ds, BAD_CAST "X509Data", NULL) : NULL;
+    if (x5d == NULL ||
+        xmlNewTextChild(x5d, ds, BAD_CAST "X509Certificate", BAD_CAST cert_b64) == NULL)
+        return -1;
+    return cipher_data(ek, xenc, key_b64);
+}
+
 /* The structure around the two cipher values; all namespaces on the root. */
 static int build(xmlDocPtr doc, int saml2, const char *cert_b64, const char *key_b64,
                  const char *data_b64)
 {
-    xmlNodePtr root, ed, ki, ek, eki, x5d, m, dm;
+    xmlNodePtr root, ed, ki;
     xmlNsPtr xenc, ds, saml = NULL;
 
     root = xmlNewDocNode(doc, NULL, BAD_CAST(saml2 ? "EncryptedAssertion" : "EncryptedData"),
@@ -128,30 +146,60 @@ static int build(xmlDocPtr doc, int saml2, const char *cert_b64, const char *key
         method(ed, xenc, STS_XENC_AES256_GCM) == NULL)
         return -1;
     ki = xmlNewChild(ed, ds, BAD_CAST "KeyInfo", NULL);
-    ek = ki ? xmlNewChild(ki, xenc, BAD_CAST "EncryptedKey", NULL) : NULL;
-    m = ek ? method(ek, xenc, STS_XENC_RSA_OAEP) : NULL;
-    dm = m ? xmlNewChild(m, ds, BAD_CAST "DigestMethod", NULL) : NULL;
-    if (dm == NULL || xmlNewProp(dm, BAD_CAST "Algorithm", BAD_CAST STS_XENC_SHA1) == NULL)
-        return -1;
-    eki = xmlNewChild(ek, ds, BAD_CAST "KeyInfo", NULL);
-    x5d = eki ? xmlNewChild(eki, ds, BAD_CAST "X509Data", NULL) : NULL;
-    if (x5d == NULL ||
-        xmlNewTextChild(x5d, ds, BAD_CAST "X509Certificate", BAD_CAST cert_b64) == NULL ||
-        cipher_data(ek, xenc, key_b64) != 0)
+    if (ki == NULL || encrypted_key(ki, xenc, ds, cert_b64, key_b64) != 0)
         return -1;
     return cipher_data(ed, xenc, data_b64);
+}
+
+/* base64 DER of @rcpt's certificate, malloc'd; NULL on failure. */
+static char *cert_base64(const sts_keys_t *rcpt)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(sts_keys_cert(rcpt), &der);
+    char *out = len > 0 ? b64(der, (size_t)len) : NULL;
+
+    OPENSSL_free(der);
+    return out;
+}
+
+sts_errc_t sts_xenc_add_encrypted_key(const sts_keys_t *rcpt, const unsigned char *key,
+                                      size_t key_len, xmlNodePtr parent, sts_err_t *err)
+{
+    xmlNsPtr xenc = xmlSearchNsByHref(parent->doc, parent, BAD_CAST STS_NS_XENC);
+    xmlNsPtr ds = xmlSearchNsByHref(parent->doc, parent, BAD_CAST STS_NS_DS);
+    unsigned char *wk = NULL;
+    char *cert_b64 = NULL, *key_b64 = NULL;
+    size_t wk_len = 0;
+    sts_errc_t rc = STS_OK;
+
+    STS_FAIL_IF(rcpt == NULL || sts_keys_is_ec(rcpt) || key_len < 16 || key_len > 64 ||
+                    xenc == NULL || ds == NULL,
+                err, STS_E_INTERNAL, "encrypted key: bad arguments");
+    wk = wrap_key(sts_keys_pkey(rcpt), key, &wk_len);
+    STS_FAIL_IF(wk == NULL, err, STS_E_CRYPTO, "key transport failed");
+    cert_b64 = cert_base64(rcpt);
+    key_b64 = b64(wk, wk_len);
+    STS_FAIL_IF(cert_b64 == NULL || key_b64 == NULL, err, STS_E_NOMEM, "base64");
+    STS_FAIL_IF(encrypted_key(parent, xenc, ds, cert_b64, key_b64) != 0, err, STS_E_NOMEM,
+                "EncryptedKey");
+cleanup:
+    if (rc != STS_OK)
+        ERR_clear_error();
+    free(wk);
+    free(cert_b64);
+    free(key_b64);
+    return rc;
 }
 
 sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t len, int saml2,
                             char **out, size_t *out_len, sts_err_t *err)
 {
-    unsigned char cek[CEK_LEN], *der = NULL, *ct = NULL, *wk = NULL;
+    unsigned char cek[CEK_LEN], *ct = NULL, *wk = NULL;
     char *cert_b64 = NULL, *key_b64 = NULL, *data_b64 = NULL;
     size_t ct_len = 0, wk_len = 0;
     xmlDocPtr doc = NULL;
     xmlBufferPtr buf = NULL;
     sts_errc_t rc = STS_OK;
-    int der_len;
 
     *out = NULL;
     *out_len = 0;
@@ -163,9 +211,7 @@ sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t le
     wk = wrap_key(sts_keys_pkey(rcpt), cek, &wk_len);
     OPENSSL_cleanse(cek, sizeof(cek));
     STS_FAIL_IF(ct == NULL || wk == NULL, err, STS_E_CRYPTO, "encryption failed");
-    der_len = i2d_X509(sts_keys_cert(rcpt), &der);
-    STS_FAIL_IF(der_len <= 0, err, STS_E_CRYPTO, "certificate encoding");
-    cert_b64 = b64(der, (size_t)der_len);
+    cert_b64 = cert_base64(rcpt);
     key_b64 = b64(wk, wk_len);
     data_b64 = b64(ct, ct_len);
     STS_FAIL_IF(cert_b64 == NULL || key_b64 == NULL || data_b64 == NULL, err, STS_E_NOMEM,
@@ -185,7 +231,6 @@ cleanup:
     xmlBufferFree(buf);
     if (doc != NULL)
         xmlFreeDoc(doc);
-    OPENSSL_free(der);
     free(ct);
     free(wk);
     free(cert_b64);

@@ -8,7 +8,9 @@
 #include "sts_err.h"
 #include "sts_keys.h"
 
+#include <libxml/tree.h>
 #include <stddef.h>
+
 
 /**
  * @brief Encrypt @plain (@len bytes: a signed token element, exactly as
@@ -21,5 +23,13 @@
  */
 sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t len, int saml2,
                             char **out, size_t *out_len, sts_err_t *err);
+
+/**
+ * @brief Append to @parent an xenc:EncryptedKey carrying @key (16 to 64 bytes)
+ * transported with RSA-OAEP to @rcpt and naming its
+ * certificate; the xenc and ds namespaces must be in scope at @parent.
+ */
+sts_errc_t sts_xenc_add_encrypted_key(const sts_keys_t *rcpt, const unsigned char *key,
+                                      size_t key_len, xmlNodePtr parent, sts_err_t *err);
 
 #endif /* STS_XENC_H */
