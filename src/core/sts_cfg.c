@@ -526,7 +526,9 @@ static int cfg_oom(cfg_ctx_t *ctx)
 /* The one place that formats "FILE:LINE:COL: message" (line <= 0: "FILE: message"). */
 static int cfg_report(cfg_ctx_t *ctx, const char *name, int line, int col, const char *msg)
 {
-    char text[512];
+    /* Room for the longest @msg (a duplicate path, CFG_PATH_MAX + 64) so that
+     * GCC's -Wformat-truncation (on in Release builds) has nothing to say. */
+    char text[CFG_PATH_MAX + 512];
 
     if (line > 0)
         snprintf(text, sizeof(text), "%s:%d:%d: %s", name, line, col, msg);
