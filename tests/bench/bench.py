@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The benchmark behind tests/bench/run (which builds the release binary and
+sets STS_BIN). Not a ctest: it measures, it does not judge, although each line
+names its target and whether this run met it.
+
+The server runs pinned to core 0 (taskset -a), wrk pinned to core 1, one wrk
+thread. Each scenario gets a fresh server (fresh VmHWM) on a fresh store; the
+requests are checked once with Python before wrk sends them (a scenario whose
+requests fail is reported as such, not timed).
+
+    python3 tests/bench/bench.py DURATION_SECONDS
+"""
+import base64
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import stslib as S  # noqa: E402  (after the path)
+
+LUA = os.path.join(HERE, "post.lua")
+SERVER_CPU, CLIENT_CPU = "0", "1"
+CONNECTIONS = 8           # in flight at once: enough to keep one core busy and to batch commits
+PREFILL_ROWS = 1000000    # live tokens in the store for scenario 6
+SOAP12 = "application/soap+xml; charset=utf-8; action=\"%s\""
+FORM = "application/x-www-form-urlencoded"
+
+
+# ---------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------
+def config(primary="rsa"):
+    """The embedded default's realm (alice, rp and api, migration-tester) with
+    bench settings: NOTICE logging (INFO logs a line per token), keep-alive for
+    the whole run, timestamps that stay fresh for a day. @primary "ec" makes the
+    EC P-256 key the first signing key, the one that signs SAML."""
+    cfg = S.rest_default_config()
+    cfg["server"] = {"log_level": "notice", "max_keep_alive": 10000}
+    cfg["soap"] = {"timestamp_max_age": 86400}
+    if primary == "ec":
+        cfg["engine"]["signing_key"] = S._private_copy(S.EC_SIGNING_KEY)
+        cfg["engine"]["signing_cert"] = S.EC_SIGNING_CERT
+        cfg["engine"]["additional_signing_keys"] = [
+            {"key": S.SIGNING_KEY, "cert": S.SIGNING_CERT}]
+    return cfg
+
+
+def start(name, primary="rsa", prefill=0):
+    srv = S.Server("bench-" + name, config(primary), start_timeout=60)
+    if prefill:
+        srv.start()     # creates the schema
+        srv.stop()
+        fill_store(srv.db_path, prefill)
+    srv.start()
+    # Every thread (the workers exist once it listens) onto the server core.
+    subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPU, str(srv.proc.pid)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return srv
+
+
+def stop(srv):
+    srv.stop()
+    srv.cleanup()
+
+
+def fill_store(db_path, rows):
+    """@rows live SAML 2.0 rows, random ids like ours, one transaction, no fsync:
+    SQLite does the loop (a recursive CTE), so a million rows take seconds."""
+    now = int(time.time())
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute(
+        "INSERT INTO tokens(id, kind, subject, audience, requester, issued_at, expires_at,"
+        " state, replaces, replaced_by, hash, requester_kind, parent, subject_issuer, bound)"
+        " WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?1)"
+        " SELECT '_' || lower(hex(randomblob(16))), 1, 'alice', ?2, 'alice', ?3, ?3 + 86400,"
+        " 0, NULL, NULL, randomblob(32), 1, NULL, NULL, 0 FROM n", (rows, S.RP, now))
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def rss(srv):
+    """(VmHWM, VmRSS) of the server in MiB."""
+    out = {}
+    with open("/proc/%d/status" % srv.proc.pid) as f:
+        for line in f:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                k, v = line.split(":")
+                out[k] = int(v.split()[0]) / 1024.0
+    return out["VmHWM"], out["VmRSS"]
+
+
+# ---------------------------------------------------------------------------
+# requests (each checked once before wrk repeats it)
+# ---------------------------------------------------------------------------
+def security():
+    return S.security_xml(12, timestamp=S.timestamp_xml(expires_offset=86400))
+
+
+def soap_issue():
+    body = S.envelope(S.rst_issue(), 12, security())
+    return body, SOAP12 % S.ACTION["Issue"], None
+
+
+def soap_validate(assertion):
+    body = S.envelope(S.rst_target("Validate", assertion), 12, security())
+    return body, SOAP12 % S.ACTION["Validate"], None
+
+
+def basic_auth():
+    raw = "%s:%s" % (urllib.parse.quote(S.CLIENT_ID, safe=""),
+                     urllib.parse.quote(S.CLIENT_SECRET, safe=""))
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def form(**params):
+    return urllib.parse.urlencode(params).encode()
+
+
+def post(srv, path, req):
+    body, ctype, auth = req
+    headers = {"Content-Type": ctype}
+    if auth:
+        headers["Authorization"] = auth
+    return srv.post_raw(body, headers, path=path)
+
+
+def issue_assertion(srv):
+    r = post(srv, "/sts", soap_issue())
+    if r.status != 200:
+        raise RuntimeError("Issue: HTTP %d %r" % (r.status, r.body[:300]))
+    return S.extract_assertion_bytes(r.body)
+
+
+def access_token(srv):
+    """An at+jwt for api.example.com (ES256), exchanged for a SAML assertion."""
+    saml = base64.urlsafe_b64encode(issue_assertion(srv)).decode().rstrip("=")
+    r = post(srv, "/token", (form(grant_type=S.GRANT_TE, subject_token=saml,
+                                  subject_token_type="urn:ietf:params:oauth:token-type:saml2",
+                                  audience=S.RP_API), FORM, basic_auth()))
+    if r.status != 200:
+        raise RuntimeError("exchange SAML->AT: HTTP %d %r" % (r.status, r.body[:300]))
+    return S.json.loads(r.body)["access_token"]
+
+
+def exchange_request(at):
+    return (form(grant_type=S.GRANT_TE, subject_token=at, subject_token_type=S.TT_ACCESS,
+                 requested_token_type=S.TT_JWT, audience=S.RP_API), FORM, basic_auth())
+
+
+def introspect_request(at):
+    return form(token=at), FORM, basic_auth()
+
+
+def check(srv, path, req, must_contain=None):
+    for _ in range(3):  # also fills whatever the server caches
+        r = post(srv, path, req)
+        if r.status != 200 or (must_contain and must_contain not in r.body):
+            raise RuntimeError("%s: HTTP %d %r" % (path, r.status, r.body[:400]))
+
+
+# ---------------------------------------------------------------------------
+# wrk and openssl
+# ---------------------------------------------------------------------------
+BENCH_RE = re.compile(r"^BENCH (.*)$", re.M)
+
+
+def wrk(srv, path, req, seconds, connections=CONNECTIONS, rate=None):
+    body, ctype, auth = req
+    with tempfile.NamedTemporaryFile(prefix="sts-bench-", suffix=".body") as f:
+        f.write(body)
+        f.flush()
+        cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % connections,
+               "-d%ds" % seconds, "--timeout", "10s", "-s", LUA,
+               "http://127.0.0.1:%d%s" % (srv.port, path), "--", f.name, ctype, auth or "-"]
+        if rate:
+            cmd.append("%.1f" % rate)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=seconds + 60).stdout.decode()
+    m = BENCH_RE.search(out)
+    if not m:
+        raise RuntimeError("wrk said:\n" + out)
+    res = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+    res["errors"] = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return res
+
+
+def openssl_speed(alg, seconds):
+    """(sign/s, verify/s) of `openssl speed` on the server core."""
+    out = subprocess.run(["taskset", "-c", SERVER_CPU, "openssl", "speed", "-seconds",
+                          str(seconds), alg], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, check=True).stdout.decode()
+    pat = r"^rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)" if alg == "rsa2048" else \
+        r"^\s*256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)"
+    m = re.search(pat, out, re.M)
+    if not m:
+        raise RuntimeError("openssl speed %s said:\n%s" % (alg, out))
+    return float(m.group(1)), float(m.group(2))
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+def line(name, res, mem, target):
+    print("%-44s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  err %-5d VmHWM %5.1f MiB"
+          "  VmRSS %5.1f MiB  | %s" % (name, res["rps"], res["p50_us"] / 1000.0,
+                                         res["p99_us"] / 1000.0, res["errors"], mem[0], mem[1],
+                                         target), flush=True)
+
+
+def verdict(ok):
+    return "MET" if ok else "MISSED"
+
+
+def scenario(name, seconds, path, make_req, primary="rsa", prefill=0, must_contain=None):
+    """Run one scenario on a fresh server; returns (wrk result, (HWM, RSS))."""
+    srv = start(name, primary, prefill)
+    try:
+        req = make_req(srv)
+        check(srv, path, req, must_contain)
+        res = wrk(srv, path, req, seconds)
+        return res, rss(srv)
+    finally:
+        stop(srv)
+
+
+def main():
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    speed_s = max(1, min(seconds, 5))
+    issue = (lambda srv: soap_issue())
+    print("sts benchmark: %ds per scenario, server on CPU %s, wrk -t1 -c%d on CPU %s, %s"
+          % (seconds, SERVER_CPU, CONNECTIONS, CLIENT_CPU, time.strftime("%Y-%m-%d %H:%M:%S")))
+    print("machine: %d CPUs (%s)" % (os.cpu_count(), platform_cpu()), flush=True)
+
+    rsa_sign, rsa_verify = openssl_speed("rsa2048", speed_s)
+    ec_sign, ec_verify = openssl_speed("ecdsap256", speed_s)
+    ec_bound = 1.0 / (1.0 / ec_sign + 1.0 / ec_verify)
+    print("openssl speed -seconds %d rsa2048 (CPU %s): %.0f sign/s, %.0f verify/s"
+          % (speed_s, SERVER_CPU, rsa_sign, rsa_verify))
+    print("openssl speed -seconds %d ecdsap256 (CPU %s): %.0f sign/s, %.0f verify/s;"
+          " one verify + one sign: %.0f/s" % (speed_s, SERVER_CPU, ec_sign, ec_verify, ec_bound),
+          flush=True)
+
+    r1, m1 = scenario("issue-rsa", seconds, "/sts", issue)
+    line("1 SOAP Issue SAML2 RSA-2048 (UsernameToken)", r1, m1,
+         "target >= 75%% of rsa2048 sign/s: %.0f%% %s"
+         % (100 * r1["rps"] / rsa_sign, verdict(r1["rps"] >= 0.75 * rsa_sign)))
+
+    r2, m2 = scenario("issue-ec", seconds, "/sts", issue, primary="ec")
+    line("2 SOAP Issue SAML2 ECDSA P-256", r2, m2, "target >= 2x scenario 1: %.2fx %s"
+         % (r2["rps"] / r1["rps"], verdict(r2["rps"] >= 2 * r1["rps"])))
+
+    r3, m3 = scenario("validate", seconds, "/sts",
+                      lambda srv: soap_validate(issue_assertion(srv)),
+                      must_contain=S.STATUS_VALID.encode())
+    line("3 SOAP Validate SAML2 RSA-2048", r3, m3, "no target")
+
+    r4, m4 = scenario("exchange", seconds, "/token",
+                      lambda srv: exchange_request(access_token(srv)))
+    line("4 REST /token at+jwt -> jwt ES256", r4, m4,
+         "target >= 60%% of ES256 verify+sign bound: %.0f%% %s"
+         % (100 * r4["rps"] / ec_bound, verdict(r4["rps"] >= 0.6 * ec_bound)))
+
+    r5, m5 = scenario("introspect", seconds, "/introspect",
+                      lambda srv: introspect_request(access_token(srv)),
+                      must_contain=b'"active":true')
+    line("5 REST /introspect at+jwt ES256", r5, m5, "target >= 40000/s: %s"
+         % verdict(r5["rps"] >= 40000))
+
+    t0 = time.monotonic()
+    r6, m6 = scenario("issue-1m", seconds, "/sts", issue, prefill=PREFILL_ROWS)
+    line("6 = 1 with %d live tokens in the store" % PREFILL_ROWS, r6, m6,
+         "target within 10%% of scenario 1: %+.0f%% %s (store filled in %.0fs)"
+         % (100 * (r6["rps"] / r1["rps"] - 1), verdict(r6["rps"] >= 0.9 * r1["rps"]),
+            time.monotonic() - t0 - seconds))
+
+    srv = start("half-peak")
+    try:
+        check(srv, "/sts", soap_issue())
+        rate = r1["rps"] / 2
+        rh = wrk(srv, "/sts", soap_issue(), seconds, connections=4, rate=rate)
+        line("1 paced at half its peak (%.0f/s, 4 conns)" % rate, rh, rss(srv),
+             "target p99 <= 2 ms: %s" % verdict(rh["p99_us"] <= 2000))
+    finally:
+        stop(srv)
+
+    srv = start("c256")
+    try:
+        check(srv, "/sts", soap_issue())
+        rc = wrk(srv, "/sts", soap_issue(), max(1, min(seconds, 5)), connections=256)
+        mem = rss(srv)
+        line("1 with 256 open connections", rc, mem, "target VmHWM <= 32 MiB: %s"
+             % verdict(mem[0] <= 32))
+    finally:
+        stop(srv)
+
+
+def platform_cpu():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
