@@ -935,6 +935,7 @@ static const cfg_opt_t engine_opts[] = {
     OPT_NUM("clock_skew", CT_LONG, clock_skew, 0, 3600, 300),
     OPT_NUM("renew_window", CT_LONG, renew_window, 0, CFG_MAX_LIFETIME, 3600),
     OPT_NUM("refresh_lifetime", CT_LONG, refresh_lifetime, 60, CFG_MAX_LIFETIME, 28800),
+    OPT_NUM("credential_cache_ttl", CT_LONG, credential_cache_ttl, 0, 3600, 60),
 };
 
 static const cfg_opt_t soap_opts[] = {

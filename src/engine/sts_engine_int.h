@@ -11,6 +11,7 @@
 #ifndef STS_ENGINE_INT_H
 #define STS_ENGINE_INT_H
 
+#include "sts_credcache.h"
 #include "sts_engine.h"
 #include "sts_keys.h"
 #include "sts_replay.h"
@@ -40,6 +41,7 @@ struct sts_engine {
     char *jwks;            /* the JWKS document, built once */
     sts_store_t *store;
     sts_replay_t *replay;
+    sts_credcache_t *creds; /* successful password checks; NULL when disabled */
     unsigned char seal_key[STS_SEAL_KEYLEN];
     int have_seal_key;
     time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "sts_engine.h"
+#include "sts_engine_int.h" /* the credential cache's counters */
 #include "sts_jwt.h"
 #include "sts_keys.h"
 #include "sts_ns.h"
@@ -235,6 +236,105 @@ static int add_carol(sts_cfg_t *cfg)
     c->digest_secret = strdup(alice->digest_secret);
     cfg->nusers++;
     return c->name != NULL && c->password_hash != NULL && c->digest_secret != NULL ? 0 : -1;
+}
+
+static sts_credcache_stats_t cc_stats(sts_engine_t *e)
+{
+    sts_credcache_stats_t s;
+    sts_credcache_stats(e->creds, &s);
+    return s;
+}
+
+/* The credential cache as the engine uses it (default TTL 60 s). */
+static void test_credential_cache(sts_engine_t *e, sts_cfg_t *cfg)
+{
+    sts_credential_t alice = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
+    sts_credential_t carol = {STS_CRED_PASSWORD_TEXT, "carol", "wonderland", NULL, NULL};
+    sts_credential_t bad = {STS_CRED_PASSWORD_TEXT, "alice", "wonderlanD", NULL, NULL};
+    sts_credential_t nobody = {STS_CRED_PASSWORD_TEXT, "mallory", "wonderland", NULL, NULL};
+    sts_principal_t who;
+    sts_credcache_stats_t before, after;
+    sts_cfg_user_t *u = (sts_cfg_user_t *)sts_cfg_find_user(cfg, "carol");
+    char *old_hash, *new_hash = NULL;
+    sts_engine_t *off = NULL;
+    sts_err_t err;
+    time_t saved = g_now;
+
+    CHECK(e->creds != NULL && cfg->credential_cache_ttl == 60);
+    /* hit: the second check of a good password is answered by the cache */
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK);
+    before = cc_stats(e);
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK);
+    CHECK(who.user != NULL && strcmp(who.user->name, "alice") == 0);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits + 1 && after.entries == before.entries);
+
+    /* a wrong password misses, fails, and is not remembered */
+    before = after;
+    CHECK(sts_engine_authenticate(e, &bad, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(sts_engine_authenticate(e, &bad, &who, &err) == STS_E_AUTH_FAILED);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits && after.misses == before.misses + 2);
+    CHECK(after.entries == before.entries);
+
+    /* an unknown user never touches the cache: it always pays the full
+     * (dummy) hash check, so a cache cannot make it faster or slower */
+    before = after;
+    CHECK(sts_engine_authenticate(e, &nobody, &who, &err) == STS_E_AUTH_FAILED);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits && after.misses == before.misses &&
+          after.entries == before.entries);
+
+    /* expiry by TTL: 60 s later alice pays the check again (and passes) */
+    g_now = saved + 60;
+    before = cc_stats(e);
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits && after.misses == before.misses + 1);
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK); /* cached again */
+    CHECK(cc_stats(e).hits == after.hits + 1);
+    g_now = saved;
+
+    /* carol's hash changes: the cached check against the old one is dropped,
+     * so her old password fails and the new one works */
+    CHECK(u != NULL && sts_password_hash("looking-glass", &new_hash, &err) == STS_OK);
+    if (u != NULL && new_hash != NULL) {
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_OK); /* a hit */
+        old_hash = u->password_hash;
+        u->password_hash = new_hash;
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_E_AUTH_FAILED);
+        carol.password = "looking-glass";
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_OK);
+        u->password_hash = old_hash;
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_E_AUTH_FAILED);
+        free(new_hash);
+    }
+
+    /* OAuth client secrets go through the same cache, in their own realm */
+    before = cc_stats(e);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &who, &err) == STS_OK);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &who, &err) == STS_OK);
+    CHECK(who.client != NULL);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3creT", &who, &err) ==
+          STS_E_AUTH_FAILED);
+    CHECK(sts_engine_authenticate_client(e, "nobody", "s3cret", &who, &err) ==
+          STS_E_AUTH_FAILED);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits + 1 && after.entries == before.entries + 1);
+
+    /* credential_cache_ttl 0: no cache at all, every check is a crypt(3) one */
+    cfg->credential_cache_ttl = 0;
+    CHECK(sts_engine_new(cfg, &off, &err) == STS_OK);
+    if (off != NULL) {
+        CHECK(off->creds == NULL);
+        CHECK(sts_engine_authenticate(off, &alice, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(off, &alice, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(off, &bad, &who, &err) == STS_E_AUTH_FAILED);
+        CHECK(cc_stats(off).hits == 0 && cc_stats(off).entries == 0);
+    }
+    sts_engine_free(off);
+    cfg->credential_cache_ttl = 60;
 }
 
 static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const char *dir)
@@ -932,6 +1032,7 @@ int main(void)
         test_timestamp(e);
         test_authenticate(e);
         test_digest_replay(e, cfg);
+        test_credential_cache(e, cfg);
         CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
         test_issue_policy(e, &who, dir);
         test_lifecycle(e, &who, dir);
