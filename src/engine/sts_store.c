@@ -11,6 +11,16 @@
  * Every public call (except open/close) takes the mutex for its whole duration,
  * so statements, sqlite3_changes() and sqlite3_errmsg() are never shared
  * between two calls in flight.
+ *
+ * Group commit: with synchronous=FULL every COMMIT waits for an fsync of the
+ * WAL (milliseconds on a real disk), and one transaction per write made that
+ * fsync the ceiling of the whole server. Writes (insert, commit/renew, cancel)
+ * are therefore queued as jobs; the first writer to find no leader becomes the
+ * leader and runs every job queued so far in ONE transaction, each job inside
+ * its own SAVEPOINT, so a job that fails is rolled back alone and the others
+ * commit. Writers that arrive meanwhile wait and form the next batch. Every
+ * writer returns only once the COMMIT that holds its write has returned, i.e.
+ * its write is durable, exactly as before; a lone writer is a batch of one.
  */
 #include "sts_store.h"
 
@@ -40,6 +50,9 @@ enum {
     ST_CANCEL,
     ST_RENEW_OLD,
     ST_COUNT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_N
 };
 
@@ -62,6 +75,10 @@ static const char *const stmt_sql[ST_N] = {
                    " UPDATE tokens SET state = ?2 WHERE id IN family AND state <> ?2"),
     [ST_RENEW_OLD] = "UPDATE tokens SET state = ?3, replaced_by = ?2 WHERE id = ?1 AND state = ?4",
     [ST_COUNT] = "SELECT count(*) FROM tokens",
+    /* One job of a group commit (see the file comment). */
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
 };
 
 /* Schema version 1. Later versions add a migration step in store_schema(). */
@@ -95,10 +112,33 @@ static const char schema_v3[] =
     "ALTER TABLE tokens ADD COLUMN bound INTEGER NOT NULL DEFAULT 0;"
     "INSERT INTO schema_version(version) VALUES(3);";
 
+/*
+ * A write waiting for, or done by, a group commit. It lives on the writer's
+ * stack: the writer sleeps until @done, so the leader may use it until then.
+ */
+typedef struct store_job {
+    /* The write itself; runs under store->mu inside the batch's transaction. */
+    sts_errc_t (*run)(sts_store_t *s, struct store_job *job, sts_err_t *err);
+    const char *id;              /* cancel, commit: the old token */
+    const sts_token_rec_t *recs; /* insert, commit: the new rows */
+    size_t n;
+    int changed;                 /* out (cancel): rows changed */
+    sts_errc_t rc;               /* out */
+    sts_err_t err;               /* out, when rc != STS_OK */
+    int done;                    /* set by the leader under qmu */
+    struct store_job *next;
+} store_job_t;
+
 struct sts_store {
     sqlite3 *db;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* the connection */
     sqlite3_stmt *stmt[ST_N];
+    pthread_mutex_t qmu; /* the queue and the leader flag; never held with mu */
+    pthread_cond_t qcv;  /* a batch finished */
+    store_job_t *pending, **pending_tail;
+    int leader;          /* a batch is being written */
+    unsigned long transactions, writes; /* counters (under mu) */
+    int qinit;           /* qmu/qcv initialised */
 };
 
 /* Fill @err with STS_E_BACKEND: "<what>: <sqlite message>". Caller holds the mutex. */
@@ -283,6 +323,23 @@ sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
         rc = STS_ERR(err, STS_E_INTERNAL, "store open: mutex init failed");
         goto cleanup;
     }
+    if (pthread_mutex_init(&s->qmu, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        s = NULL;
+        rc = STS_ERR(err, STS_E_INTERNAL, "store open: mutex init failed");
+        goto cleanup;
+    }
+    if (pthread_cond_init(&s->qcv, NULL) != 0) {
+        pthread_mutex_destroy(&s->qmu);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        s = NULL;
+        rc = STS_ERR(err, STS_E_INTERNAL, "store open: condition init failed");
+        goto cleanup;
+    }
+    s->qinit = 1;
+    s->pending_tail = &s->pending;
     /* NOMUTEX: s->mu already serialises every use of this connection. */
     if (sqlite3_open_v2(file, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -319,6 +376,10 @@ void sts_store_close(sts_store_t *store)
     /* Last connection: SQLite checkpoints the WAL and removes it. */
     sqlite3_close(store->db);
     pthread_mutex_destroy(&store->mu);
+    if (store->qinit) {
+        pthread_cond_destroy(&store->qcv);
+        pthread_mutex_destroy(&store->qmu);
+    }
     free(store);
 }
 
@@ -365,16 +426,114 @@ static sts_errc_t insert_locked(sts_store_t *s, const sts_token_rec_t *rec, cons
     return STS_OK;
 }
 
+/* ---- group commit ----------------------------------------------------------- */
+
+/* Runs @job inside the open transaction, in its own savepoint: on failure its
+ * changes are rolled back and the batch goes on. Caller holds mu. */
+static void batch_run_one(sts_store_t *s, store_job_t *job)
+{
+    if (stmt_exec(s->stmt[ST_SAVEPOINT]) != SQLITE_OK) {
+        job->rc = STORE_FAIL(&job->err, s->db, "savepoint");
+        return;
+    }
+    job->rc = job->run(s, job, &job->err);
+    if (job->rc != STS_OK && !sqlite3_get_autocommit(s->db))
+        stmt_exec(s->stmt[ST_ROLLBACK_TO]);
+    if (!sqlite3_get_autocommit(s->db))
+        stmt_exec(s->stmt[ST_RELEASE]);
+}
+
+/* Fails every job of @batch that has not failed yet: the transaction they
+ * were written in is gone. Caller holds mu. */
+static void batch_fail(sts_store_t *s, store_job_t *batch, const char *what)
+{
+    for (store_job_t *j = batch; j != NULL; j = j->next)
+        if (j->rc == STS_OK)
+            j->rc = STORE_FAIL(&j->err, s->db, what);
+}
+
+/* Writes @batch in one transaction and one COMMIT (one fsync). */
+static void batch_write(sts_store_t *s, store_job_t *batch)
+{
+    pthread_mutex_lock(&s->mu);
+    for (store_job_t *j = batch; j != NULL; j = j->next)
+        j->rc = STS_OK;
+    if (stmt_exec(s->stmt[ST_BEGIN]) != SQLITE_OK) {
+        batch_fail(s, batch, "batch begin");
+        goto unlock;
+    }
+    for (store_job_t *j = batch; j != NULL; j = j->next) {
+        batch_run_one(s, j);
+        s->writes++;
+        /* An I/O error or SQLITE_FULL may make SQLite roll back the whole
+         * transaction by itself: nothing written so far will commit. */
+        if (sqlite3_get_autocommit(s->db)) {
+            batch_fail(s, batch, "batch rolled back");
+            goto unlock;
+        }
+    }
+    s->transactions++;
+    if (stmt_exec(s->stmt[ST_COMMIT]) != SQLITE_OK) {
+        batch_fail(s, batch, "batch commit");
+        if (!sqlite3_get_autocommit(s->db))
+            stmt_exec(s->stmt[ST_ROLLBACK]);
+    }
+unlock:
+    pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Queue @job and return once a committed (or failed) batch holds it. The
+ * first writer to find no leader writes everything queued, its own job
+ * included; the others sleep and the next batch forms meanwhile.
+ */
+static sts_errc_t group_write(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    store_job_t *batch;
+
+    job->done = 0;
+    job->next = NULL;
+    pthread_mutex_lock(&s->qmu);
+    *s->pending_tail = job;
+    s->pending_tail = &job->next;
+    while (!job->done) {
+        if (s->leader) {
+            pthread_cond_wait(&s->qcv, &s->qmu);
+            continue;
+        }
+        s->leader = 1;
+        batch = s->pending;
+        s->pending = NULL;
+        s->pending_tail = &s->pending;
+        pthread_mutex_unlock(&s->qmu);
+        batch_write(s, batch);
+        pthread_mutex_lock(&s->qmu);
+        for (store_job_t *j = batch, *next; j != NULL; j = next) {
+            next = j->next; /* a done job belongs to its writer again */
+            j->done = 1;
+        }
+        s->leader = 0;
+        pthread_cond_broadcast(&s->qcv);
+    }
+    pthread_mutex_unlock(&s->qmu);
+    if (job->rc != STS_OK && err != NULL)
+        *err = job->err;
+    return job->rc;
+}
+
+static sts_errc_t insert_job(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    return insert_locked(s, job->recs, job->recs->replaces, err);
+}
+
 sts_errc_t sts_store_insert(sts_store_t *store, const sts_token_rec_t *rec, sts_err_t *err)
 {
     sts_errc_t rc = rec_check_new(rec, err);
+    store_job_t job = {.run = insert_job, .recs = rec, .n = 1};
 
     if (rc != STS_OK)
         return rc;
-    pthread_mutex_lock(&store->mu);
-    rc = insert_locked(store, rec, rec->replaces, err);
-    pthread_mutex_unlock(&store->mu);
-    return rc;
+    return group_write(store, &job, err);
 }
 
 /* Copy of column @col as a new string, NULL for SQL NULL. Sets *oom on failure. */
@@ -449,56 +608,95 @@ cleanup:
     return rc;
 }
 
+/* Cancel job->id and its family; job->changed = rows changed. */
+static sts_errc_t cancel_job(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    sqlite3_stmt *upd = s->stmt[ST_CANCEL];
+    sqlite3_stmt *ex = s->stmt[ST_EXISTS];
+    sts_errc_t rc = STS_OK;
+    int r;
+
+    if (sqlite3_bind_text(upd, 1, job->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 2, STS_TOKEN_CANCELLED) != SQLITE_OK) {
+        stmt_done(upd);
+        return STORE_FAIL(err, s->db, "cancel bind");
+    }
+    if (stmt_exec(upd) != SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", job->id, sqlite3_errmsg(s->db));
+    if (sqlite3_changes(s->db) > 0) {
+        job->changed = sqlite3_changes(s->db);
+        return STS_OK;
+    }
+    /* Nothing changed: already cancelled, or unknown. Same transaction, so no race. */
+    if (sqlite3_bind_text(ex, 1, job->id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        rc = STORE_FAIL(err, s->db, "cancel bind");
+        goto cleanup;
+    }
+    r = sqlite3_step(ex);
+    if (r == SQLITE_DONE)
+        rc = STS_ERR(err, STS_E_INVALID_TOKEN, "cancel %s: unknown token", job->id);
+    else if (r != SQLITE_ROW)
+        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", job->id, sqlite3_errmsg(s->db));
+cleanup:
+    stmt_done(ex);
+    return rc;
+}
+
 sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, sts_err_t *err)
 {
-    sts_errc_t rc = STS_OK;
-    sqlite3_stmt *upd = store->stmt[ST_CANCEL];
-    sqlite3_stmt *ex = store->stmt[ST_EXISTS];
-    int r;
+    store_job_t job = {.run = cancel_job, .id = id};
+    sts_errc_t rc;
 
     if (changed != NULL)
         *changed = 0;
     if (id == NULL || changed == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "store cancel: NULL argument");
-
-    pthread_mutex_lock(&store->mu);
-    if (sqlite3_bind_text(upd, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int(upd, 2, STS_TOKEN_CANCELLED) != SQLITE_OK) {
-        stmt_done(upd);
-        rc = STORE_FAIL(err, store->db, "cancel bind");
-        goto cleanup;
-    }
-    if (stmt_exec(upd) != SQLITE_OK) {
-        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", id, sqlite3_errmsg(store->db));
-        goto cleanup;
-    }
-    if (sqlite3_changes(store->db) > 0) {
-        *changed = sqlite3_changes(store->db);
-        goto cleanup;
-    }
-    /* Nothing changed: already cancelled, or unknown. Same mutex, so no race in-process. */
-    if (sqlite3_bind_text(ex, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "cancel bind");
-        goto cleanup;
-    }
-    r = sqlite3_step(ex);
-    if (r == SQLITE_DONE)
-        rc = STS_ERR(err, STS_E_INVALID_TOKEN, "cancel %s: unknown token", id);
-    else if (r != SQLITE_ROW)
-        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", id, sqlite3_errmsg(store->db));
-
-cleanup:
-    stmt_done(ex);
-    pthread_mutex_unlock(&store->mu);
+    rc = group_write(store, &job, err);
+    if (rc == STS_OK)
+        *changed = job.changed;
     return rc;
+}
+
+/* Set job->id RENEWED by job->recs[0] (it must be ACTIVE). */
+static sts_errc_t renew_old(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    sqlite3_stmt *upd = s->stmt[ST_RENEW_OLD];
+
+    if (sqlite3_bind_text(upd, 1, job->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(upd, 2, job->recs[0].id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
+        stmt_done(upd);
+        return STORE_FAIL(err, s->db, "renew bind");
+    }
+    if (stmt_exec(upd) != SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "renew %s: %s", job->id, sqlite3_errmsg(s->db));
+    if (sqlite3_changes(s->db) == 0)
+        return STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", job->id);
+    return STS_OK;
+}
+
+/* The renewal (when job->id is set) and the rows: all or nothing, through
+ * the job's savepoint. */
+static sts_errc_t commit_job(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    sts_errc_t rc;
+
+    if (job->id != NULL && (rc = renew_old(s, job, err)) != STS_OK)
+        return rc;
+    for (size_t i = 0; i < job->n; i++) {
+        const char *replaces = i == 0 && job->id != NULL ? job->id : job->recs[i].replaces;
+        if ((rc = insert_locked(s, &job->recs[i], replaces, err)) != STS_OK)
+            return rc;
+    }
+    return STS_OK;
 }
 
 sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_token_rec_t *recs,
                             size_t n, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    sqlite3_stmt *upd = store->stmt[ST_RENEW_OLD];
-    int in_tx = 0;
+    store_job_t job = {.run = commit_job, .id = old_id, .recs = recs, .n = n};
 
     STS_FAIL_IF(recs == NULL || n == 0, err, STS_E_INTERNAL, "store commit: no rows");
     for (size_t i = 0; i < n; i++)
@@ -506,47 +704,7 @@ sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_to
     STS_FAIL_IF(old_id != NULL && recs[0].replaces != NULL && strcmp(recs[0].replaces, old_id) != 0,
                 err, STS_E_INTERNAL, "renew %s: new row %s replaces %s", old_id, recs[0].id,
                 recs[0].replaces);
-
-    pthread_mutex_lock(&store->mu);
-    if (stmt_exec(store->stmt[ST_BEGIN]) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "commit begin");
-        goto unlock;
-    }
-    in_tx = 1;
-    if (old_id != NULL) {
-        if (sqlite3_bind_text(upd, 1, old_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-            sqlite3_bind_text(upd, 2, recs[0].id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-            sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
-            sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
-            stmt_done(upd);
-            rc = STORE_FAIL(err, store->db, "renew bind");
-            goto unlock;
-        }
-        if (stmt_exec(upd) != SQLITE_OK) {
-            rc = STS_ERR(err, STS_E_BACKEND, "renew %s: %s", old_id, sqlite3_errmsg(store->db));
-            goto unlock;
-        }
-        if (sqlite3_changes(store->db) == 0) {
-            rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", old_id);
-            goto unlock;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *replaces = i == 0 && old_id != NULL ? old_id : recs[i].replaces;
-        if ((rc = insert_locked(store, &recs[i], replaces, err)) != STS_OK)
-            goto unlock;
-    }
-    if (stmt_exec(store->stmt[ST_COMMIT]) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "commit");
-        goto unlock;
-    }
-    in_tx = 0;
-
-unlock:
-    /* SQLite may already have rolled back by itself (e.g. SQLITE_FULL): then autocommit is on. */
-    if (in_tx && !sqlite3_get_autocommit(store->db))
-        stmt_exec(store->stmt[ST_ROLLBACK]);
-    pthread_mutex_unlock(&store->mu);
+    rc = group_write(store, &job, err);
 cleanup:
     return rc;
 }
@@ -575,6 +733,14 @@ sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err)
     stmt_done(st);
     pthread_mutex_unlock(&store->mu);
     return rc;
+}
+
+void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes)
+{
+    pthread_mutex_lock(&store->mu);
+    *transactions = store->transactions;
+    *writes = store->writes;
+    pthread_mutex_unlock(&store->mu);
 }
 
 /* Frees @rec and every string it owns. NULL is a no-op. */
