@@ -26,6 +26,9 @@
 /* Successful password checks remembered at most (users and clients together):
  * ~72 bytes each. More distinct live credentials than this only cost hits. */
 #define STS_CREDCACHE_CAPACITY 4096u
+/* Verified JWTs remembered at most (a few hundred bytes of JSON each); a
+ * token not in the cache is simply verified again. */
+#define STS_VCACHE_CAPACITY 1024u
 
 /* Open every signing key, check that each configured signing_alg has one,
  * and build the JWKS document. */
@@ -93,6 +96,8 @@ sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *e
     e->creds = sts_credcache_new(STS_CREDCACHE_CAPACITY, cfg->credential_cache_ttl);
     STS_FAIL_IF(e->creds == NULL && cfg->credential_cache_ttl > 0, err, STS_E_NOMEM,
                 "credential cache allocation");
+    e->verified = sts_vcache_new(STS_VCACHE_CAPACITY);
+    STS_FAIL_IF(e->verified == NULL, err, STS_E_NOMEM, "verified token cache allocation");
     if (cfg->secrets_key_file != NULL) {
         STS_CHECK(sts_seal_key_load(cfg->secrets_key_file, cfg->strict_key_perms, e->seal_key, err));
         e->have_seal_key = 1;
@@ -110,6 +115,7 @@ void sts_engine_free(sts_engine_t *e)
         return;
     sts_replay_free(e->replay);
     sts_credcache_free(e->creds);
+    sts_vcache_free(e->verified);
     sts_store_close(e->store);
     for (size_t i = 0; i < e->nkeys; i++)
         sts_keys_free(e->keys[i]);

@@ -17,6 +17,7 @@
 #include "sts_replay.h"
 #include "sts_seal.h"
 #include "sts_store.h"
+#include "sts_vcache.h"
 
 #include <jansson.h>
 
@@ -42,6 +43,7 @@ struct sts_engine {
     sts_store_t *store;
     sts_replay_t *replay;
     sts_credcache_t *creds; /* successful password checks; NULL when disabled */
+    sts_vcache_t *verified; /* our JWTs whose signature verified, by SHA-256 of their bytes */
     unsigned char seal_key[STS_SEAL_KEYLEN];
     int have_seal_key;
     time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */

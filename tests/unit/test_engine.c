@@ -12,6 +12,7 @@
 #include "sts_time.h"
 #include "sts_xml.h"
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -1008,6 +1009,117 @@ done:
     free(b64s);
 }
 
+static sts_vcache_stats_t vc_stats(sts_engine_t *e)
+{
+    sts_vcache_stats_t s;
+    sts_vcache_stats(e->verified, &s);
+    return s;
+}
+
+/* @jwt (ES256) with its signature (r, s) replaced by (r, n - s): a signature
+ * that verifies too, over a token that is not the one we issued. New string. */
+static char *es256_malleate(const char *jwt)
+{
+    const char *dot = strrchr(jwt, '.');
+    unsigned char *sig = NULL, be[32];
+    size_t siglen = 0;
+    BIGNUM *n = NULL, *s = NULL;
+    char *b64 = NULL, *out = NULL;
+
+    if (dot == NULL || sts_b64url_decode(dot + 1, strlen(dot + 1), &sig, &siglen) != 0 ||
+        siglen != 64)
+        goto done;
+    BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    if (n == NULL || s == NULL || !BN_sub(s, n, s) || BN_bn2binpad(s, be, 32) != 32)
+        goto done;
+    memcpy(sig + 32, be, 32);
+    b64 = sts_b64url_encode(sig, 64);
+    if (b64 == NULL || (out = malloc((size_t)(dot - jwt) + 2 + strlen(b64))) == NULL)
+        goto done;
+    memcpy(out, jwt, (size_t)(dot - jwt) + 1);
+    strcpy(out + (dot - jwt) + 1, b64);
+done:
+    free(sig);
+    free(b64);
+    BN_free(n);
+    BN_free(s);
+    return out;
+}
+
+/* The verified-token cache: a second validation of the same bytes skips the
+ * signature check, never the store row; other bytes never profit from it. */
+static void test_verified_cache(sts_engine_t *e, const sts_principal_t *who)
+{
+    sts_issue_req_t req = {"https://api.example.com/", STS_TT_JWT, NULL, NULL, NULL};
+    sts_issued_t *t = NULL;
+    sts_verdict_t v = {.valid = 0};
+    sts_vcache_stats_t before, after;
+    sts_token_in_t in;
+    sts_err_t err;
+    char *bad;
+    time_t saved = g_now;
+
+    CHECK(sts_engine_issue(e, who, &req, &t, &err) == STS_OK); /* ES256: api's signing_alg */
+    if (t == NULL)
+        return;
+    in = jwt_in(t, NULL);
+    before = vc_stats(e);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    sts_verdict_clear(&v);
+    after = vc_stats(e);
+    CHECK(after.hits == before.hits && after.entries == before.entries + 1);
+    /* hit: same verdict, same view */
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    CHECK(v.view != NULL && strcmp(v.view->subject, "alice") == 0 &&
+          strcmp(v.view->id, t->id) == 0);
+    sts_verdict_clear(&v);
+    CHECK(vc_stats(e).hits == after.hits + 1);
+
+    /* different bytes miss: a flipped payload character does not verify, and
+     * the (r, n - s) twin verifies but is not what we issued; neither is
+     * remembered, and neither is valid */
+    bad = strdup(t->token);
+    if (bad != NULL) {
+        bad[strlen(bad) / 2] ^= 1;
+        sts_token_in_t bin = {.text = bad, .text_len = strlen(bad)};
+        before = vc_stats(e);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        after = vc_stats(e);
+        CHECK(after.hits == before.hits && after.entries == before.entries);
+        free(bad);
+    }
+    bad = es256_malleate(t->token);
+    CHECK(bad != NULL);
+    if (bad != NULL) {
+        sts_token_in_t bin = {.text = bad, .text_len = strlen(bad)};
+        before = vc_stats(e);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(v.reason != NULL && strcmp(v.reason, "not the bytes this STS issued") == 0);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        after = vc_stats(e);
+        CHECK(after.hits == before.hits && after.entries == before.entries);
+        free(bad);
+    }
+
+    /* revocation is read from the store on every use, cached or not */
+    CHECK(sts_engine_cancel(e, who, &in, &err) == STS_OK);
+    before = vc_stats(e);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+    CHECK(v.reason != NULL && strcmp(v.reason, "token cancelled") == 0);
+    CHECK(vc_stats(e).hits == before.hits + 1);
+
+    /* the entry expires with the token */
+    g_now = t->expires;
+    before = vc_stats(e);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+    after = vc_stats(e);
+    CHECK(after.hits == before.hits && after.entries == before.entries - 1);
+    g_now = saved;
+    sts_issued_free(t);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
@@ -1035,6 +1147,7 @@ int main(void)
         test_credential_cache(e, cfg);
         CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
         test_issue_policy(e, &who, dir);
+        test_verified_cache(e, &who);
         test_lifecycle(e, &who, dir);
         test_exchange(e, &who, dir);
         test_exchange_bounds(e, cfg, &who, dir);
