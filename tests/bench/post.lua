@@ -1,6 +1,7 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 -- wrk script: POST one fixed body, optionally paced to a constant rate.
---   wrk ... -s post.lua URL -- BODY_FILE CONTENT_TYPE [AUTHORIZATION|-] [RATE]
+--   wrk ... -s post.lua URL -- BODY_FILE|- CONTENT_TYPE [AUTHORIZATION|-] [RATE]
+-- (BODY_FILE "-": a GET without a body, CONTENT_TYPE ignored)
 -- With RATE (requests/s per wrk thread; the bench runs one), requests leave
 -- on a fixed schedule (start + k / RATE, shared by the thread's
 -- connections): wrk calls delay() before every request, and we wait until the
@@ -25,11 +26,15 @@ end
 local interval, next_slot
 
 function init(args)
-   local f = assert(io.open(args[1], "rb"))
-   wrk.body = f:read("*a")
-   f:close()
-   wrk.method = "POST"
-   wrk.headers["Content-Type"] = args[2]
+   if args[1] == "-" then
+      wrk.method = "GET"
+   else
+      local f = assert(io.open(args[1], "rb"))
+      wrk.body = f:read("*a")
+      f:close()
+      wrk.method = "POST"
+      wrk.headers["Content-Type"] = args[2]
+   end
    if args[3] and args[3] ~= "-" then
       wrk.headers["Authorization"] = args[3]
    end
