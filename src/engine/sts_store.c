@@ -7,10 +7,19 @@
  * bytes, only their SHA-256, and never logs anything but ids. It does NOT
  * decide policy (who may renew or cancel what): the engine does.
  *
- * Concurrency: one connection, prepared once at open, guarded by one mutex.
- * Every public call (except open/close) takes the mutex for its whole duration,
- * so statements, sqlite3_changes() and sqlite3_errmsg() are never shared
- * between two calls in flight.
+ * Concurrency: three connections, each with its statements prepared once at
+ * open and each used by one thread at a time, so statements,
+ * sqlite3_changes() and sqlite3_errmsg() are never shared between two calls
+ * in flight:
+ *  - the writer (mu): every change, in group commits (below);
+ *  - the reader (rmu): lookups. WAL lets it read the last committed state
+ *    while the writer waits for its fsync, so a Validate never queues behind
+ *    an Issue's commit; a writer returns only after its commit, so whatever a
+ *    response said was written is what later lookups read;
+ *  - the checkpointer (its own thread): copies the WAL back into the database
+ *    file when the writer's WAL hook says it has grown, instead of SQLite's
+ *    automatic checkpoint, which would run inside some writer's commit and
+ *    stall every writer queued behind it (100 ms and more on a large store).
  *
  * Group commit: with synchronous=FULL every COMMIT waits for an fsync of the
  * WAL (milliseconds on a real disk), and one transaction per write made that
@@ -38,6 +47,8 @@
 #define STS_STORE_FILE "tokens.db"
 #define STS_STORE_SCHEMA_VERSION 3
 #define STS_STORE_BUSY_MS 5000
+/* WAL frames (pages) after which the checkpointer runs: SQLite's own default. */
+#define STS_STORE_CHECKPOINT_FRAMES 1000
 
 /* Prepared statements, by index into sts_store.stmt[]. */
 enum {
@@ -130,15 +141,24 @@ typedef struct store_job {
 } store_job_t;
 
 struct sts_store {
-    sqlite3 *db;
-    pthread_mutex_t mu; /* the connection */
+    sqlite3 *db;         /* the writer */
+    pthread_mutex_t mu;
     sqlite3_stmt *stmt[ST_N];
+    sqlite3 *rdb;        /* the reader: ST_GET and ST_COUNT only */
+    pthread_mutex_t rmu;
+    sqlite3_stmt *rstmt[ST_N];
     pthread_mutex_t qmu; /* the queue and the leader flag; never held with mu */
     pthread_cond_t qcv;  /* a batch finished */
     store_job_t *pending, **pending_tail;
     int leader;          /* a batch is being written */
     unsigned long transactions, writes; /* counters (under mu) */
-    int qinit;           /* qmu/qcv initialised */
+    sqlite3 *ckdb;       /* the checkpointer's */
+    pthread_t ckthread;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
+    int ck_wanted, ck_stop, ck_running; /* under ckmu */
+    unsigned long checkpoints;          /* under ckmu */
+    int locks_init;      /* every mutex and condition above initialised */
 };
 
 /* Fill @err with STS_E_BACKEND: "<what>: <sqlite message>". Caller holds the mutex. */
@@ -297,6 +317,129 @@ cleanup:
     return rc;
 }
 
+/* Every mutex and condition of a zeroed @s; 0, or -1 with none left initialised. */
+static int store_locks_init(sts_store_t *s)
+{
+    pthread_mutex_t *mus[] = {&s->mu, &s->rmu, &s->qmu, &s->ckmu};
+    pthread_cond_t *cvs[] = {&s->qcv, &s->ckcv};
+    size_t m = 0, c = 0;
+
+    for (; m < sizeof(mus) / sizeof(mus[0]); m++)
+        if (pthread_mutex_init(mus[m], NULL) != 0)
+            goto fail;
+    for (; c < sizeof(cvs) / sizeof(cvs[0]); c++)
+        if (pthread_cond_init(cvs[c], NULL) != 0)
+            goto fail;
+    s->locks_init = 1;
+    return 0;
+fail:
+    while (c-- > 0)
+        pthread_cond_destroy(cvs[c]);
+    while (m-- > 0)
+        pthread_mutex_destroy(mus[m]);
+    return -1;
+}
+
+static void store_locks_destroy(sts_store_t *s)
+{
+    if (!s->locks_init)
+        return;
+    pthread_cond_destroy(&s->ckcv);
+    pthread_cond_destroy(&s->qcv);
+    pthread_mutex_destroy(&s->ckmu);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_mutex_destroy(&s->rmu);
+    pthread_mutex_destroy(&s->mu);
+}
+
+/* One connection to @file. NOMUTEX: our own mutexes (or a single thread)
+ * serialise every use of each connection. @flags: SQLITE_OPEN_CREATE or 0. */
+static sts_errc_t store_connect(const char *file, int flags, sqlite3 **out, sts_err_t *err)
+{
+    if (sqlite3_open_v2(file, out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | flags, NULL) !=
+        SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "open %s: %s", file,
+                       *out ? sqlite3_errmsg(*out) : "out of memory");
+    sqlite3_extended_result_codes(*out, 1);
+    if (sqlite3_busy_timeout(*out, STS_STORE_BUSY_MS) != SQLITE_OK)
+        return STORE_FAIL(err, *out, "busy timeout");
+    return STS_OK;
+}
+
+/* The reader connection and its two statements; it may not write. */
+static sts_errc_t open_reader(sts_store_t *s, const char *file, sts_err_t *err)
+{
+    static const int used[] = {ST_GET, ST_COUNT};
+    sts_errc_t rc = store_connect(file, 0, &s->rdb, err);
+
+    if (rc != STS_OK)
+        return rc;
+    if (sqlite3_exec(s->rdb, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_FAIL(err, s->rdb, "reader pragmas");
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        if (sqlite3_prepare_v3(s->rdb, stmt_sql[used[i]], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->rstmt[used[i]], NULL) != SQLITE_OK)
+            return STORE_FAIL(err, s->rdb, "reader prepare");
+    return STS_OK;
+}
+
+/* The writer's WAL hook, after each commit (under mu): wake the checkpointer
+ * once the WAL holds enough frames. */
+static int wal_grown(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sts_store_t *s = arg;
+
+    (void)db;
+    (void)name;
+    if (frames >= STS_STORE_CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&s->ckmu);
+        s->ck_wanted = 1;
+        pthread_cond_signal(&s->ckcv);
+        pthread_mutex_unlock(&s->ckmu);
+    }
+    return SQLITE_OK;
+}
+
+/* PASSIVE: copy what it can without waiting for readers or the writer, which
+ * go on meanwhile; a frame it could not copy waits for the next round. */
+static void *checkpointer_main(void *arg)
+{
+    sts_store_t *s = arg;
+
+    pthread_mutex_lock(&s->ckmu);
+    for (;;) {
+        while (!s->ck_wanted && !s->ck_stop)
+            pthread_cond_wait(&s->ckcv, &s->ckmu);
+        if (s->ck_stop)
+            break;
+        s->ck_wanted = 0;
+        pthread_mutex_unlock(&s->ckmu);
+        sqlite3_wal_checkpoint_v2(s->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ckmu);
+        s->checkpoints++;
+    }
+    pthread_mutex_unlock(&s->ckmu);
+    return NULL;
+}
+
+/* The checkpointer's connection and thread; the writer's WAL hook (which
+ * replaces SQLite's automatic checkpoint) wakes it. */
+static sts_errc_t start_checkpointer(sts_store_t *s, const char *file, sts_err_t *err)
+{
+    sts_errc_t rc = store_connect(file, 0, &s->ckdb, err);
+
+    if (rc != STS_OK)
+        return rc;
+    /* FULL: the database file is fsynced before the WAL is reused. */
+    if (sqlite3_exec(s->ckdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_FAIL(err, s->ckdb, "checkpointer pragmas");
+    if (pthread_create(&s->ckthread, NULL, checkpointer_main, s) != 0)
+        return STS_ERR(err, STS_E_INTERNAL, "store open: checkpointer thread");
+    s->ck_running = 1;
+    sqlite3_wal_hook(s->db, wal_grown, s);
+    return STS_OK;
+}
+
 sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
@@ -317,38 +460,14 @@ sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
 
     s = calloc(1, sizeof(*s));
     STS_FAIL_IF(s == NULL, err, STS_E_NOMEM, "store open: out of memory");
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    if (store_locks_init(s) != 0) {
         free(s);
         s = NULL;
         rc = STS_ERR(err, STS_E_INTERNAL, "store open: mutex init failed");
         goto cleanup;
     }
-    if (pthread_mutex_init(&s->qmu, NULL) != 0) {
-        pthread_mutex_destroy(&s->mu);
-        free(s);
-        s = NULL;
-        rc = STS_ERR(err, STS_E_INTERNAL, "store open: mutex init failed");
-        goto cleanup;
-    }
-    if (pthread_cond_init(&s->qcv, NULL) != 0) {
-        pthread_mutex_destroy(&s->qmu);
-        pthread_mutex_destroy(&s->mu);
-        free(s);
-        s = NULL;
-        rc = STS_ERR(err, STS_E_INTERNAL, "store open: condition init failed");
-        goto cleanup;
-    }
-    s->qinit = 1;
     s->pending_tail = &s->pending;
-    /* NOMUTEX: s->mu already serialises every use of this connection. */
-    if (sqlite3_open_v2(file, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        rc = STS_ERR(err, STS_E_BACKEND, "open %s: %s", file,
-                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto cleanup;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
+    STS_CHECK(store_connect(file, SQLITE_OPEN_CREATE, &s->db, err));
     STS_CHECK(store_pragmas(s->db, err));
     STS_CHECK(store_schema(s->db, err));
     for (int i = 0; i < ST_N; i++) {
@@ -358,6 +477,8 @@ sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
             goto cleanup;
         }
     }
+    STS_CHECK(open_reader(s, file, err));
+    STS_CHECK(start_checkpointer(s, file, err));
     *out = s;
     s = NULL;
 
@@ -371,15 +492,24 @@ void sts_store_close(sts_store_t *store)
 {
     if (store == NULL)
         return;
-    for (int i = 0; i < ST_N; i++)
+    if (store->ck_running) {
+        pthread_mutex_lock(&store->ckmu);
+        store->ck_stop = 1;
+        pthread_cond_signal(&store->ckcv);
+        pthread_mutex_unlock(&store->ckmu);
+        pthread_join(store->ckthread, NULL);
+    }
+    if (store->db != NULL)
+        sqlite3_wal_hook(store->db, NULL, NULL);
+    sqlite3_close(store->ckdb);
+    for (int i = 0; i < ST_N; i++) {
+        sqlite3_finalize(store->rstmt[i]);
         sqlite3_finalize(store->stmt[i]);
+    }
+    sqlite3_close(store->rdb);
     /* Last connection: SQLite checkpoints the WAL and removes it. */
     sqlite3_close(store->db);
-    pthread_mutex_destroy(&store->mu);
-    if (store->qinit) {
-        pthread_cond_destroy(&store->qcv);
-        pthread_mutex_destroy(&store->qmu);
-    }
+    store_locks_destroy(store);
     free(store);
 }
 
@@ -555,7 +685,7 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
 {
     sts_errc_t rc = STS_OK;
     sts_token_rec_t *rec = NULL;
-    sqlite3_stmt *st = store->stmt[ST_GET];
+    sqlite3_stmt *st = store->rstmt[ST_GET]; /* the reader: never waits for a commit */
     int oom = 0;
     int r;
 
@@ -564,16 +694,16 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
     if (id == NULL || out == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "store get: NULL argument");
 
-    pthread_mutex_lock(&store->mu);
+    pthread_mutex_lock(&store->rmu);
     if (sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "get bind");
+        rc = STORE_FAIL(err, store->rdb, "get bind");
         goto cleanup;
     }
     r = sqlite3_step(st);
     if (r == SQLITE_DONE)
         goto cleanup; /* unknown id: STS_OK with *out == NULL */
     if (r != SQLITE_ROW) {
-        rc = STS_ERR(err, STS_E_BACKEND, "get %s: %s", id, sqlite3_errmsg(store->db));
+        rc = STS_ERR(err, STS_E_BACKEND, "get %s: %s", id, sqlite3_errmsg(store->rdb));
         goto cleanup;
     }
     STS_FAIL_IF(sqlite3_column_bytes(st, 9) != (int)sizeof(rec->hash), err, STS_E_BACKEND,
@@ -603,7 +733,7 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
 
 cleanup:
     stmt_done(st);
-    pthread_mutex_unlock(&store->mu);
+    pthread_mutex_unlock(&store->rmu);
     sts_token_rec_free(rec);
     return rc;
 }
@@ -720,27 +850,31 @@ sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_tok
 sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    sqlite3_stmt *st = store->stmt[ST_COUNT];
+    sqlite3_stmt *st = store->rstmt[ST_COUNT];
 
     if (out == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "store count: NULL argument");
     *out = 0;
-    pthread_mutex_lock(&store->mu);
+    pthread_mutex_lock(&store->rmu);
     if (sqlite3_step(st) != SQLITE_ROW)
-        rc = STORE_FAIL(err, store->db, "count");
+        rc = STORE_FAIL(err, store->rdb, "count");
     else
         *out = (long)sqlite3_column_int64(st, 0);
     stmt_done(st);
-    pthread_mutex_unlock(&store->mu);
+    pthread_mutex_unlock(&store->rmu);
     return rc;
 }
 
-void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes)
+void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes,
+                        unsigned long *checkpoints)
 {
     pthread_mutex_lock(&store->mu);
     *transactions = store->transactions;
     *writes = store->writes;
     pthread_mutex_unlock(&store->mu);
+    pthread_mutex_lock(&store->ckmu);
+    *checkpoints = store->checkpoints;
+    pthread_mutex_unlock(&store->ckmu);
 }
 
 /* Frees @rec and every string it owns. NULL is a no-op. */

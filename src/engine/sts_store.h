@@ -100,8 +100,10 @@ sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_to
                             size_t n, sts_err_t *err);
 
 /** @brief Write transactions committed (or attempted) and writes run in
- *  them since open: writes / transactions is the mean group-commit batch. */
-void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes);
+ *  them since open (writes / transactions is the mean group-commit batch),
+ *  and background WAL checkpoints run. */
+void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes,
+                        unsigned long *checkpoints);
 
 /** @brief Number of rows (tests and metrics). */
 sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err);
