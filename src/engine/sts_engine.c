@@ -109,10 +109,28 @@ cleanup:
     return rc;
 }
 
+/* One line at shutdown: how well the caches and the group commit worked. */
+static void log_counters(sts_engine_t *e)
+{
+    sts_credcache_stats_t cc;
+    sts_vcache_stats_t vc;
+    unsigned long tx = 0, wr = 0, ck = 0;
+
+    sts_credcache_stats(e->creds, &cc);
+    sts_vcache_stats(e->verified, &vc);
+    sts_store_counters(e->store, &tx, &wr, &ck);
+    sts_notice("counters: credential cache %lu hits %lu misses; verified-token cache %lu hits"
+               " %lu misses; store %lu writes in %lu commits (%.2f per commit), %lu checkpoints",
+               cc.hits, cc.misses, vc.hits, vc.misses, wr, tx, tx ? (double)wr / (double)tx : 0.0,
+               ck);
+}
+
 void sts_engine_free(sts_engine_t *e)
 {
     if (e == NULL)
         return;
+    if (e->store != NULL)
+        log_counters(e);
     sts_replay_free(e->replay);
     sts_credcache_free(e->creds);
     sts_vcache_free(e->verified);

@@ -64,9 +64,24 @@ def start(name, primary="rsa", prefill=0):
     return srv
 
 
+COUNTERS_RE = re.compile(r"counters: credential cache (\d+) hits (\d+) misses; verified-token"
+                         r" cache (\d+) hits (\d+) misses; store (\d+) writes in (\d+) commits")
+
+
 def stop(srv):
+    """Stop the server; returns the engine's counters line as a short note."""
     srv.stop()
+    m = COUNTERS_RE.search(srv.log_text())
     srv.cleanup()
+    if not m:
+        return ""
+    ch, cm, vh, vm, wr, tx = (int(x) for x in m.groups())
+    note = "creds %d/%d hit" % (ch, ch + cm)
+    if vh + vm:
+        note += ", tokens %d/%d hit" % (vh, vh + vm)
+    if tx:
+        note += ", %.1f writes/commit" % (wr / tx)
+    return note
 
 
 def fill_store(db_path, rows):
@@ -222,11 +237,11 @@ def openssl_speed(alg, seconds):
 # ---------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------
-def line(name, res, mem, target):
+def line(name, res, mem, target, note=""):
     print("%-44s %7.0f req/s %6.0f us cpu/req  p50 %6.2f ms  p99 %7.2f ms  err %-4d"
-          " VmHWM %5.1f  VmRSS %5.1f MiB | %s"
+          " VmHWM %5.1f  VmRSS %5.1f MiB | %s%s"
           % (name, res["rps"], res["cpu_us"], res["p50_us"] / 1000.0, res["p99_us"] / 1000.0,
-             res["errors"], mem[0], mem[1], target), flush=True)
+             res["errors"], mem[0], mem[1], target, " | " + note if note else ""), flush=True)
 
 
 def verdict(ok):
@@ -234,15 +249,49 @@ def verdict(ok):
 
 
 def scenario(name, seconds, path, make_req, primary="rsa", prefill=0, must_contain=None):
-    """Run one scenario on a fresh server; returns (wrk result, (HWM, RSS))."""
+    """Run one scenario on a fresh server; returns (wrk result, (HWM, RSS, note))."""
     srv = start(name, primary, prefill)
     try:
         req = make_req(srv)
         check(srv, path, req, must_contain)
         res = wrk(srv, path, req, seconds)
-        return res, rss(srv)
-    finally:
+        mem = rss(srv)
+    except BaseException:
         stop(srv)
+        raise
+    return res, mem + (stop(srv),)
+
+
+def fsync_latency(directory, n=200):
+    """(p50, p99) ms of write(4 KiB) + fdatasync in @directory: the floor of
+    every request that commits (synchronous=FULL)."""
+    fd, path = tempfile.mkstemp(prefix="sts-bench-fsync-", dir=directory)
+    lat = []
+    try:
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, (i % 64) * 4096)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return 1000 * lat[n // 2], 1000 * lat[(n * 99) // 100]
+
+
+def paced(name, seconds, path, make_req, rate, must_contain=None):
+    """A scenario at a fixed @rate over 4 connections (see post.lua)."""
+    srv = start(name)
+    try:
+        req = make_req(srv)
+        check(srv, path, req, must_contain)
+        res = wrk(srv, path, req, seconds, connections=4, rate=rate)
+        mem = rss(srv)
+    except BaseException:
+        stop(srv)
+        raise
+    return res, mem + (stop(srv),)
 
 
 def main():
@@ -259,69 +308,71 @@ def main():
     print("openssl speed -seconds %d rsa2048 (CPU %s): %.0f sign/s, %.0f verify/s"
           % (speed_s, SERVER_CPU, rsa_sign, rsa_verify))
     print("openssl speed -seconds %d ecdsap256 (CPU %s): %.0f sign/s, %.0f verify/s;"
-          " one verify + one sign: %.0f/s" % (speed_s, SERVER_CPU, ec_sign, ec_verify, ec_bound),
-          flush=True)
+          " one verify + one sign: %.0f/s" % (speed_s, SERVER_CPU, ec_sign, ec_verify, ec_bound))
+    fs50, fs99 = fsync_latency(tempfile.gettempdir())
+    print("disk (%s): write 4 KiB + fdatasync p50 %.2f ms, p99 %.2f ms (each commit waits for"
+          " one)" % (tempfile.gettempdir(), fs50, fs99), flush=True)
 
     srv = start("health")
     try:
         r0 = wrk(srv, "/health", (None, "-", None), seconds)
-        line("0 GET /health (the HTTP layer alone)", r0, rss(srv), "no target: the floor")
+        m0 = rss(srv)
     finally:
         stop(srv)
+    line("0 GET /health (the HTTP layer alone)", r0, m0, "no target: the floor")
 
     r1, m1 = scenario("issue-rsa", seconds, "/sts", issue)
     line("1 SOAP Issue SAML2 RSA-2048 (UsernameToken)", r1, m1,
          "target >= 75%% of rsa2048 sign/s: %.0f%% %s"
-         % (100 * r1["rps"] / rsa_sign, verdict(r1["rps"] >= 0.75 * rsa_sign)))
+         % (100 * r1["rps"] / rsa_sign, verdict(r1["rps"] >= 0.75 * rsa_sign)), m1[2])
 
     r2, m2 = scenario("issue-ec", seconds, "/sts", issue, primary="ec")
     line("2 SOAP Issue SAML2 ECDSA P-256", r2, m2, "target >= 2x scenario 1: %.2fx %s"
-         % (r2["rps"] / r1["rps"], verdict(r2["rps"] >= 2 * r1["rps"])))
+         % (r2["rps"] / r1["rps"], verdict(r2["rps"] >= 2 * r1["rps"])), m2[2])
 
     r3, m3 = scenario("validate", seconds, "/sts",
                       lambda srv: soap_validate(issue_assertion(srv)),
                       must_contain=S.STATUS_VALID.encode())
-    line("3 SOAP Validate SAML2 RSA-2048", r3, m3, "no target")
+    line("3 SOAP Validate SAML2 RSA-2048", r3, m3, "no target", m3[2])
 
     r4, m4 = scenario("exchange", seconds, "/token",
                       lambda srv: exchange_request(access_token(srv)))
     line("4 REST /token at+jwt -> jwt ES256", r4, m4,
          "target >= 60%% of ES256 verify+sign bound: %.0f%% %s"
-         % (100 * r4["rps"] / ec_bound, verdict(r4["rps"] >= 0.6 * ec_bound)))
+         % (100 * r4["rps"] / ec_bound, verdict(r4["rps"] >= 0.6 * ec_bound)), m4[2])
 
     r5, m5 = scenario("introspect", seconds, "/introspect",
                       lambda srv: introspect_request(access_token(srv)),
                       must_contain=b'"active":true')
     line("5 REST /introspect at+jwt ES256", r5, m5, "target >= 40000/s: %s"
-         % verdict(r5["rps"] >= 40000))
+         % verdict(r5["rps"] >= 40000), m5[2])
 
     t0 = time.monotonic()
     r6, m6 = scenario("issue-1m", seconds, "/sts", issue, prefill=PREFILL_ROWS)
     line("6 = 1 with %d live tokens in the store" % PREFILL_ROWS, r6, m6,
          "target within 10%% of scenario 1: %+.0f%% %s (store filled in %.0fs)"
          % (100 * (r6["rps"] / r1["rps"] - 1), verdict(r6["rps"] >= 0.9 * r1["rps"]),
-            time.monotonic() - t0 - seconds))
+            time.monotonic() - t0 - seconds), m6[2])
 
-    srv = start("half-peak")
-    try:
-        check(srv, "/sts", soap_issue())
-        rate = r1["rps"] / 2
-        rh = wrk(srv, "/sts", soap_issue(), seconds, connections=4, rate=rate)
-        line("1 paced at half its peak (%.0f/s, 4 conns)" % rate, rh, rss(srv),
-             "target p99 <= 2 ms: %s" % verdict(rh["p99_us"] <= 2000))
-    finally:
-        stop(srv)
+    rh, mh = paced("half-peak", seconds, "/sts", issue, r1["rps"] / 2)
+    line("1 paced at half its peak (%.0f/s, 4 conns)" % (r1["rps"] / 2), rh, mh,
+         "target p99 <= 2 ms: %s" % verdict(rh["p99_us"] <= 2000), mh[2])
+    ri, mi = paced("half-peak-5", seconds, "/introspect",
+                   lambda srv: introspect_request(access_token(srv)), r5["rps"] / 2,
+                   must_contain=b'"active":true')
+    line("5 paced at half its peak (%.0f/s, 4 conns)" % (r5["rps"] / 2), ri, mi,
+         "target p99 <= 2 ms: %s" % verdict(ri["p99_us"] <= 2000), mi[2])
 
     srv = start("c256")
     try:
         check(srv, "/sts", soap_issue())
         rc = wrk(srv, "/sts", soap_issue(), max(1, min(seconds, 5)), connections=256)
-        mem = rss(srv)
-        line("1 with 256 open connections", rc, mem, "target RSS <= 32 MiB: VmRSS %s, VmHWM %s"
-             " (the peak includes one yescrypt check, 16 MiB)"
-             % (verdict(mem[1] <= 32), verdict(mem[0] <= 32)))
+        mc = rss(srv)
     finally:
-        stop(srv)
+        note = stop(srv)
+    line("1 with 256 open connections", rc, mc, "target RSS <= 32 MiB: VmRSS %s, VmHWM %s"
+         " (the peak includes one yescrypt check, 16 MiB)"
+         % (verdict(mc[1] <= 32), verdict(mc[0] <= 32)), note)
 
 
 def platform_cpu():
