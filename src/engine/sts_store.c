@@ -234,7 +234,8 @@ static sts_errc_t store_pragmas(sqlite3 *db, sts_err_t *err)
     /* temp_store=MEMORY: a group commit runs each job in a savepoint, whose
      * statement journal would otherwise go to a temporary file. */
     if (sqlite3_busy_timeout(db, STS_STORE_BUSY_MS) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;",
+        sqlite3_exec(db,
+                     "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         rc = STORE_FAIL(err, db, "pragmas");
         goto cleanup;
