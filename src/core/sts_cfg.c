@@ -526,7 +526,9 @@ static int cfg_oom(cfg_ctx_t *ctx)
 /* The one place that formats "FILE:LINE:COL: message" (line <= 0: "FILE: message"). */
 static int cfg_report(cfg_ctx_t *ctx, const char *name, int line, int col, const char *msg)
 {
-    char text[512];
+    /* Room for the longest @msg (a duplicate path, CFG_PATH_MAX + 64) so that
+     * GCC's -Wformat-truncation (on in Release builds) has nothing to say. */
+    char text[CFG_PATH_MAX + 512];
 
     if (line > 0)
         snprintf(text, sizeof(text), "%s:%d:%d: %s", name, line, col, msg);
@@ -935,6 +937,7 @@ static const cfg_opt_t engine_opts[] = {
     OPT_NUM("clock_skew", CT_LONG, clock_skew, 0, 3600, 300),
     OPT_NUM("renew_window", CT_LONG, renew_window, 0, CFG_MAX_LIFETIME, 3600),
     OPT_NUM("refresh_lifetime", CT_LONG, refresh_lifetime, 60, CFG_MAX_LIFETIME, 28800),
+    OPT_NUM("credential_cache_ttl", CT_LONG, credential_cache_ttl, 0, 3600, 60),
 };
 
 static const cfg_opt_t soap_opts[] = {

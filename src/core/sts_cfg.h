@@ -125,6 +125,7 @@ typedef struct sts_cfg {
     long clock_skew;       /* seconds */
     long renew_window;     /* seconds after expiry in which Renew is still allowed */
     long refresh_lifetime; /* seconds a refresh token family lives (rotation keeps its expiry) */
+    long credential_cache_ttl; /* seconds a successful password check is remembered; 0: never */
 
     /* soap */
     int require_timestamp;

@@ -24,6 +24,12 @@
 /* Live digest nonces remembered at most; beyond that digest logins fail closed. */
 #define STS_REPLAY_CAPACITY (4u * 1024u * 1024u)
 #define STS_NONCE_MAX 64
+/* Successful password checks remembered at most (users and clients together):
+ * ~72 bytes each. More distinct live credentials than this only cost hits. */
+#define STS_CREDCACHE_CAPACITY 4096u
+/* Verified JWTs remembered at most (a few hundred bytes of JSON each); a
+ * token not in the cache is simply verified again. */
+#define STS_VCACHE_CAPACITY 1024u
 
 /* Open every signing key, check that each configured signing_alg has one,
  * and build the JWKS document. */
@@ -100,6 +106,11 @@ sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *e
     STS_CHECK(sts_store_open(cfg->data_dir, &e->store, err));
     e->replay = sts_replay_new(STS_REPLAY_CAPACITY);
     STS_FAIL_IF(e->replay == NULL, err, STS_E_NOMEM, "replay cache allocation");
+    e->creds = sts_credcache_new(STS_CREDCACHE_CAPACITY, cfg->credential_cache_ttl);
+    STS_FAIL_IF(e->creds == NULL && cfg->credential_cache_ttl > 0, err, STS_E_NOMEM,
+                "credential cache allocation");
+    e->verified = sts_vcache_new(STS_VCACHE_CAPACITY);
+    STS_FAIL_IF(e->verified == NULL, err, STS_E_NOMEM, "verified token cache allocation");
     if (cfg->secrets_key_file != NULL) {
         STS_CHECK(sts_seal_key_load(cfg->secrets_key_file, cfg->strict_key_perms, e->seal_key, err));
         e->have_seal_key = 1;
@@ -111,11 +122,31 @@ cleanup:
     return rc;
 }
 
+/* One line at shutdown: how well the caches and the group commit worked. */
+static void log_counters(sts_engine_t *e)
+{
+    sts_credcache_stats_t cc;
+    sts_vcache_stats_t vc;
+    unsigned long tx = 0, wr = 0, ck = 0;
+
+    sts_credcache_stats(e->creds, &cc);
+    sts_vcache_stats(e->verified, &vc);
+    sts_store_counters(e->store, &tx, &wr, &ck);
+    sts_notice("counters: credential cache %lu hits %lu misses; verified-token cache %lu hits"
+               " %lu misses; store %lu writes in %lu commits (%.2f per commit), %lu checkpoints",
+               cc.hits, cc.misses, vc.hits, vc.misses, wr, tx, tx ? (double)wr / (double)tx : 0.0,
+               ck);
+}
+
 void sts_engine_free(sts_engine_t *e)
 {
     if (e == NULL)
         return;
+    if (e->store != NULL)
+        log_counters(e);
     sts_replay_free(e->replay);
+    sts_credcache_free(e->creds);
+    sts_vcache_free(e->verified);
     sts_store_close(e->store);
     for (size_t i = 0; i < e->nkeys; i++)
         sts_keys_free(e->keys[i]);
@@ -166,6 +197,28 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *e, const sts_timestamp_t *ts
                            (long)(now - expires));
     }
     return STS_OK;
+}
+
+/*
+ * Whether @secret is the password of @name (in @realm) whose stored hash is
+ * @hash: one crypt(3) check, or a cache hit for the same name, secret and hash
+ * that passed it within credential_cache_ttl. An unknown name (@hash NULL)
+ * never touches the cache, so it keeps costing exactly one full check; a
+ * failed check is never remembered.
+ */
+static int password_ok(sts_engine_t *e, sts_cred_realm_t realm, const char *name,
+                       const char *hash, const char *secret)
+{
+    time_t now = sts_time_now();
+
+    if (hash == NULL)
+        return sts_password_check(NULL, secret); /* the dummy hash: always 0 */
+    if (sts_credcache_hit(e->creds, realm, name, secret, hash, now))
+        return 1;
+    if (!sts_password_check(hash, secret))
+        return 0;
+    sts_credcache_put(e->creds, realm, name, secret, hash, now);
+    return 1;
 }
 
 /* Decodes xs:base64Binary (white space allowed, as the schema type says) of
@@ -294,7 +347,8 @@ sts_errc_t sts_engine_authenticate(sts_engine_t *e, const sts_credential_t *cred
     switch (cred->kind) {
     case STS_CRED_PASSWORD_TEXT:
         /* Runs one hash computation even for an unknown user (timing). */
-        if (!sts_password_check(user ? user->password_hash : NULL, cred->password))
+        if (!password_ok(e, STS_CRED_REALM_USER, cred->username,
+                         user ? user->password_hash : NULL, cred->password))
             return STS_ERR(err, STS_E_AUTH_FAILED, "%s for user of %zu bytes",
                            user ? "wrong password" : "unknown user", strlen(cred->username));
         out->authn_context = STS_SAML2_AC_PASSWORD;
@@ -934,7 +988,8 @@ sts_errc_t sts_engine_authenticate_client(sts_engine_t *e, const char *client_id
         return STS_ERR(err, STS_E_AUTH_FAILED, "no client credentials");
     client = sts_cfg_find_client(e->cfg, client_id);
     /* Runs one hash computation even for an unknown client (timing). */
-    if (!sts_password_check(client ? client->secret_hash : NULL, secret))
+    if (!password_ok(e, STS_CRED_REALM_CLIENT, client_id, client ? client->secret_hash : NULL,
+                     secret))
         return STS_ERR(err, STS_E_AUTH_FAILED, "%s of %zu bytes",
                        client ? "wrong client secret for a client id" : "unknown client id",
                        strlen(client_id));

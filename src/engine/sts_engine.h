@@ -78,7 +78,9 @@ sts_errc_t sts_engine_check_timestamp(sts_engine_t *engine, const sts_timestamp_
 
 /**
  * @brief Authenticate @cred. PasswordDigest also checks the freshness of its
- * Created and remembers its nonce (a replay is refused).
+ * Created and remembers its nonce (a replay is refused). PasswordText costs
+ * one hash check, known user or not, unless the same user and password
+ * passed one within engine.credential_cache_ttl (against the same hash).
  * @return STS_OK with *out, STS_E_BAD_ELEMENTS for a PasswordDigest without
  *         Nonce or Created, or STS_E_AUTH_FAILED for every other cause.
  */
@@ -88,7 +90,8 @@ sts_errc_t sts_engine_authenticate(sts_engine_t *engine, const sts_credential_t 
 /**
  * @brief Authenticate an OAuth client by client_id and secret (RFC 6749
  * sec. 2.3.1; both already form-decoded). Costs one hash check whether or
- * not the client exists.
+ * not the client exists, unless the same id and secret passed one within
+ * engine.credential_cache_ttl (against the same hash).
  * @return STS_OK with *out (out->client set), or STS_E_AUTH_FAILED.
  */
 sts_errc_t sts_engine_authenticate_client(sts_engine_t *engine, const char *client_id,

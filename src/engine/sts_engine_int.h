@@ -11,12 +11,14 @@
 #ifndef STS_ENGINE_INT_H
 #define STS_ENGINE_INT_H
 
+#include "sts_credcache.h"
 #include "sts_engine.h"
 #include "sts_keys.h"
 #include "sts_replay.h"
 #include "sts_saml.h"
 #include "sts_seal.h"
 #include "sts_store.h"
+#include "sts_vcache.h"
 
 #include <jansson.h>
 
@@ -42,6 +44,8 @@ struct sts_engine {
     char *jwks;            /* the JWKS document, built once */
     sts_store_t *store;
     sts_replay_t *replay;
+    sts_credcache_t *creds; /* successful password checks; NULL when disabled */
+    sts_vcache_t *verified; /* our JWTs whose signature verified, by SHA-256 of their bytes */
     unsigned char seal_key[STS_SEAL_KEYLEN];
     int have_seal_key;
     time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */

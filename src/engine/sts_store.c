@@ -7,10 +7,29 @@
  * bytes, only their SHA-256, and never logs anything but ids. It does NOT
  * decide policy (who may renew or cancel what): the engine does.
  *
- * Concurrency: one connection, prepared once at open, guarded by one mutex.
- * Every public call (except open/close) takes the mutex for its whole duration,
- * so statements, sqlite3_changes() and sqlite3_errmsg() are never shared
- * between two calls in flight.
+ * Concurrency: three connections, each with its statements prepared once at
+ * open and each used by one thread at a time, so statements,
+ * sqlite3_changes() and sqlite3_errmsg() are never shared between two calls
+ * in flight:
+ *  - the writer (mu): every change, in group commits (below);
+ *  - the reader (rmu): lookups. WAL lets it read the last committed state
+ *    while the writer waits for its fsync, so a Validate never queues behind
+ *    an Issue's commit; a writer returns only after its commit, so whatever a
+ *    response said was written is what later lookups read;
+ *  - the checkpointer (its own thread): copies the WAL back into the database
+ *    file when the writer's WAL hook says it has grown, instead of SQLite's
+ *    automatic checkpoint, which would run inside some writer's commit and
+ *    stall every writer queued behind it (100 ms and more on a large store).
+ *
+ * Group commit: with synchronous=FULL every COMMIT waits for an fsync of the
+ * WAL (milliseconds on a real disk), and one transaction per write made that
+ * fsync the ceiling of the whole server. Writes (insert, commit/renew, cancel)
+ * are therefore queued as jobs; the first writer to find no leader becomes the
+ * leader and runs every job queued so far in ONE transaction, each job inside
+ * its own SAVEPOINT, so a job that fails is rolled back alone and the others
+ * commit. Writers that arrive meanwhile wait and form the next batch. Every
+ * writer returns only once the COMMIT that holds its write has returned, i.e.
+ * its write is durable, exactly as before; a lone writer is a batch of one.
  */
 #include "sts_store.h"
 
@@ -28,6 +47,8 @@
 #define STS_STORE_FILE "tokens.db"
 #define STS_STORE_SCHEMA_VERSION 3
 #define STS_STORE_BUSY_MS 5000
+/* WAL frames (pages) after which the checkpointer runs: SQLite's own default. */
+#define STS_STORE_CHECKPOINT_FRAMES 1000
 
 /* Prepared statements, by index into sts_store.stmt[]. */
 enum {
@@ -40,6 +61,9 @@ enum {
     ST_CANCEL,
     ST_RENEW_OLD,
     ST_COUNT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_N
 };
 
@@ -62,6 +86,10 @@ static const char *const stmt_sql[ST_N] = {
                    " UPDATE tokens SET state = ?2 WHERE id IN family AND state <> ?2"),
     [ST_RENEW_OLD] = "UPDATE tokens SET state = ?3, replaced_by = ?2 WHERE id = ?1 AND state = ?4",
     [ST_COUNT] = "SELECT count(*) FROM tokens",
+    /* One job of a group commit (see the file comment). */
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
 };
 
 /* Schema version 1. Later versions add a migration step in store_schema(). */
@@ -95,10 +123,42 @@ static const char schema_v3[] =
     "ALTER TABLE tokens ADD COLUMN bound INTEGER NOT NULL DEFAULT 0;"
     "INSERT INTO schema_version(version) VALUES(3);";
 
+/*
+ * A write waiting for, or done by, a group commit. It lives on the writer's
+ * stack: the writer sleeps until @done, so the leader may use it until then.
+ */
+typedef struct store_job {
+    /* The write itself; runs under store->mu inside the batch's transaction. */
+    sts_errc_t (*run)(sts_store_t *s, struct store_job *job, sts_err_t *err);
+    const char *id;              /* cancel, commit: the old token */
+    const sts_token_rec_t *recs; /* insert, commit: the new rows */
+    size_t n;
+    int changed;                 /* out (cancel): rows changed */
+    sts_errc_t rc;               /* out */
+    sts_err_t err;               /* out, when rc != STS_OK */
+    int done;                    /* set by the leader under qmu */
+    struct store_job *next;
+} store_job_t;
+
 struct sts_store {
-    sqlite3 *db;
+    sqlite3 *db;         /* the writer */
     pthread_mutex_t mu;
     sqlite3_stmt *stmt[ST_N];
+    sqlite3 *rdb;        /* the reader: ST_GET and ST_COUNT only */
+    pthread_mutex_t rmu;
+    sqlite3_stmt *rstmt[ST_N];
+    pthread_mutex_t qmu; /* the queue and the leader flag; never held with mu */
+    pthread_cond_t qcv;  /* a batch finished */
+    store_job_t *pending, **pending_tail;
+    int leader;          /* a batch is being written */
+    unsigned long transactions, writes; /* counters (under mu) */
+    sqlite3 *ckdb;       /* the checkpointer's */
+    pthread_t ckthread;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
+    int ck_wanted, ck_stop, ck_running; /* under ckmu */
+    unsigned long checkpoints;          /* under ckmu */
+    int locks_init;      /* every mutex and condition above initialised */
 };
 
 /* Fill @err with STS_E_BACKEND: "<what>: <sqlite message>". Caller holds the mutex. */
@@ -171,9 +231,12 @@ static sts_errc_t store_pragmas(sqlite3 *db, sts_err_t *err)
     sqlite3_stmt *st = NULL;
     const unsigned char *mode;
 
+    /* temp_store=MEMORY: a group commit runs each job in a savepoint, whose
+     * statement journal would otherwise go to a temporary file. */
     if (sqlite3_busy_timeout(db, STS_STORE_BUSY_MS) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", NULL, NULL, NULL) !=
-            SQLITE_OK) {
+        sqlite3_exec(db,
+                     "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
         rc = STORE_FAIL(err, db, "pragmas");
         goto cleanup;
     }
@@ -257,6 +320,129 @@ cleanup:
     return rc;
 }
 
+/* Every mutex and condition of a zeroed @s; 0, or -1 with none left initialised. */
+static int store_locks_init(sts_store_t *s)
+{
+    pthread_mutex_t *mus[] = {&s->mu, &s->rmu, &s->qmu, &s->ckmu};
+    pthread_cond_t *cvs[] = {&s->qcv, &s->ckcv};
+    size_t m = 0, c = 0;
+
+    for (; m < sizeof(mus) / sizeof(mus[0]); m++)
+        if (pthread_mutex_init(mus[m], NULL) != 0)
+            goto fail;
+    for (; c < sizeof(cvs) / sizeof(cvs[0]); c++)
+        if (pthread_cond_init(cvs[c], NULL) != 0)
+            goto fail;
+    s->locks_init = 1;
+    return 0;
+fail:
+    while (c-- > 0)
+        pthread_cond_destroy(cvs[c]);
+    while (m-- > 0)
+        pthread_mutex_destroy(mus[m]);
+    return -1;
+}
+
+static void store_locks_destroy(sts_store_t *s)
+{
+    if (!s->locks_init)
+        return;
+    pthread_cond_destroy(&s->ckcv);
+    pthread_cond_destroy(&s->qcv);
+    pthread_mutex_destroy(&s->ckmu);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_mutex_destroy(&s->rmu);
+    pthread_mutex_destroy(&s->mu);
+}
+
+/* One connection to @file. NOMUTEX: our own mutexes (or a single thread)
+ * serialise every use of each connection. @flags: SQLITE_OPEN_CREATE or 0. */
+static sts_errc_t store_connect(const char *file, int flags, sqlite3 **out, sts_err_t *err)
+{
+    if (sqlite3_open_v2(file, out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | flags, NULL) !=
+        SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "open %s: %s", file,
+                       *out ? sqlite3_errmsg(*out) : "out of memory");
+    sqlite3_extended_result_codes(*out, 1);
+    if (sqlite3_busy_timeout(*out, STS_STORE_BUSY_MS) != SQLITE_OK)
+        return STORE_FAIL(err, *out, "busy timeout");
+    return STS_OK;
+}
+
+/* The reader connection and its two statements; it may not write. */
+static sts_errc_t open_reader(sts_store_t *s, const char *file, sts_err_t *err)
+{
+    static const int used[] = {ST_GET, ST_COUNT};
+    sts_errc_t rc = store_connect(file, 0, &s->rdb, err);
+
+    if (rc != STS_OK)
+        return rc;
+    if (sqlite3_exec(s->rdb, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_FAIL(err, s->rdb, "reader pragmas");
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        if (sqlite3_prepare_v3(s->rdb, stmt_sql[used[i]], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->rstmt[used[i]], NULL) != SQLITE_OK)
+            return STORE_FAIL(err, s->rdb, "reader prepare");
+    return STS_OK;
+}
+
+/* The writer's WAL hook, after each commit (under mu): wake the checkpointer
+ * once the WAL holds enough frames. */
+static int wal_grown(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sts_store_t *s = arg;
+
+    (void)db;
+    (void)name;
+    if (frames >= STS_STORE_CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&s->ckmu);
+        s->ck_wanted = 1;
+        pthread_cond_signal(&s->ckcv);
+        pthread_mutex_unlock(&s->ckmu);
+    }
+    return SQLITE_OK;
+}
+
+/* PASSIVE: copy what it can without waiting for readers or the writer, which
+ * go on meanwhile; a frame it could not copy waits for the next round. */
+static void *checkpointer_main(void *arg)
+{
+    sts_store_t *s = arg;
+
+    pthread_mutex_lock(&s->ckmu);
+    for (;;) {
+        while (!s->ck_wanted && !s->ck_stop)
+            pthread_cond_wait(&s->ckcv, &s->ckmu);
+        if (s->ck_stop)
+            break;
+        s->ck_wanted = 0;
+        pthread_mutex_unlock(&s->ckmu);
+        sqlite3_wal_checkpoint_v2(s->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ckmu);
+        s->checkpoints++;
+    }
+    pthread_mutex_unlock(&s->ckmu);
+    return NULL;
+}
+
+/* The checkpointer's connection and thread; the writer's WAL hook (which
+ * replaces SQLite's automatic checkpoint) wakes it. */
+static sts_errc_t start_checkpointer(sts_store_t *s, const char *file, sts_err_t *err)
+{
+    sts_errc_t rc = store_connect(file, 0, &s->ckdb, err);
+
+    if (rc != STS_OK)
+        return rc;
+    /* FULL: the database file is fsynced before the WAL is reused. */
+    if (sqlite3_exec(s->ckdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_FAIL(err, s->ckdb, "checkpointer pragmas");
+    if (pthread_create(&s->ckthread, NULL, checkpointer_main, s) != 0)
+        return STS_ERR(err, STS_E_INTERNAL, "store open: checkpointer thread");
+    s->ck_running = 1;
+    sqlite3_wal_hook(s->db, wal_grown, s);
+    return STS_OK;
+}
+
 sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
@@ -277,21 +463,14 @@ sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
 
     s = calloc(1, sizeof(*s));
     STS_FAIL_IF(s == NULL, err, STS_E_NOMEM, "store open: out of memory");
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    if (store_locks_init(s) != 0) {
         free(s);
         s = NULL;
         rc = STS_ERR(err, STS_E_INTERNAL, "store open: mutex init failed");
         goto cleanup;
     }
-    /* NOMUTEX: s->mu already serialises every use of this connection. */
-    if (sqlite3_open_v2(file, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        rc = STS_ERR(err, STS_E_BACKEND, "open %s: %s", file,
-                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto cleanup;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
+    s->pending_tail = &s->pending;
+    STS_CHECK(store_connect(file, SQLITE_OPEN_CREATE, &s->db, err));
     STS_CHECK(store_pragmas(s->db, err));
     STS_CHECK(store_schema(s->db, err));
     for (int i = 0; i < ST_N; i++) {
@@ -301,6 +480,8 @@ sts_errc_t sts_store_open(const char *dir, sts_store_t **out, sts_err_t *err)
             goto cleanup;
         }
     }
+    STS_CHECK(open_reader(s, file, err));
+    STS_CHECK(start_checkpointer(s, file, err));
     *out = s;
     s = NULL;
 
@@ -314,11 +495,24 @@ void sts_store_close(sts_store_t *store)
 {
     if (store == NULL)
         return;
-    for (int i = 0; i < ST_N; i++)
+    if (store->ck_running) {
+        pthread_mutex_lock(&store->ckmu);
+        store->ck_stop = 1;
+        pthread_cond_signal(&store->ckcv);
+        pthread_mutex_unlock(&store->ckmu);
+        pthread_join(store->ckthread, NULL);
+    }
+    if (store->db != NULL)
+        sqlite3_wal_hook(store->db, NULL, NULL);
+    sqlite3_close(store->ckdb);
+    for (int i = 0; i < ST_N; i++) {
+        sqlite3_finalize(store->rstmt[i]);
         sqlite3_finalize(store->stmt[i]);
+    }
+    sqlite3_close(store->rdb);
     /* Last connection: SQLite checkpoints the WAL and removes it. */
     sqlite3_close(store->db);
-    pthread_mutex_destroy(&store->mu);
+    store_locks_destroy(store);
     free(store);
 }
 
@@ -365,16 +559,114 @@ static sts_errc_t insert_locked(sts_store_t *s, const sts_token_rec_t *rec, cons
     return STS_OK;
 }
 
+/* ---- group commit ----------------------------------------------------------- */
+
+/* Runs @job inside the open transaction, in its own savepoint: on failure its
+ * changes are rolled back and the batch goes on. Caller holds mu. */
+static void batch_run_one(sts_store_t *s, store_job_t *job)
+{
+    if (stmt_exec(s->stmt[ST_SAVEPOINT]) != SQLITE_OK) {
+        job->rc = STORE_FAIL(&job->err, s->db, "savepoint");
+        return;
+    }
+    job->rc = job->run(s, job, &job->err);
+    if (job->rc != STS_OK && !sqlite3_get_autocommit(s->db))
+        stmt_exec(s->stmt[ST_ROLLBACK_TO]);
+    if (!sqlite3_get_autocommit(s->db))
+        stmt_exec(s->stmt[ST_RELEASE]);
+}
+
+/* Fails every job of @batch that has not failed yet: the transaction they
+ * were written in is gone. Caller holds mu. */
+static void batch_fail(sts_store_t *s, store_job_t *batch, const char *what)
+{
+    for (store_job_t *j = batch; j != NULL; j = j->next)
+        if (j->rc == STS_OK)
+            j->rc = STORE_FAIL(&j->err, s->db, what);
+}
+
+/* Writes @batch in one transaction and one COMMIT (one fsync). */
+static void batch_write(sts_store_t *s, store_job_t *batch)
+{
+    pthread_mutex_lock(&s->mu);
+    for (store_job_t *j = batch; j != NULL; j = j->next)
+        j->rc = STS_OK;
+    if (stmt_exec(s->stmt[ST_BEGIN]) != SQLITE_OK) {
+        batch_fail(s, batch, "batch begin");
+        goto unlock;
+    }
+    for (store_job_t *j = batch; j != NULL; j = j->next) {
+        batch_run_one(s, j);
+        s->writes++;
+        /* An I/O error or SQLITE_FULL may make SQLite roll back the whole
+         * transaction by itself: nothing written so far will commit. */
+        if (sqlite3_get_autocommit(s->db)) {
+            batch_fail(s, batch, "batch rolled back");
+            goto unlock;
+        }
+    }
+    s->transactions++;
+    if (stmt_exec(s->stmt[ST_COMMIT]) != SQLITE_OK) {
+        batch_fail(s, batch, "batch commit");
+        if (!sqlite3_get_autocommit(s->db))
+            stmt_exec(s->stmt[ST_ROLLBACK]);
+    }
+unlock:
+    pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Queue @job and return once a committed (or failed) batch holds it. The
+ * first writer to find no leader writes everything queued, its own job
+ * included; the others sleep and the next batch forms meanwhile.
+ */
+static sts_errc_t group_write(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    store_job_t *batch;
+
+    job->done = 0;
+    job->next = NULL;
+    pthread_mutex_lock(&s->qmu);
+    *s->pending_tail = job;
+    s->pending_tail = &job->next;
+    while (!job->done) {
+        if (s->leader) {
+            pthread_cond_wait(&s->qcv, &s->qmu);
+            continue;
+        }
+        s->leader = 1;
+        batch = s->pending;
+        s->pending = NULL;
+        s->pending_tail = &s->pending;
+        pthread_mutex_unlock(&s->qmu);
+        batch_write(s, batch);
+        pthread_mutex_lock(&s->qmu);
+        for (store_job_t *j = batch, *next; j != NULL; j = next) {
+            next = j->next; /* a done job belongs to its writer again */
+            j->done = 1;
+        }
+        s->leader = 0;
+        pthread_cond_broadcast(&s->qcv);
+    }
+    pthread_mutex_unlock(&s->qmu);
+    if (job->rc != STS_OK && err != NULL)
+        *err = job->err;
+    return job->rc;
+}
+
+static sts_errc_t insert_job(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    return insert_locked(s, job->recs, job->recs->replaces, err);
+}
+
 sts_errc_t sts_store_insert(sts_store_t *store, const sts_token_rec_t *rec, sts_err_t *err)
 {
     sts_errc_t rc = rec_check_new(rec, err);
+    store_job_t job = {.run = insert_job, .recs = rec, .n = 1};
 
     if (rc != STS_OK)
         return rc;
-    pthread_mutex_lock(&store->mu);
-    rc = insert_locked(store, rec, rec->replaces, err);
-    pthread_mutex_unlock(&store->mu);
-    return rc;
+    return group_write(store, &job, err);
 }
 
 /* Copy of column @col as a new string, NULL for SQL NULL. Sets *oom on failure. */
@@ -396,7 +688,7 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
 {
     sts_errc_t rc = STS_OK;
     sts_token_rec_t *rec = NULL;
-    sqlite3_stmt *st = store->stmt[ST_GET];
+    sqlite3_stmt *st = store->rstmt[ST_GET]; /* the reader: never waits for a commit */
     int oom = 0;
     int r;
 
@@ -405,16 +697,16 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
     if (id == NULL || out == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "store get: NULL argument");
 
-    pthread_mutex_lock(&store->mu);
+    pthread_mutex_lock(&store->rmu);
     if (sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "get bind");
+        rc = STORE_FAIL(err, store->rdb, "get bind");
         goto cleanup;
     }
     r = sqlite3_step(st);
     if (r == SQLITE_DONE)
         goto cleanup; /* unknown id: STS_OK with *out == NULL */
     if (r != SQLITE_ROW) {
-        rc = STS_ERR(err, STS_E_BACKEND, "get %s: %s", id, sqlite3_errmsg(store->db));
+        rc = STS_ERR(err, STS_E_BACKEND, "get %s: %s", id, sqlite3_errmsg(store->rdb));
         goto cleanup;
     }
     STS_FAIL_IF(sqlite3_column_bytes(st, 9) != (int)sizeof(rec->hash), err, STS_E_BACKEND,
@@ -444,61 +736,100 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
 
 cleanup:
     stmt_done(st);
-    pthread_mutex_unlock(&store->mu);
+    pthread_mutex_unlock(&store->rmu);
     sts_token_rec_free(rec);
+    return rc;
+}
+
+/* Cancel job->id and its family; job->changed = rows changed. */
+static sts_errc_t cancel_job(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    sqlite3_stmt *upd = s->stmt[ST_CANCEL];
+    sqlite3_stmt *ex = s->stmt[ST_EXISTS];
+    sts_errc_t rc = STS_OK;
+    int r;
+
+    if (sqlite3_bind_text(upd, 1, job->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 2, STS_TOKEN_CANCELLED) != SQLITE_OK) {
+        stmt_done(upd);
+        return STORE_FAIL(err, s->db, "cancel bind");
+    }
+    if (stmt_exec(upd) != SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", job->id, sqlite3_errmsg(s->db));
+    if (sqlite3_changes(s->db) > 0) {
+        job->changed = sqlite3_changes(s->db);
+        return STS_OK;
+    }
+    /* Nothing changed: already cancelled, or unknown. Same transaction, so no race. */
+    if (sqlite3_bind_text(ex, 1, job->id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        rc = STORE_FAIL(err, s->db, "cancel bind");
+        goto cleanup;
+    }
+    r = sqlite3_step(ex);
+    if (r == SQLITE_DONE)
+        rc = STS_ERR(err, STS_E_INVALID_TOKEN, "cancel %s: unknown token", job->id);
+    else if (r != SQLITE_ROW)
+        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", job->id, sqlite3_errmsg(s->db));
+cleanup:
+    stmt_done(ex);
     return rc;
 }
 
 sts_errc_t sts_store_cancel(sts_store_t *store, const char *id, int *changed, sts_err_t *err)
 {
-    sts_errc_t rc = STS_OK;
-    sqlite3_stmt *upd = store->stmt[ST_CANCEL];
-    sqlite3_stmt *ex = store->stmt[ST_EXISTS];
-    int r;
+    store_job_t job = {.run = cancel_job, .id = id};
+    sts_errc_t rc;
 
     if (changed != NULL)
         *changed = 0;
     if (id == NULL || changed == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "store cancel: NULL argument");
-
-    pthread_mutex_lock(&store->mu);
-    if (sqlite3_bind_text(upd, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int(upd, 2, STS_TOKEN_CANCELLED) != SQLITE_OK) {
-        stmt_done(upd);
-        rc = STORE_FAIL(err, store->db, "cancel bind");
-        goto cleanup;
-    }
-    if (stmt_exec(upd) != SQLITE_OK) {
-        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", id, sqlite3_errmsg(store->db));
-        goto cleanup;
-    }
-    if (sqlite3_changes(store->db) > 0) {
-        *changed = sqlite3_changes(store->db);
-        goto cleanup;
-    }
-    /* Nothing changed: already cancelled, or unknown. Same mutex, so no race in-process. */
-    if (sqlite3_bind_text(ex, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "cancel bind");
-        goto cleanup;
-    }
-    r = sqlite3_step(ex);
-    if (r == SQLITE_DONE)
-        rc = STS_ERR(err, STS_E_INVALID_TOKEN, "cancel %s: unknown token", id);
-    else if (r != SQLITE_ROW)
-        rc = STS_ERR(err, STS_E_BACKEND, "cancel %s: %s", id, sqlite3_errmsg(store->db));
-
-cleanup:
-    stmt_done(ex);
-    pthread_mutex_unlock(&store->mu);
+    rc = group_write(store, &job, err);
+    if (rc == STS_OK)
+        *changed = job.changed;
     return rc;
+}
+
+/* Set job->id RENEWED by job->recs[0] (it must be ACTIVE). */
+static sts_errc_t renew_old(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    sqlite3_stmt *upd = s->stmt[ST_RENEW_OLD];
+
+    if (sqlite3_bind_text(upd, 1, job->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(upd, 2, job->recs[0].id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
+        sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
+        stmt_done(upd);
+        return STORE_FAIL(err, s->db, "renew bind");
+    }
+    if (stmt_exec(upd) != SQLITE_OK)
+        return STS_ERR(err, STS_E_BACKEND, "renew %s: %s", job->id, sqlite3_errmsg(s->db));
+    if (sqlite3_changes(s->db) == 0)
+        return STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", job->id);
+    return STS_OK;
+}
+
+/* The renewal (when job->id is set) and the rows: all or nothing, through
+ * the job's savepoint. */
+static sts_errc_t commit_job(sts_store_t *s, store_job_t *job, sts_err_t *err)
+{
+    sts_errc_t rc;
+
+    if (job->id != NULL && (rc = renew_old(s, job, err)) != STS_OK)
+        return rc;
+    for (size_t i = 0; i < job->n; i++) {
+        const char *replaces = i == 0 && job->id != NULL ? job->id : job->recs[i].replaces;
+        if ((rc = insert_locked(s, &job->recs[i], replaces, err)) != STS_OK)
+            return rc;
+    }
+    return STS_OK;
 }
 
 sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_token_rec_t *recs,
                             size_t n, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    sqlite3_stmt *upd = store->stmt[ST_RENEW_OLD];
-    int in_tx = 0;
+    store_job_t job = {.run = commit_job, .id = old_id, .recs = recs, .n = n};
 
     STS_FAIL_IF(recs == NULL || n == 0, err, STS_E_INTERNAL, "store commit: no rows");
     for (size_t i = 0; i < n; i++)
@@ -506,47 +837,7 @@ sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_to
     STS_FAIL_IF(old_id != NULL && recs[0].replaces != NULL && strcmp(recs[0].replaces, old_id) != 0,
                 err, STS_E_INTERNAL, "renew %s: new row %s replaces %s", old_id, recs[0].id,
                 recs[0].replaces);
-
-    pthread_mutex_lock(&store->mu);
-    if (stmt_exec(store->stmt[ST_BEGIN]) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "commit begin");
-        goto unlock;
-    }
-    in_tx = 1;
-    if (old_id != NULL) {
-        if (sqlite3_bind_text(upd, 1, old_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-            sqlite3_bind_text(upd, 2, recs[0].id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-            sqlite3_bind_int(upd, 3, STS_TOKEN_RENEWED) != SQLITE_OK ||
-            sqlite3_bind_int(upd, 4, STS_TOKEN_ACTIVE) != SQLITE_OK) {
-            stmt_done(upd);
-            rc = STORE_FAIL(err, store->db, "renew bind");
-            goto unlock;
-        }
-        if (stmt_exec(upd) != SQLITE_OK) {
-            rc = STS_ERR(err, STS_E_BACKEND, "renew %s: %s", old_id, sqlite3_errmsg(store->db));
-            goto unlock;
-        }
-        if (sqlite3_changes(store->db) == 0) {
-            rc = STS_ERR(err, STS_E_UNABLE_TO_RENEW, "renew %s: unknown or not active", old_id);
-            goto unlock;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *replaces = i == 0 && old_id != NULL ? old_id : recs[i].replaces;
-        if ((rc = insert_locked(store, &recs[i], replaces, err)) != STS_OK)
-            goto unlock;
-    }
-    if (stmt_exec(store->stmt[ST_COMMIT]) != SQLITE_OK) {
-        rc = STORE_FAIL(err, store->db, "commit");
-        goto unlock;
-    }
-    in_tx = 0;
-
-unlock:
-    /* SQLite may already have rolled back by itself (e.g. SQLITE_FULL): then autocommit is on. */
-    if (in_tx && !sqlite3_get_autocommit(store->db))
-        stmt_exec(store->stmt[ST_ROLLBACK]);
-    pthread_mutex_unlock(&store->mu);
+    rc = group_write(store, &job, err);
 cleanup:
     return rc;
 }
@@ -562,19 +853,31 @@ sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_tok
 sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
-    sqlite3_stmt *st = store->stmt[ST_COUNT];
+    sqlite3_stmt *st = store->rstmt[ST_COUNT];
 
     if (out == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "store count: NULL argument");
     *out = 0;
-    pthread_mutex_lock(&store->mu);
+    pthread_mutex_lock(&store->rmu);
     if (sqlite3_step(st) != SQLITE_ROW)
-        rc = STORE_FAIL(err, store->db, "count");
+        rc = STORE_FAIL(err, store->rdb, "count");
     else
         *out = (long)sqlite3_column_int64(st, 0);
     stmt_done(st);
-    pthread_mutex_unlock(&store->mu);
+    pthread_mutex_unlock(&store->rmu);
     return rc;
+}
+
+void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes,
+                        unsigned long *checkpoints)
+{
+    pthread_mutex_lock(&store->mu);
+    *transactions = store->transactions;
+    *writes = store->writes;
+    pthread_mutex_unlock(&store->mu);
+    pthread_mutex_lock(&store->ckmu);
+    *checkpoints = store->checkpoints;
+    pthread_mutex_unlock(&store->ckmu);
 }
 
 /* Frees @rec and every string it owns. NULL is a no-op. */

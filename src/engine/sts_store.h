@@ -3,7 +3,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * SQLite in WAL mode with synchronous=FULL: a state change is durable when the
- * call returns, so before the response is sent. Thread-safe.
+ * call returns, so before the response is sent. Thread-safe; concurrent
+ * writes share one transaction and one fsync (group commit, see sts_store.c),
+ * each still all-or-nothing on its own.
  */
 #ifndef STS_STORE_H
 #define STS_STORE_H
@@ -96,6 +98,12 @@ sts_errc_t sts_store_renew(sts_store_t *store, const char *old_id, const sts_tok
  */
 sts_errc_t sts_store_commit(sts_store_t *store, const char *old_id, const sts_token_rec_t *recs,
                             size_t n, sts_err_t *err);
+
+/** @brief Write transactions committed (or attempted) and writes run in
+ *  them since open (writes / transactions is the mean group-commit batch),
+ *  and background WAL checkpoints run. */
+void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigned long *writes,
+                        unsigned long *checkpoints);
 
 /** @brief Number of rows (tests and metrics). */
 sts_errc_t sts_store_count(sts_store_t *store, long *out, sts_err_t *err);

@@ -276,8 +276,15 @@ static sts_errc_t read_jwt(sts_engine_t *e, const char *text, size_t len, const 
     sts_errc_t rc;
     size_t i;
     sts_err_t ignored;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    time_t now = sts_time_now();
+    int cached;
 
-    rc = sts_jwt_verify(e->keys, e->nkeys, text, len, &hdr, &claims, err);
+    /* These very bytes verified before (and passed everything below): skip
+     * the signature check only; the rest runs as for a new token. */
+    SHA256((const unsigned char *)text, len, md);
+    cached = sts_vcache_get(e->verified, md, now, &hdr, &claims);
+    rc = cached ? STS_OK : sts_jwt_verify(e->keys, e->nkeys, text, len, &hdr, &claims, err);
     if (rc == STS_OK) {
         typ = json_string_value(json_object_get(hdr, "typ"));
         if ((bad = jwt_claims_check(claims)) != NULL)
@@ -307,16 +314,16 @@ static sts_errc_t read_jwt(sts_engine_t *e, const char *text, size_t len, const 
             strcmp(tt, STS_TT_ACCESS_TOKEN) != 0)
             REFUSE("declared an access token, presented another JWT");
         out->ours = 1;
+        /* The store row is read every time: it holds the revocation state. */
         STS_CHECK(read_row(e, claim_str(claims, "jti"), out->kind, out, why, err));
-        {
-            /* The very bytes we issued: an ES256 signature also verifies as
-             * (r, n - s), a different token that must not pass for ours. */
-            unsigned char md[SHA256_DIGEST_LENGTH];
-            SHA256((const unsigned char *)text, len, md);
-            if (CRYPTO_memcmp(md, out->rec->hash, sizeof(md)) != 0)
-                REFUSE("not the bytes this STS issued");
-        }
+        /* The very bytes we issued: an ES256 signature also verifies as
+         * (r, n - s), a different token that must not pass for ours. */
+        if (CRYPTO_memcmp(md, out->rec->hash, sizeof(md)) != 0)
+            REFUSE("not the bytes this STS issued");
         STS_CHECK(view_of_jwt(claims, tt, &out->view, err));
+        /* Only a token that passed every check above may be remembered. */
+        if (!cached)
+            sts_vcache_put(e->verified, md, hdr, claims, claim_time(claims, "exp"), now);
         out->claims = claims;
         claims = NULL;
         goto cleanup;

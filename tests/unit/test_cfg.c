@@ -199,6 +199,7 @@ static void test_embedded_default(void)
     CHECK(cfg->max_message_size == 1048576 && cfg->log_level == STS_LOG_INFO);
     CHECK(cfg->default_lifetime == 3600 && cfg->max_lifetime == 3600);
     CHECK(cfg->clock_skew == 300 && cfg->renew_window == 3600 && cfg->refresh_lifetime == 28800);
+    CHECK(cfg->credential_cache_ttl == 60);
     CHECK(cfg->require_timestamp == 1 && cfg->timestamp_max_age == 300);
     CHECK(cfg->digest_max_age == 300 && cfg->max_xml_depth == 64);
     CHECK(cfg->max_xml_string == 65536);
@@ -328,7 +329,8 @@ static void test_full_example(void)
         "    \"default_lifetime\": 600,\n"
         "    \"max_lifetime\": 7200,\n"
         "    \"clock_skew\": 60,\n"
-        "    \"renew_window\": 86400\n"
+        "    \"renew_window\": 86400,\n"
+        "    \"credential_cache_ttl\": 0\n"
         "  },\n"
         "  \"soap\": {\n"
         "    \"require_timestamp\": false,\n"
@@ -410,6 +412,7 @@ static void test_full_example(void)
     }
     CHECK(cfg->default_lifetime == 600 && cfg->max_lifetime == 7200);
     CHECK(cfg->clock_skew == 60 && cfg->renew_window == 86400);
+    CHECK(cfg->credential_cache_ttl == 0); /* 0 (off) is a value, not "unset" */
     CHECK(cfg->require_timestamp == 0 && cfg->timestamp_max_age == 120);
     CHECK(cfg->digest_max_age == 90 && cfg->max_xml_depth == 32 && cfg->max_xml_string == 4096);
     snprintf(want, sizeof(want), "%s/sts.wsdl", g_dir);
@@ -651,6 +654,10 @@ static void test_types_and_ranges(void)
                ":2:63: \"engine.renew_window\" must be between 0 and 2592000 (got 2592001)");
     EXPECT_ERR(cfg_text(ENG ", \"refresh_lifetime\": 59", RPS, NULL),
                ":2:63: \"engine.refresh_lifetime\" must be between 60 and 2592000 (got 59)");
+    EXPECT_ERR(cfg_text(ENG ", \"credential_cache_ttl\": 3601", RPS, NULL),
+               ":2:63: \"engine.credential_cache_ttl\" must be between 0 and 3600 (got 3601)");
+    EXPECT_ERR(cfg_text(ENG ", \"credential_cache_ttl\": -1", RPS, NULL),
+               ":2:63: \"engine.credential_cache_ttl\" must be between 0 and 3600 (got -1)");
     EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"sts.example.com\"", RPS, NULL),
                ":2:63: \"engine.issuer\" must be an absolute URI (scheme:...)");
     EXPECT_ERR(cfg_text(ENG ", \"issuer\": \"https://sts example/\"", RPS, NULL),
@@ -1775,6 +1782,7 @@ static void test_doc_examples(void)
         "\"max_connections\"", "\"max_message_size\"", "\"log_level\"",
         "\"issuer\"", "\"signing_key\"", "\"signing_cert\"", "\"secrets_key\"",
         "\"default_lifetime\"", "\"max_lifetime\"", "\"clock_skew\"", "\"renew_window\"", "\"refresh_lifetime\"",
+        "\"credential_cache_ttl\"",
         "\"require_timestamp\"", "\"timestamp_max_age\"", "\"digest_max_age\"",
         "\"max_xml_depth\"", "\"max_xml_string\"", "\"wsdl\"", "\"users\"", "\"name\"",
         "\"password_hash\"", "\"digest_secret\"", "\"attributes\"", "\"users_file\"",

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "sts_engine.h"
+#include "sts_engine_int.h" /* the credential cache's counters */
 #include "sts_jwt.h"
 #include "sts_keys.h"
 #include "sts_ns.h"
@@ -11,6 +12,7 @@
 #include "sts_time.h"
 #include "sts_xml.h"
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -235,6 +237,105 @@ static int add_carol(sts_cfg_t *cfg)
     c->digest_secret = strdup(alice->digest_secret);
     cfg->nusers++;
     return c->name != NULL && c->password_hash != NULL && c->digest_secret != NULL ? 0 : -1;
+}
+
+static sts_credcache_stats_t cc_stats(sts_engine_t *e)
+{
+    sts_credcache_stats_t s;
+    sts_credcache_stats(e->creds, &s);
+    return s;
+}
+
+/* The credential cache as the engine uses it (default TTL 60 s). */
+static void test_credential_cache(sts_engine_t *e, sts_cfg_t *cfg)
+{
+    sts_credential_t alice = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
+    sts_credential_t carol = {STS_CRED_PASSWORD_TEXT, "carol", "wonderland", NULL, NULL};
+    sts_credential_t bad = {STS_CRED_PASSWORD_TEXT, "alice", "wonderlanD", NULL, NULL};
+    sts_credential_t nobody = {STS_CRED_PASSWORD_TEXT, "mallory", "wonderland", NULL, NULL};
+    sts_principal_t who;
+    sts_credcache_stats_t before, after;
+    sts_cfg_user_t *u = (sts_cfg_user_t *)sts_cfg_find_user(cfg, "carol");
+    char *old_hash, *new_hash = NULL;
+    sts_engine_t *off = NULL;
+    sts_err_t err;
+    time_t saved = g_now;
+
+    CHECK(e->creds != NULL && cfg->credential_cache_ttl == 60);
+    /* hit: the second check of a good password is answered by the cache */
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK);
+    before = cc_stats(e);
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK);
+    CHECK(who.user != NULL && strcmp(who.user->name, "alice") == 0);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits + 1 && after.entries == before.entries);
+
+    /* a wrong password misses, fails, and is not remembered */
+    before = after;
+    CHECK(sts_engine_authenticate(e, &bad, &who, &err) == STS_E_AUTH_FAILED);
+    CHECK(sts_engine_authenticate(e, &bad, &who, &err) == STS_E_AUTH_FAILED);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits && after.misses == before.misses + 2);
+    CHECK(after.entries == before.entries);
+
+    /* an unknown user never touches the cache: it always pays the full
+     * (dummy) hash check, so a cache cannot make it faster or slower */
+    before = after;
+    CHECK(sts_engine_authenticate(e, &nobody, &who, &err) == STS_E_AUTH_FAILED);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits && after.misses == before.misses &&
+          after.entries == before.entries);
+
+    /* expiry by TTL: 60 s later alice pays the check again (and passes) */
+    g_now = saved + 60;
+    before = cc_stats(e);
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits && after.misses == before.misses + 1);
+    CHECK(sts_engine_authenticate(e, &alice, &who, &err) == STS_OK); /* cached again */
+    CHECK(cc_stats(e).hits == after.hits + 1);
+    g_now = saved;
+
+    /* carol's hash changes: the cached check against the old one is dropped,
+     * so her old password fails and the new one works */
+    CHECK(u != NULL && sts_password_hash("looking-glass", &new_hash, &err) == STS_OK);
+    if (u != NULL && new_hash != NULL) {
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_OK); /* a hit */
+        old_hash = u->password_hash;
+        u->password_hash = new_hash;
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_E_AUTH_FAILED);
+        carol.password = "looking-glass";
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_OK);
+        u->password_hash = old_hash;
+        CHECK(sts_engine_authenticate(e, &carol, &who, &err) == STS_E_AUTH_FAILED);
+        free(new_hash);
+    }
+
+    /* OAuth client secrets go through the same cache, in their own realm */
+    before = cc_stats(e);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &who, &err) == STS_OK);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3cret", &who, &err) == STS_OK);
+    CHECK(who.client != NULL);
+    CHECK(sts_engine_authenticate_client(e, "migration-tester", "s3creT", &who, &err) ==
+          STS_E_AUTH_FAILED);
+    CHECK(sts_engine_authenticate_client(e, "nobody", "s3cret", &who, &err) ==
+          STS_E_AUTH_FAILED);
+    after = cc_stats(e);
+    CHECK(after.hits == before.hits + 1 && after.entries == before.entries + 1);
+
+    /* credential_cache_ttl 0: no cache at all, every check is a crypt(3) one */
+    cfg->credential_cache_ttl = 0;
+    CHECK(sts_engine_new(cfg, &off, &err) == STS_OK);
+    if (off != NULL) {
+        CHECK(off->creds == NULL);
+        CHECK(sts_engine_authenticate(off, &alice, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(off, &alice, &who, &err) == STS_OK);
+        CHECK(sts_engine_authenticate(off, &bad, &who, &err) == STS_E_AUTH_FAILED);
+        CHECK(cc_stats(off).hits == 0 && cc_stats(off).entries == 0);
+    }
+    sts_engine_free(off);
+    cfg->credential_cache_ttl = 60;
 }
 
 static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const char *dir)
@@ -966,6 +1067,117 @@ static void test_transform(sts_engine_t *e, const sts_principal_t *who)
     sts_issued_free(saml);
 }
 
+static sts_vcache_stats_t vc_stats(sts_engine_t *e)
+{
+    sts_vcache_stats_t s;
+    sts_vcache_stats(e->verified, &s);
+    return s;
+}
+
+/* @jwt (ES256) with its signature (r, s) replaced by (r, n - s): a signature
+ * that verifies too, over a token that is not the one we issued. New string. */
+static char *es256_malleate(const char *jwt)
+{
+    const char *dot = strrchr(jwt, '.');
+    unsigned char *sig = NULL, be[32];
+    size_t siglen = 0;
+    BIGNUM *n = NULL, *s = NULL;
+    char *b64 = NULL, *out = NULL;
+
+    if (dot == NULL || sts_b64url_decode(dot + 1, strlen(dot + 1), &sig, &siglen) != 0 ||
+        siglen != 64)
+        goto done;
+    BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    if (n == NULL || s == NULL || !BN_sub(s, n, s) || BN_bn2binpad(s, be, 32) != 32)
+        goto done;
+    memcpy(sig + 32, be, 32);
+    b64 = sts_b64url_encode(sig, 64);
+    if (b64 == NULL || (out = malloc((size_t)(dot - jwt) + 2 + strlen(b64))) == NULL)
+        goto done;
+    memcpy(out, jwt, (size_t)(dot - jwt) + 1);
+    strcpy(out + (dot - jwt) + 1, b64);
+done:
+    free(sig);
+    free(b64);
+    BN_free(n);
+    BN_free(s);
+    return out;
+}
+
+/* The verified-token cache: a second validation of the same bytes skips the
+ * signature check, never the store row; other bytes never profit from it. */
+static void test_verified_cache(sts_engine_t *e, const sts_principal_t *who)
+{
+    sts_issue_req_t req = {.applies_to = "https://api.example.com/", .token_type = STS_TT_JWT};
+    sts_issued_t *t = NULL;
+    sts_verdict_t v = {.valid = 0};
+    sts_vcache_stats_t before, after;
+    sts_token_in_t in;
+    sts_err_t err;
+    char *bad;
+    time_t saved = g_now;
+
+    CHECK(sts_engine_issue(e, who, &req, &t, &err) == STS_OK); /* ES256: api's signing_alg */
+    if (t == NULL)
+        return;
+    in = jwt_in(t, NULL);
+    before = vc_stats(e);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    sts_verdict_clear(&v);
+    after = vc_stats(e);
+    CHECK(after.hits == before.hits && after.entries == before.entries + 1);
+    /* hit: same verdict, same view */
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 1);
+    CHECK(v.view != NULL && strcmp(v.view->subject, "alice") == 0 &&
+          strcmp(v.view->id, t->id) == 0);
+    sts_verdict_clear(&v);
+    CHECK(vc_stats(e).hits == after.hits + 1);
+
+    /* different bytes miss: a flipped payload character does not verify, and
+     * the (r, n - s) twin verifies but is not what we issued; neither is
+     * remembered, and neither is valid */
+    bad = strdup(t->token);
+    if (bad != NULL) {
+        bad[strlen(bad) / 2] ^= 1;
+        sts_token_in_t bin = {.text = bad, .text_len = strlen(bad)};
+        before = vc_stats(e);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        after = vc_stats(e);
+        CHECK(after.hits == before.hits && after.entries == before.entries);
+        free(bad);
+    }
+    bad = es256_malleate(t->token);
+    CHECK(bad != NULL);
+    if (bad != NULL) {
+        sts_token_in_t bin = {.text = bad, .text_len = strlen(bad)};
+        before = vc_stats(e);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        CHECK(v.reason != NULL && strcmp(v.reason, "not the bytes this STS issued") == 0);
+        CHECK(sts_engine_validate(e, who, &bin, &v, &err) == STS_OK && v.valid == 0);
+        after = vc_stats(e);
+        CHECK(after.hits == before.hits && after.entries == before.entries);
+        free(bad);
+    }
+
+    /* revocation is read from the store on every use, cached or not */
+    CHECK(sts_engine_cancel(e, who, &in, &err) == STS_OK);
+    before = vc_stats(e);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+    CHECK(v.reason != NULL && strcmp(v.reason, "token cancelled") == 0);
+    CHECK(vc_stats(e).hits == before.hits + 1);
+
+    /* the entry expires with the token */
+    g_now = t->expires;
+    before = vc_stats(e);
+    CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
+    after = vc_stats(e);
+    CHECK(after.hits == before.hits && after.entries == before.entries - 1);
+    g_now = saved;
+    sts_issued_free(t);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
@@ -990,8 +1202,10 @@ int main(void)
         test_timestamp(e);
         test_authenticate(e);
         test_digest_replay(e, cfg);
+        test_credential_cache(e, cfg);
         CHECK(sts_engine_authenticate(e, &cred, &who, &err) == STS_OK);
         test_issue_policy(e, &who, dir);
+        test_verified_cache(e, &who);
         test_lifecycle(e, &who, dir);
         test_exchange(e, &who, dir);
         test_exchange_bounds(e, cfg, &who, dir);
