@@ -1566,6 +1566,9 @@ SOAP_FMAC3 void SOAP_FMAC4 soap_default_wst__RequestSecurityTokenResponseType(st
 	soap_default_string(soap, &a->TokenType);
 	soap_default_string(soap, &a->RequestType);
 	soap_default_string(soap, &a->KeyType);
+	a->RequestedProofToken = NULL;
+	a->Entropy = NULL;
+	a->KeySize = NULL;
 	a->Status = NULL;
 	a->RequestedTokenCancelled = NULL;
 }
@@ -1582,6 +1585,9 @@ SOAP_FMAC3 void SOAP_FMAC4 soap_serialize_wst__RequestSecurityTokenResponseType(
 	soap_serialize_string(soap, (char*const*)&a->TokenType);
 	soap_serialize_string(soap, (char*const*)&a->RequestType);
 	soap_serialize_string(soap, (char*const*)&a->KeyType);
+	soap_serialize_PointerTowst__TokenHolderType(soap, &a->RequestedProofToken);
+	soap_serialize_PointerTowst__TokenHolderType(soap, &a->Entropy);
+	soap_serialize_PointerTounsignedInt(soap, &a->KeySize);
 	soap_serialize_PointerTowst__StatusType(soap, &a->Status);
 	soap_serialize_PointerTowst__RequestedTokenCancelledType(soap, &a->RequestedTokenCancelled);
 #endif
@@ -1610,6 +1616,12 @@ SOAP_FMAC3 int SOAP_FMAC4 soap_out_wst__RequestSecurityTokenResponseType(struct 
 		return soap->error;
 	if (soap_out_string(soap, "wst:KeyType", -1, (char*const*)&a->KeyType, ""))
 		return soap->error;
+	if (soap_out_PointerTowst__TokenHolderType(soap, "wst:RequestedProofToken", -1, &a->RequestedProofToken, ""))
+		return soap->error;
+	if (soap_out_PointerTowst__TokenHolderType(soap, "wst:Entropy", -1, &a->Entropy, ""))
+		return soap->error;
+	if (soap_out_PointerTounsignedInt(soap, "wst:KeySize", -1, &a->KeySize, ""))
+		return soap->error;
 	if (soap_out_PointerTowst__StatusType(soap, "wst:Status", -1, &a->Status, ""))
 		return soap->error;
 	if (soap_out_PointerTowst__RequestedTokenCancelledType(soap, "wst:RequestedTokenCancelled", -1, &a->RequestedTokenCancelled, ""))
@@ -1627,6 +1639,9 @@ SOAP_FMAC3 struct wst__RequestSecurityTokenResponseType * SOAP_FMAC4 soap_in_wst
 	size_t soap_flag_TokenType = 1;
 	size_t soap_flag_RequestType = 1;
 	size_t soap_flag_KeyType = 1;
+	size_t soap_flag_RequestedProofToken = 1;
+	size_t soap_flag_Entropy = 1;
+	size_t soap_flag_KeySize = 1;
 	size_t soap_flag_Status = 1;
 	size_t soap_flag_RequestedTokenCancelled = 1;
 	if (soap_element_begin_in(soap, tag, 0, NULL))
@@ -1687,6 +1702,24 @@ SOAP_FMAC3 struct wst__RequestSecurityTokenResponseType * SOAP_FMAC4 soap_in_wst
 			if (soap_flag_KeyType && (soap->error == SOAP_TAG_MISMATCH || soap->error == SOAP_NO_TAG))
 			{	if (soap_in_string(soap, "wst:KeyType", (char**)&a->KeyType, "xsd:string"))
 				{	soap_flag_KeyType--;
+					continue;
+				}
+			}
+			if (soap_flag_RequestedProofToken && soap->error == SOAP_TAG_MISMATCH)
+			{	if (soap_in_PointerTowst__TokenHolderType(soap, "wst:RequestedProofToken", &a->RequestedProofToken, "wst:TokenHolderType"))
+				{	soap_flag_RequestedProofToken--;
+					continue;
+				}
+			}
+			if (soap_flag_Entropy && soap->error == SOAP_TAG_MISMATCH)
+			{	if (soap_in_PointerTowst__TokenHolderType(soap, "wst:Entropy", &a->Entropy, "wst:TokenHolderType"))
+				{	soap_flag_Entropy--;
+					continue;
+				}
+			}
+			if (soap_flag_KeySize && soap->error == SOAP_TAG_MISMATCH)
+			{	if (soap_in_PointerTounsignedInt(soap, "wst:KeySize", &a->KeySize, "xsd:unsignedInt"))
+				{	soap_flag_KeySize--;
 					continue;
 				}
 			}

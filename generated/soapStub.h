@@ -44,11 +44,11 @@ struct wst__StatusType;	/* wsdl/sts_soap.h:89 */
 struct wst__RequestedTokenCancelledType;	/* wsdl/sts_soap.h:95 */
 struct wst__RequestSecurityTokenType;	/* wsdl/sts_soap.h:98 */
 struct wst__RequestSecurityTokenResponseType;	/* wsdl/sts_soap.h:123 */
-struct wst__RequestSecurityTokenResponseCollectionType;	/* wsdl/sts_soap.h:137 */
-struct __wst__Issue;	/* wsdl/sts_soap.h:150 */
-struct __wst__Validate;	/* wsdl/sts_soap.h:156 */
-struct __wst__Renew;	/* wsdl/sts_soap.h:162 */
-struct __wst__Cancel;	/* wsdl/sts_soap.h:168 */
+struct wst__RequestSecurityTokenResponseCollectionType;	/* wsdl/sts_soap.h:142 */
+struct __wst__Issue;	/* wsdl/sts_soap.h:155 */
+struct __wst__Validate;	/* wsdl/sts_soap.h:161 */
+struct __wst__Renew;	/* wsdl/sts_soap.h:167 */
+struct __wst__Cancel;	/* wsdl/sts_soap.h:173 */
 
 /* wsdl/sts_soap.h:41 */
 #ifndef SOAP_TYPE_wsa5__EndpointReferenceType
@@ -234,6 +234,12 @@ struct wst__RequestSecurityTokenResponseType {
         char *RequestType;
         /** Optional element 'wst:KeyType' of XML schema type 'xsd:string' */
         char *KeyType;
+        /** Optional element 'wst:RequestedProofToken' of XML schema type 'wst:TokenHolderType' */
+        struct wst__TokenHolderType *RequestedProofToken;
+        /** Optional element 'wst:Entropy' of XML schema type 'wst:TokenHolderType' */
+        struct wst__TokenHolderType *Entropy;
+        /** Optional element 'wst:KeySize' of XML schema type 'xsd:unsignedInt' */
+        unsigned int *KeySize;
         /** Optional element 'wst:Status' of XML schema type 'wst:StatusType' */
         struct wst__StatusType *Status;
         /** Optional element 'wst:RequestedTokenCancelled' of XML schema type 'wst:RequestedTokenCancelledType' */
@@ -241,7 +247,7 @@ struct wst__RequestSecurityTokenResponseType {
 };
 #endif
 
-/* wsdl/sts_soap.h:137 */
+/* wsdl/sts_soap.h:142 */
 #ifndef SOAP_TYPE_wst__RequestSecurityTokenResponseCollectionType
 #define SOAP_TYPE_wst__RequestSecurityTokenResponseCollectionType (29)
 /* complex XML schema type 'wst:RequestSecurityTokenResponseCollectionType': */
@@ -252,7 +258,7 @@ struct wst__RequestSecurityTokenResponseCollectionType {
 };
 #endif
 
-/* wsdl/sts_soap.h:150 */
+/* wsdl/sts_soap.h:155 */
 #ifndef SOAP_TYPE___wst__Issue
 #define SOAP_TYPE___wst__Issue (34)
 /* Wrapper: */
@@ -262,7 +268,7 @@ struct __wst__Issue {
 };
 #endif
 
-/* wsdl/sts_soap.h:156 */
+/* wsdl/sts_soap.h:161 */
 #ifndef SOAP_TYPE___wst__Validate
 #define SOAP_TYPE___wst__Validate (36)
 /* Wrapper: */
@@ -272,7 +278,7 @@ struct __wst__Validate {
 };
 #endif
 
-/* wsdl/sts_soap.h:162 */
+/* wsdl/sts_soap.h:167 */
 #ifndef SOAP_TYPE___wst__Renew
 #define SOAP_TYPE___wst__Renew (38)
 /* Wrapper: */
@@ -282,7 +288,7 @@ struct __wst__Renew {
 };
 #endif
 
-/* wsdl/sts_soap.h:168 */
+/* wsdl/sts_soap.h:173 */
 #ifndef SOAP_TYPE___wst__Cancel
 #define SOAP_TYPE___wst__Cancel (40)
 /* Wrapper: */
@@ -292,7 +298,7 @@ struct __wst__Cancel {
 };
 #endif
 
-/* wsdl/sts_soap.h:169 */
+/* wsdl/sts_soap.h:174 */
 #ifndef WITH_NOGLOBAL
 #ifndef SOAP_TYPE_SOAP_ENV__Code
 #define SOAP_TYPE_SOAP_ENV__Code (41)
@@ -307,7 +313,7 @@ struct SOAP_ENV__Code {
 #endif
 #endif
 
-/* wsdl/sts_soap.h:169 */
+/* wsdl/sts_soap.h:174 */
 #ifndef WITH_NOGLOBAL
 #ifndef SOAP_TYPE_SOAP_ENV__Detail
 #define SOAP_TYPE_SOAP_ENV__Detail (43)
@@ -322,7 +328,7 @@ struct SOAP_ENV__Detail {
 #endif
 #endif
 
-/* wsdl/sts_soap.h:169 */
+/* wsdl/sts_soap.h:174 */
 #ifndef WITH_NOGLOBAL
 #ifndef SOAP_TYPE_SOAP_ENV__Reason
 #define SOAP_TYPE_SOAP_ENV__Reason (46)
@@ -334,7 +340,7 @@ struct SOAP_ENV__Reason {
 #endif
 #endif
 
-/* wsdl/sts_soap.h:169 */
+/* wsdl/sts_soap.h:174 */
 #ifndef WITH_NOGLOBAL
 #ifndef SOAP_TYPE_SOAP_ENV__Fault
 #define SOAP_TYPE_SOAP_ENV__Fault (47)

@@ -130,6 +130,11 @@ struct wst__RequestSecurityTokenResponseType {
     char *TokenType 0;
     char *RequestType 0;
     char *KeyType 0;
+    /* SymmetricKey: wst:ComputedKey or wst:BinarySecret, as literal XML */
+    struct wst__TokenHolderType *RequestedProofToken 0;
+    /* SymmetricKey with requester entropy: the issuer's wst:BinarySecret */
+    struct wst__TokenHolderType *Entropy 0;
+    unsigned int *KeySize 0;
     struct wst__StatusType *Status 0;
     struct wst__RequestedTokenCancelledType *RequestedTokenCancelled 0;
 };

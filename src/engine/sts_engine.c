@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,6 +376,12 @@ void sts_issued_free(sts_issued_t *is)
     free(is->id);
     free(is->applies_to);
     free(is->scope);
+    if (is->server_entropy != NULL)
+        OPENSSL_cleanse(is->server_entropy, is->server_entropy_len);
+    if (is->proof_key != NULL)
+        OPENSSL_cleanse(is->proof_key, is->proof_key_len);
+    free(is->server_entropy);
+    free(is->proof_key);
     sts_issued_free(is->refresh);
     free(is);
 }
@@ -499,6 +506,14 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     p.nattrs = nattrs;
     p.delegates = sp->delegates;
     p.ndelegates = sp->ndelegates;
+    if (sp->hok_key != NULL) {
+        const sts_cfg_rp_t *rp = sts_cfg_find_rp(e->cfg, sp->audience);
+        p.hok_rcpt = rp ? e->rp_enc[rp - e->cfg->rps] : NULL;
+        STS_FAIL_IF(p.hok_rcpt == NULL, err, STS_E_INVALID_TARGET,
+                    "holder-of-key for %s, which has no encryption_cert", sp->audience);
+        p.hok_key = sp->hok_key;
+        p.hok_key_len = sp->hok_key_len;
+    }
     if (v11)
         STS_CHECK(sts_saml11_issue(e->keys[0], &p, &is->token, &is->token_len, id, err));
     else
@@ -533,6 +548,77 @@ static void log_issued(const sts_issued_t *is, const char *what, const char *to)
              (long)(is->expires - is->created));
 }
 
+/* A symmetric proof key (KeyType SymmetricKey). */
+typedef struct proof {
+    unsigned char *key;            /* the proof key, @len bytes */
+    size_t len;
+    unsigned char *server_entropy; /* with requester entropy: ours, @len bytes */
+} proof_t;
+
+static void proof_clear(proof_t *p)
+{
+    if (p->key != NULL)
+        OPENSSL_cleanse(p->key, p->len);
+    if (p->server_entropy != NULL)
+        OPENSSL_cleanse(p->server_entropy, p->len);
+    free(p->key);
+    free(p->server_entropy);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The proof key for an assertion to @rp: P_SHA1(requester entropy, our
+ * entropy) when the requester sent entropy, else random. Only an assertion
+ * can carry it, and only for a party we can encrypt it for. */
+static sts_errc_t make_proof(const sts_engine_t *e, const sts_cfg_rp_t *rp, int jwt,
+                             const sts_issue_req_t *req, proof_t *p, sts_err_t *err)
+{
+    unsigned bits = req->key_size ? req->key_size : 256;
+
+    memset(p, 0, sizeof(*p));
+    if (jwt)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "no symmetric proof key in a JWT");
+    if (e->rp_enc[rp - e->cfg->rps] == NULL)
+        return STS_ERR(err, STS_E_INVALID_TARGET,
+                       "SymmetricKey for %s, which has no encryption_cert", rp->applies_to);
+    if (bits < 128 || bits > 512 || bits % 64 != 0)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "KeySize %u not in 128..512 by 64", bits);
+    if (req->client_entropy != NULL &&
+        (req->client_entropy_len < 8 || req->client_entropy_len > 1024))
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "requester entropy of %zu bytes",
+                       req->client_entropy_len);
+    p->len = bits / 8;
+    p->key = malloc(p->len);
+    if (p->key == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "proof key");
+    if (req->client_entropy == NULL)
+        return RAND_bytes(p->key, (int)p->len) == 1 ? STS_OK
+                                                    : STS_ERR(err, STS_E_CRYPTO, "RAND_bytes");
+    p->server_entropy = malloc(p->len);
+    if (p->server_entropy == NULL || RAND_bytes(p->server_entropy, (int)p->len) != 1 ||
+        sts_psha1(req->client_entropy, req->client_entropy_len, p->server_entropy, p->len,
+                  p->key, p->len) != 0) {
+        proof_clear(p);
+        return STS_ERR(err, STS_E_CRYPTO, "P_SHA1 proof key");
+    }
+    return STS_OK;
+}
+
+/* Hands the proof over to @is: our entropy when computed, else the key. */
+static void proof_answer(proof_t *p, sts_issued_t *is)
+{
+    is->key_type = STS_WST13_SYMMETRIC;
+    is->key_size = (unsigned)p->len * 8;
+    if (p->server_entropy != NULL) {
+        is->server_entropy = p->server_entropy;
+        is->server_entropy_len = p->len;
+        p->server_entropy = NULL;
+    } else {
+        is->proof_key = p->key;
+        is->proof_key_len = p->len;
+        p->key = NULL;
+    }
+}
+
 sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                             const sts_issue_req_t *req, sts_issued_t **out, sts_err_t *err)
 {
@@ -544,11 +630,13 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     sts_token_rec_t rec;
     sts_delegation_t d;
     sts_row_origin_t o;
+    proof_t proof;
     time_t now = sts_time_now(), expires = 0;
-    int jwt, kind = STS_KIND_SAML2;
+    int jwt, symmetric, kind = STS_KIND_SAML2;
 
     *out = NULL;
     memset(&d, 0, sizeof(d));
+    memset(&proof, 0, sizeof(proof));
     STS_FAIL_IF(who == NULL || who->user == NULL, err, STS_E_AUTH_FAILED, "no principal");
     STS_FAIL_IF(req->applies_to == NULL || req->applies_to[0] == '\0', err,
                 STS_E_INVALID_REQUEST, "AppliesTo missing");
@@ -557,8 +645,11 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     jwt = req->token_type != NULL && strcmp(req->token_type, STS_TT_JWT) == 0;
     token_type = jwt ? STS_TT_JWT : saml_token_type(req->token_type, &kind);
     STS_FAIL_IF(token_type == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
-    STS_FAIL_IF(req->key_type != NULL && strcmp(req->key_type, STS_WST13_BEARER) != 0, err,
-                STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
+    symmetric = req->key_type != NULL && strcmp(req->key_type, STS_WST13_SYMMETRIC) == 0;
+    STS_FAIL_IF(req->key_type != NULL && !symmetric && strcmp(req->key_type, STS_WST13_BEARER) != 0,
+                err, STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
+    STS_FAIL_IF(!symmetric && (req->client_entropy != NULL || req->key_size != 0), err,
+                STS_E_INVALID_REQUEST, "Entropy or KeySize for a bearer token");
     STS_FAIL_IF(!sts_rp_accepts(rp, jwt ? STS_KIND_JWT : kind), err, STS_E_INVALID_TARGET,
                 "%s does not accept %s", rp->applies_to, token_type);
     /* A JWT carries no attributes: a required claim cannot be supplied. */
@@ -566,6 +657,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
         STS_FAIL_IF(!req->claims[i].optional, err, STS_E_REQUEST_FAILED,
                     "required claim %s cannot be supplied in a JWT", req->claims[i].uri);
     STS_CHECK(pick_lifetime(e, rp, req, now, &expires, err));
+    if (symmetric)
+        STS_CHECK(make_proof(e, rp, jwt, req, &proof, err));
 
     /* For whom: the requester, or the subject of an OnBehalfOf/ActAs token. */
     o = (sts_row_origin_t){.subject = who->user->name,
@@ -619,8 +712,12 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                                     .ndelegates = ndelegates,
                                     .claims = req->claims,
                                     .nclaims = req->nclaims,
-                                    .with_claims = req->with_claims};
+                                    .with_claims = req->with_claims,
+                                    .hok_key = proof.key,
+                                    .hok_key_len = proof.len};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
+        if (symmetric)
+            proof_answer(&proof, is);
     }
     STS_CHECK(sts_store_insert(e->store, &rec, err));
     log_issued(is, jwt ? "JWT" : kind == STS_KIND_SAML11 ? "SAML 1.1" : "SAML 2.0",
@@ -634,6 +731,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
 cleanup:
     sts_issued_free(is);
     sts_delegation_clear(&d);
+    proof_clear(&proof);
     return rc;
 }
 

@@ -169,6 +169,14 @@ typedef struct sts_issue_req {
     const sts_claim_req_t *claims;
     size_t nclaims;
     int with_claims;
+    /* KeyType SymmetricKey (a holder-of-key assertion whose proof key is
+     * encrypted for the relying party's encryption_cert): with
+     * @client_entropy the key is P_SHA1(client entropy, issuer entropy)
+     * (ComputedKeyAlgorithm .../CK/PSHA1), else a random key. @key_size in
+     * bits, 0 = 256. */
+    const unsigned char *client_entropy;
+    size_t client_entropy_len;
+    unsigned key_size;
 } sts_issue_req_t;
 
 /**
@@ -186,6 +194,13 @@ typedef struct sts_issued {
     time_t created;
     time_t expires;
     char *scope;             /* the scope granted (space-separated), or NULL */
+    /* SymmetricKey only (both wiped on free): with requester entropy, the
+     * issuer's entropy to answer with; without, the proof key itself. */
+    unsigned char *server_entropy;
+    size_t server_entropy_len;
+    unsigned char *proof_key;
+    size_t proof_key_len;
+    unsigned key_size;       /* bits of the proof key, 0 for bearer */
     struct sts_issued *refresh; /* a refresh token issued with it (REST face), or NULL */
 } sts_issued_t;
 

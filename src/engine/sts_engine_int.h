@@ -170,6 +170,8 @@ typedef struct sts_saml_mint_params {
     const sts_claim_req_t *claims; /* wst:Claims asked for (with_claims), see sts_issue_req_t */
     size_t nclaims;
     int with_claims;
+    const unsigned char *hok_key;  /* holder-of-key proof key, for the party's encryption_cert */
+    size_t hok_key_len;
 } sts_saml_mint_params_t;
 
 /* sts_claims.c: which attributes an assertion carries. */

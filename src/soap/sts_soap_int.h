@@ -86,7 +86,11 @@ enum {
     STS_RST_ON_BEHALF_OF = 1 << 8,
     STS_RST_ACT_AS = 1 << 9, /* wst14:ActAs (WS-Trust 1.4) */
     STS_RST_CLAIMS = 1 << 10,
-    STS_RST_OTHER = 1 << 11 /* anything else: Entropy, UseKey, extensions... */
+    STS_RST_ENTROPY = 1 << 11,
+    STS_RST_KEY_SIZE = 1 << 12,
+    STS_RST_COMPUTED_KEY_ALG = 1 << 13,
+    STS_RST_SECONDARY = 1 << 14, /* wst:SecondaryParameters (WCF: the RP's template) */
+    STS_RST_OTHER = 1 << 15 /* anything else: UseKey, extensions... */
 };
 
 typedef struct sts_soap_envelope {
@@ -121,6 +125,12 @@ typedef struct sts_soap_envelope {
     const char *applies_to;
     const char *lifetime_created;
     const char *lifetime_expires;
+    /* SymmetricKey parameters; TokenType, KeyType, KeySize and
+     * ComputedKeyAlgorithm fall back to wst:SecondaryParameters' */
+    const char *key_size;
+    const char *computed_key_alg;
+    xmlNodePtr entropy;      /* wst:Entropy, or NULL */
+    xmlNodePtr secondary;    /* wst:SecondaryParameters, or NULL */
 } sts_soap_envelope_t;
 
 /**

@@ -31,6 +31,9 @@ typedef struct wst_version {
     const char *status_valid;
     const char *status_invalid;
     const char *key_types[3]; /* this version's spelling of engine_key_types[] */
+    const char *ck_psha1;     /* ComputedKeyAlgorithm P_SHA1 */
+    const char *nonce;        /* BinarySecret Type of entropy */
+    const char *secret_key;   /* BinarySecret Type of a symmetric key */
 } wst_version_t;
 
 /* The key types the engine speaks (WS-Trust 1.3 URIs). */
@@ -39,11 +42,13 @@ static const char *const engine_key_types[3] = {STS_WST13_BEARER, STS_WST13_SYMM
 
 static const wst_version_t wst13 = {
     "1.3", STS_NS_WST13, 1, STS_WST13_STATUS_TT, STS_WST13_STATUS_VALID, STS_WST13_STATUS_INVALID,
-    {STS_WST13_BEARER, STS_WST13_SYMMETRIC, STS_WST13_PUBLICKEY}};
+    {STS_WST13_BEARER, STS_WST13_SYMMETRIC, STS_WST13_PUBLICKEY},
+    STS_NS_WST13 "/CK/PSHA1", STS_NS_WST13 "/Nonce", STS_NS_WST13 "/SymmetricKey"};
 
 static const wst_version_t wst05 = {
     "2005/02", STS_NS_WST05, 0, STS_WST05_STATUS_TT, STS_WST05_STATUS_VALID,
-    STS_WST05_STATUS_INVALID, {STS_WST05_NO_PROOF_KEY, STS_WST05_SYMMETRIC, STS_WST05_PUBLICKEY}};
+    STS_WST05_STATUS_INVALID, {STS_WST05_NO_PROOF_KEY, STS_WST05_SYMMETRIC, STS_WST05_PUBLICKEY},
+    STS_NS_WST05 "/CK/PSHA1", STS_NS_WST05 "/Nonce", STS_NS_WST05 "/SymmetricKey"};
 
 typedef struct binding_row {
     sts_binding_t binding;
@@ -145,7 +150,8 @@ static unsigned allowed_children(const binding_row_t *row)
     switch (row->binding) {
     case STS_BINDING_ISSUE:
         return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE |
-               STS_RST_ON_BEHALF_OF | STS_RST_CLAIMS |
+               STS_RST_ON_BEHALF_OF | STS_RST_CLAIMS | STS_RST_ENTROPY | STS_RST_KEY_SIZE |
+               STS_RST_COMPUTED_KEY_ALG | STS_RST_SECONDARY |
                (row->wst == &wst13 ? STS_RST_ACT_AS : 0);
     case STS_BINDING_VALIDATE: return common | STS_RST_VALIDATE_TARGET;
     case STS_BINDING_RENEW: return common | STS_RST_RENEW_TARGET;
@@ -321,6 +327,53 @@ static struct wst__LifetimeType *lifetime(struct soap *soap, time_t created, tim
     return l;
 }
 
+/* A literal element <wst:@name [Type=@type]>@text</wst:@name> of version @v. */
+static char *wst_elem(struct soap *soap, const wst_version_t *v, const char *name,
+                      const char *type, const char *text)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr n = doc ? xmlNewDocNode(doc, NULL, BAD_CAST name, BAD_CAST text) : NULL;
+    char *out = NULL;
+
+    if (n != NULL) {
+        xmlDocSetRootElement(doc, n);
+        xmlSetNs(n, xmlNewNs(n, BAD_CAST v->ns, BAD_CAST "wst"));
+        if (n->ns != NULL && (type == NULL || xmlNewProp(n, BAD_CAST "Type", BAD_CAST type)))
+            out = dump_node(soap, doc, n);
+    }
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    return out;
+}
+
+/* SymmetricKey: RequestedProofToken (ComputedKey P_SHA1, or the key as a
+ * BinarySecret), our Entropy when the key is computed, and KeySize. 0 or -1. */
+static int put_proof(struct soap *soap, struct wst__RequestSecurityTokenResponseType *r,
+                     const sts_issued_t *is, const wst_version_t *v)
+{
+    const unsigned char *bytes = is->server_entropy ? is->server_entropy : is->proof_key;
+    size_t len = is->server_entropy ? is->server_entropy_len : is->proof_key_len;
+    char *b64 = soap_malloc(soap, 4 * ((len + 2) / 3) + 1), *proof, *entropy = NULL;
+
+    if (b64 == NULL || bytes == NULL)
+        return -1;
+    EVP_EncodeBlock((unsigned char *)b64, bytes, (int)len);
+    if (is->server_entropy != NULL) {
+        proof = wst_elem(soap, v, "ComputedKey", NULL, v->ck_psha1);
+        entropy = wst_elem(soap, v, "BinarySecret", v->nonce, b64);
+        if (entropy == NULL || (r->Entropy = holder(soap, entropy)) == NULL)
+            return -1;
+    } else {
+        proof = wst_elem(soap, v, "BinarySecret", v->secret_key, b64);
+    }
+    r->RequestedProofToken = proof ? holder(soap, proof) : NULL;
+    r->KeySize = soap_malloc(soap, sizeof(*r->KeySize));
+    if (r->RequestedProofToken == NULL || r->KeySize == NULL)
+        return -1;
+    *r->KeySize = is->key_size;
+    return 0;
+}
+
 /* Fill @r with an issued token, children in the order AD FS answers with. */
 static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityTokenResponseType *r,
                              const sts_issued_t *is, const binding_row_t *b, sts_err_t *err)
@@ -341,6 +394,8 @@ static sts_errc_t put_issued(struct soap *soap, struct wst__RequestSecurityToken
     r->TokenType = soap_strdup(soap, is->token_type);
     r->RequestType = soap_strdup(soap, b->request_type);
     r->KeyType = soap_strdup(soap, key_type_out(b->wst, is->key_type));
+    if (is->key_size != 0 && put_proof(soap, r, is, b->wst) != 0)
+        return STS_ERR(err, STS_E_NOMEM, "response allocation");
     if (r->Lifetime == NULL || r->wsp__AppliesTo == NULL || r->RequestedSecurityToken == NULL ||
         r->RequestedAttachedReference == NULL || r->TokenType == NULL || r->RequestType == NULL ||
         r->KeyType == NULL)
@@ -419,6 +474,11 @@ static sts_errc_t read_claims(struct soap *soap, const sts_soap_envelope_t *env,
     for (xmlNodePtr c = sts_xml_first_elem(env->rst); c; c = sts_xml_next_elem(c))
         if (sts_xml_is(c, env->wst_ns, "Claims"))
             claims = c;
+    /* the RST's own Claims win over the relying party's template */
+    for (xmlNodePtr c = sts_xml_first_elem(env->secondary); claims == NULL && c;
+         c = sts_xml_next_elem(c))
+        if (sts_xml_is(c, env->wst_ns, "Claims"))
+            claims = c;
     if (claims == NULL)
         return STS_OK;
     dialect = xmlGetNoNsProp(claims, BAD_CAST "Dialect");
@@ -453,6 +513,68 @@ static sts_errc_t read_claims(struct soap *soap, const sts_soap_envelope_t *env,
     return STS_OK;
 }
 
+/* Decodes the base64 text of @node into the soap arena. */
+static sts_errc_t b64_text(struct soap *soap, xmlNodePtr node, unsigned char **out, size_t *len,
+                           sts_err_t *err)
+{
+    xmlChar *text = xmlNodeGetContent(node);
+    size_t n = 0;
+    int dec = -1;
+
+    if (text != NULL) {
+        for (xmlChar *p = text; *p; p++)
+            if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+                text[n++] = *p;
+        text[n] = '\0';
+        *out = n % 4 == 0 && n > 0 ? soap_malloc(soap, n / 4 * 3 + 1) : NULL;
+        if (*out != NULL)
+            dec = EVP_DecodeBlock(*out, text, (int)n);
+    }
+    if (dec >= 0)
+        *len = (size_t)dec - (text[n - 1] == '=') - (text[n - 2] == '=');
+    xmlFree(text);
+    return dec < 0 ? STS_ERR(err, STS_E_INVALID_REQUEST, "BinarySecret is not base64") : STS_OK;
+}
+
+/* KeySize, ComputedKeyAlgorithm and the requester's wst:Entropy/wst:BinarySecret
+ * (Type Nonce) of a SymmetricKey request. */
+static sts_errc_t read_key_params(struct soap *soap, const binding_row_t *b,
+                                  const sts_soap_envelope_t *env, sts_issue_req_t *req,
+                                  sts_err_t *err)
+{
+    xmlNodePtr secret = NULL;
+    xmlChar *type = NULL;
+    int ok;
+
+    if (((env->present & STS_RST_KEY_SIZE) && env->key_size == NULL) ||
+        ((env->present & STS_RST_COMPUTED_KEY_ALG) && env->computed_key_alg == NULL))
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "KeySize or ComputedKeyAlgorithm not text");
+    if (env->key_size != NULL) {
+        char *end = NULL;
+        unsigned long v = strtoul(env->key_size, &end, 10);
+        if (end == env->key_size || *end != '\0' || v == 0 || v > 65536)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "KeySize not a number of bits");
+        req->key_size = (unsigned)v;
+    }
+    if (env->computed_key_alg != NULL && strcmp(env->computed_key_alg, b->wst->ck_psha1) != 0)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "ComputedKeyAlgorithm not P_SHA1");
+    if (env->entropy == NULL) {
+        if (env->computed_key_alg != NULL && (env->present & STS_RST_COMPUTED_KEY_ALG))
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "ComputedKeyAlgorithm without Entropy");
+        return STS_OK;
+    }
+    secret = sts_xml_first_elem(env->entropy);
+    if (!sts_xml_is(secret, env->wst_ns, "BinarySecret") || sts_xml_next_elem(secret) != NULL)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "Entropy other than one BinarySecret");
+    type = xmlGetNoNsProp(secret, BAD_CAST "Type");
+    ok = type == NULL || strcmp((const char *)type, b->wst->nonce) == 0;
+    xmlFree(type);
+    if (!ok)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "Entropy BinarySecret not a Nonce");
+    return b64_text(soap, secret, (unsigned char **)&req->client_entropy,
+                    &req->client_entropy_len, err);
+}
+
 static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
@@ -466,7 +588,8 @@ static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const bindi
     sts_issued_t *is = NULL;
     sts_errc_t rc;
 
-    if ((rc = read_claims(soap, env, &req, err)) != STS_OK)
+    if ((rc = read_claims(soap, env, &req, err)) != STS_OK ||
+        (rc = read_key_params(soap, b, env, &req, err)) != STS_OK)
         return rc;
     /* OnBehalfOf (1.3 or 2005) or wst14:ActAs: the token of the subject. */
     if (env->present & STS_RST_ON_BEHALF_OF) {

@@ -228,7 +228,48 @@ static const struct {
     {NULL, "OnBehalfOf", STS_RST_ON_BEHALF_OF},
     {STS_NS_WST14, "ActAs", STS_RST_ACT_AS},
     {NULL, "Claims", STS_RST_CLAIMS},
+    {NULL, "Entropy", STS_RST_ENTROPY},
+    {NULL, "KeySize", STS_RST_KEY_SIZE},
+    {NULL, "ComputedKeyAlgorithm", STS_RST_COMPUTED_KEY_ALG},
+    {NULL, "SecondaryParameters", STS_RST_SECONDARY},
 };
+
+/* What wst:SecondaryParameters may hold (WCF copies the relying party's
+ * RequestSecurityTokenTemplate into it): values the RST itself lacks are taken
+ * from it; the algorithm preferences are ours to choose (the token is signed
+ * and, for a party with an encryption_cert, encrypted with our algorithms).
+ * Anything else is not understood. */
+static const char *const secondary_children[] = {
+    "TokenType",           "KeyType",    "KeySize",    "ComputedKeyAlgorithm", "Claims",
+    "EncryptionAlgorithm", "CanonicalizationAlgorithm", "KeyWrapAlgorithm",   "EncryptWith",
+    "SignWith",            NULL};
+
+static sts_errc_t read_secondary(xmlNodePtr sp, sts_soap_envelope_t *env, sts_err_t *err)
+{
+    const char *wst = env->wst_ns;
+    int dup = 0;
+
+    for (xmlNodePtr c = sts_xml_first_elem(sp); c; c = sts_xml_next_elem(c)) {
+        int known = 0;
+        for (const char *const *n = secondary_children; *n && !known; n++)
+            known = sts_xml_is(c, wst, *n);
+        if (!known)
+            return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "SecondaryParameters holds %s",
+                           (const char *)c->name);
+    }
+    if (env->token_type == NULL)
+        env->token_type = node_text(only_child(sp, wst, "TokenType", &dup));
+    if (env->key_type == NULL)
+        env->key_type = node_text(only_child(sp, wst, "KeyType", &dup));
+    if (env->key_size == NULL)
+        env->key_size = node_text(only_child(sp, wst, "KeySize", &dup));
+    if (env->computed_key_alg == NULL)
+        env->computed_key_alg = node_text(only_child(sp, wst, "ComputedKeyAlgorithm", &dup));
+    if (dup)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated element in SecondaryParameters");
+    env->secondary = sp;
+    return STS_OK;
+}
 
 static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
 {
@@ -259,8 +300,13 @@ static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
     life = only_child(rst, wst, "Lifetime", &dup);
     env->lifetime_created = node_text(only_child(life, STS_NS_WSU, "Created", &dup));
     env->lifetime_expires = node_text(only_child(life, STS_NS_WSU, "Expires", &dup));
+    env->key_size = node_text(only_child(rst, wst, "KeySize", &dup));
+    env->computed_key_alg = node_text(only_child(rst, wst, "ComputedKeyAlgorithm", &dup));
+    env->entropy = only_child(rst, wst, "Entropy", &dup);
     if (dup)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated element inside the RST");
+    if (env->present & STS_RST_SECONDARY)
+        return read_secondary(only_child(rst, wst, "SecondaryParameters", &dup), env, err);
     return STS_OK;
 }
 

@@ -18,6 +18,7 @@
 #include <libxml/tree.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -66,8 +67,9 @@ static unsigned char *seal(const unsigned char cek[CEK_LEN], const char *plain, 
     return out;
 }
 
-/* RSA-OAEP (SHA-1, MGF1-SHA1) of @cek for @pkey, malloc'd. */
-static unsigned char *wrap_key(EVP_PKEY *pkey, const unsigned char cek[CEK_LEN], size_t *out_len)
+/* RSA-OAEP (SHA-1, MGF1-SHA1) of the @len bytes of @key for @pkey, malloc'd. */
+static unsigned char *wrap_key(EVP_PKEY *pkey, const unsigned char *key, size_t len,
+                               size_t *out_len)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
     unsigned char *out = NULL;
@@ -77,8 +79,8 @@ static unsigned char *wrap_key(EVP_PKEY *pkey, const unsigned char cek[CEK_LEN],
         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
         EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) == 1 &&
         EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha1()) == 1 &&
-        EVP_PKEY_encrypt(ctx, NULL, &n, cek, CEK_LEN) == 1 && (out = malloc(n)) != NULL &&
-        EVP_PKEY_encrypt(ctx, out, &n, cek, CEK_LEN) == 1) {
+        EVP_PKEY_encrypt(ctx, NULL, &n, key, len) == 1 && (out = malloc(n)) != NULL &&
+        EVP_PKEY_encrypt(ctx, out, &n, key, len) == 1) {
         *out_len = n;
     } else {
         free(out);
@@ -175,7 +177,7 @@ sts_errc_t sts_xenc_add_encrypted_key(const sts_keys_t *rcpt, const unsigned cha
     STS_FAIL_IF(rcpt == NULL || sts_keys_is_ec(rcpt) || key_len < 16 || key_len > 64 ||
                     xenc == NULL || ds == NULL,
                 err, STS_E_INTERNAL, "encrypted key: bad arguments");
-    wk = wrap_key(sts_keys_pkey(rcpt), key, &wk_len);
+    wk = wrap_key(sts_keys_pkey(rcpt), key, key_len, &wk_len);
     STS_FAIL_IF(wk == NULL, err, STS_E_CRYPTO, "key transport failed");
     cert_b64 = cert_base64(rcpt);
     key_b64 = b64(wk, wk_len);
@@ -208,7 +210,7 @@ sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t le
                 err, STS_E_INTERNAL, "encryption needs an RSA certificate");
     STS_FAIL_IF(RAND_bytes(cek, sizeof(cek)) != 1, err, STS_E_CRYPTO, "RAND_bytes");
     ct = seal(cek, plain, len, &ct_len);
-    wk = wrap_key(sts_keys_pkey(rcpt), cek, &wk_len);
+    wk = wrap_key(sts_keys_pkey(rcpt), cek, sizeof(cek), &wk_len);
     OPENSSL_cleanse(cek, sizeof(cek));
     STS_FAIL_IF(ct == NULL || wk == NULL, err, STS_E_CRYPTO, "encryption failed");
     cert_b64 = cert_base64(rcpt);
@@ -236,5 +238,39 @@ cleanup:
     free(cert_b64);
     free(key_b64);
     free(data_b64);
+    return rc;
+}
+
+int sts_psha1(const unsigned char *secret, size_t secret_len, const unsigned char *seed,
+              size_t seed_len, unsigned char *out, size_t out_len)
+{
+    unsigned char a[EVP_MAX_MD_SIZE], block[EVP_MAX_MD_SIZE], *buf;
+    unsigned int alen = 0, blen = 0;
+    size_t done = 0;
+    int rc = -1;
+
+    if (secret_len > INT_MAX || seed_len > INT_MAX - 20 ||
+        (buf = malloc(20 + seed_len)) == NULL)
+        return -1;
+    /* A(1) = HMAC(secret, seed); block i = HMAC(secret, A(i) || seed) */
+    if (HMAC(EVP_sha1(), secret, (int)secret_len, seed, seed_len, a, &alen) == NULL)
+        goto done;
+    while (done < out_len) {
+        memcpy(buf, a, alen);
+        memcpy(buf + alen, seed, seed_len);
+        if (HMAC(EVP_sha1(), secret, (int)secret_len, buf, alen + seed_len, block, &blen) ==
+            NULL)
+            goto done;
+        memcpy(out + done, block, out_len - done < blen ? out_len - done : blen);
+        done += out_len - done < blen ? out_len - done : blen;
+        if (HMAC(EVP_sha1(), secret, (int)secret_len, a, alen, a, &alen) == NULL)
+            goto done;
+    }
+    rc = 0;
+done:
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(buf, 20 + seed_len);
+    free(buf);
     return rc;
 }

@@ -32,4 +32,12 @@ sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t le
 sts_errc_t sts_xenc_add_encrypted_key(const sts_keys_t *rcpt, const unsigned char *key,
                                       size_t key_len, xmlNodePtr parent, sts_err_t *err);
 
+/**
+ * @brief P_SHA1(@secret, @seed) of RFC 2246 sec. 5 (TLS 1.0's PRF half), the
+ * WS-Trust ComputedKeyAlgorithm .../CK/PSHA1: the requester's entropy is the
+ * secret, the issuer's the seed. Writes @out_len bytes. 0, or -1 on failure.
+ */
+int sts_psha1(const unsigned char *secret, size_t secret_len, const unsigned char *seed,
+              size_t seed_len, unsigned char *out, size_t out_len);
+
 #endif /* STS_XENC_H */

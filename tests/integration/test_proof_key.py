@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""KeyType SymmetricKey (issue #4): what WCF's ws2007FederationHttpBinding asks
+for by default, on one real server.
+
+- With the requester's wst:Entropy (BinarySecret Type Nonce), KeySize and
+  ComputedKeyAlgorithm .../CK/PSHA1: the answer carries RequestedProofToken/
+  ComputedKey, the issuer's Entropy and KeySize; the test recomputes
+  P_SHA1(client entropy, server entropy) itself.
+- Without entropy: RequestedProofToken/BinarySecret is the key.
+- Either way the assertion is holder-of-key: SubjectConfirmation
+  urn:oasis:names:tc:SAML:2.0:cm:holder-of-key with a KeyInfoConfirmationDataType
+  holding an xenc:EncryptedKey that the relying party's private key (python3-
+  cryptography, RSA-OAEP) opens to that same key; signed (xmlsec1, samlsign),
+  schema-valid. SAML 1.1 and Feb 2005 too, and WCF's SecondaryParameters.
+- Refused, with the store unchanged: a party without encryption_cert
+  (InvalidScope), a JWT (BadRequest), KeySize 100 (InvalidRequest), another
+  ComputedKeyAlgorithm (BadRequest), Entropy with a bearer request
+  (InvalidRequest), entropy that is not base64 (InvalidRequest), an unknown
+  element inside SecondaryParameters (BadRequest)."""
+import base64
+import hashlib
+import hmac
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stslib as L  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+
+RP_HOK = "https://hok.example.com/"
+W5 = "http://schemas.xmlsoap.org/ws/2005/02/trust"
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+KEYDIR = tempfile.mkdtemp(prefix="sts-test-rp-hok-")
+RP_KEY, RP_CERT = L.make_keypair(KEYDIR, cn="HoK RP")
+HOK_CM = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
+
+
+def _config():
+    cfg = L.default_config()
+    cfg["relying_parties"].append({"applies_to": RP_HOK, "encryption_cert": RP_CERT})
+    return cfg
+
+
+def p_sha1(secret, seed, n):
+    out, a = b"", seed
+    while len(out) < n:
+        a = hmac.new(secret, a, hashlib.sha1).digest()
+        out += hmac.new(secret, a + seed, hashlib.sha1).digest()
+    return out[:n]
+
+
+def rp_unwrap(cipher_b64):
+    with open(RP_KEY, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    return key.decrypt(base64.b64decode(cipher_b64),
+                       padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(),
+                                    label=None))
+
+
+def key_params(ns=L.WST, entropy=None, key_size=256, cka=True, key_type=None):
+    parts = []
+    if entropy is not None:
+        parts.append('<t:Entropy xmlns:t="%s"><t:BinarySecret Type="%s/Nonce">%s'
+                     '</t:BinarySecret></t:Entropy>'
+                     % (ns, ns, entropy if isinstance(entropy, str)
+                        else base64.b64encode(entropy).decode()))
+    if key_size is not None:
+        parts.append('<t:KeySize xmlns:t="%s">%s</t:KeySize>' % (ns, key_size))
+    if cka:
+        parts.append('<t:ComputedKeyAlgorithm xmlns:t="%s">%s/CK/PSHA1</t:ComputedKeyAlgorithm>'
+                     % (ns, ns))
+    return "".join(parts)
+
+
+def assertion_of(body, tag=b"saml2:EncryptedAssertion", inner=b"saml2:Assertion"):
+    """The signed assertion of an answer for RP_HOK, which has an encryption_cert:
+    decrypted with the party's key by xmlsec1."""
+    with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as f:
+        f.write(L._extract_one(body, tag))
+        path = f.name
+    try:
+        p = subprocess.run(["xmlsec1", "--decrypt", "--privkey-pem", RP_KEY, path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    finally:
+        os.unlink(path)
+    if p.returncode != 0:
+        raise AssertionError("xmlsec1 --decrypt failed: %s" % p.stderr[-500:])
+    return L._extract_one(p.stdout, inner)
+
+
+class ProofKeyTest(L.StsTestCase):
+
+    CONFIG = _config
+
+    def issue_symmetric(self, version=12, applies_to=RP_HOK, **kw):
+        return self.srv.issue(version=version, applies_to=applies_to, key_type=L.KT_SYMMETRIC,
+                              **kw)
+
+    def hok_key_of(self, assertion, saml11=False):
+        """The proof key the assertion carries for the party (and checks its shape)."""
+        el = L.parse_xml(assertion)
+        if saml11:
+            sc = el.find(".//{urn:oasis:names:tc:SAML:1.0:assertion}SubjectConfirmation")
+            self.assertEqual(sc.findtext("{urn:oasis:names:tc:SAML:1.0:assertion}"
+                                         "ConfirmationMethod"),
+                             "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key")
+            ek = sc.find("ds:KeyInfo/{%s}EncryptedKey" % XENC, L.NS)
+        else:
+            sc = el.find("saml2:Subject/saml2:SubjectConfirmation", L.NS)
+            self.assertEqual(sc.get("Method"), HOK_CM)
+            scd = sc.find("saml2:SubjectConfirmationData", L.NS)
+            self.assertEqual(scd.get("{http://www.w3.org/2001/XMLSchema-instance}type"),
+                             "saml2:KeyInfoConfirmationDataType")
+            ek = scd.find("ds:KeyInfo/{%s}EncryptedKey" % XENC, L.NS)
+        self.assertIsNotNone(ek, "xenc:EncryptedKey in the subject confirmation")
+        self.assertEqual(ek.findtext("ds:KeyInfo/ds:X509Data/ds:X509Certificate",
+                                     namespaces=L.NS), L.cert_b64(RP_CERT))
+        return rp_unwrap(ek.findtext("{%s}CipherData/{%s}CipherValue" % (XENC, XENC)))
+
+    def test_computed_key_psha1(self):
+        for v in (11, 12):
+            with self.subTest(soap=v):
+                client = os.urandom(32)
+                r = self.issue_symmetric(v, extra=key_params(entropy=client))
+                self.assertEqual(r.status, 200, r.body[:1500])
+                _, items = L.parse_rstr_response(r, collection=True)
+                rstr = items[0].el
+                self.assertEqual(items[0].key_type, L.KT_SYMMETRIC)
+                self.assertEqual(rstr.findtext("wst:RequestedProofToken/wst:ComputedKey",
+                                               namespaces=L.NS), L.WST + "/CK/PSHA1")
+                secret = rstr.find("wst:Entropy/wst:BinarySecret", L.NS)
+                self.assertEqual(secret.get("Type"), L.WST + "/Nonce")
+                server = base64.b64decode(secret.text)
+                self.assertEqual(len(server), 32)
+                self.assertEqual(rstr.findtext("wst:KeySize", namespaces=L.NS), "256")
+                key = p_sha1(client, server, 32)
+                a = assertion_of(r.body)
+                self.assertEqual(self.hok_key_of(a), key, "the party gets the same key")
+                self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
+                self.assertTrue(L.samlsign_verify(a).ok, "samlsign")
+                ok = L.schema_validate(a)
+                self.assertTrue(ok.ok, ok.output)
+                self.assertValid(a)
+
+    def test_issuer_key_without_entropy(self):
+        r = self.issue_symmetric(extra=key_params(key_size=128, cka=False))
+        self.assertEqual(r.status, 200, r.body[:1500])
+        _, items = L.parse_rstr_response(r, collection=True)
+        secret = items[0].el.find("wst:RequestedProofToken/wst:BinarySecret", L.NS)
+        self.assertEqual(secret.get("Type"), L.WST + "/SymmetricKey")
+        key = base64.b64decode(secret.text)
+        self.assertEqual(len(key), 16)
+        self.assertIsNone(items[0].el.find("wst:Entropy", L.NS))
+        self.assertEqual(self.hok_key_of(assertion_of(r.body)), key)
+
+    def test_saml11_holder_of_key(self):
+        client = os.urandom(16)
+        r = self.issue_symmetric(token_type=L.TT_SAML11, extra=key_params(entropy=client))
+        self.assertEqual(r.status, 200, r.body[:1500])
+        _, items = L.parse_rstr_response(r, collection=True)
+        server = base64.b64decode(items[0].el.findtext("wst:Entropy/wst:BinarySecret",
+                                                       namespaces=L.NS))
+        a = assertion_of(r.body, b"xenc:EncryptedData", b"saml:Assertion")
+        self.assertEqual(self.hok_key_of(a, saml11=True), p_sha1(client, server, 32))
+        self.assertTrue(L.xmlsec_verify11(a).ok, "xmlsec1")
+
+    def test_wcf_secondary_parameters(self):
+        """WCF: KeyType, KeySize and ComputedKeyAlgorithm from the party's template inside
+        SecondaryParameters; the algorithm preferences are accepted."""
+        client = os.urandom(32)
+        sp = ('<wst:SecondaryParameters><wst:KeyType>%s</wst:KeyType><wst:KeySize>256</wst:KeySize>'
+              '<wst:ComputedKeyAlgorithm>%s/CK/PSHA1</wst:ComputedKeyAlgorithm>'
+              '<wst:EncryptionAlgorithm>http://www.w3.org/2001/04/xmlenc#aes256-cbc'
+              '</wst:EncryptionAlgorithm><wst:KeyWrapAlgorithm>%srsa-oaep-mgf1p'
+              '</wst:KeyWrapAlgorithm></wst:SecondaryParameters>'
+              % (L.KT_SYMMETRIC, L.WST, XENC))
+        r = self.srv.issue(applies_to=RP_HOK, key_type=None,
+                           extra=key_params(entropy=client, key_size=None, cka=False) + sp)
+        self.assertEqual(r.status, 200, r.body[:1500])
+        _, items = L.parse_rstr_response(r, collection=True)
+        server = base64.b64decode(items[0].el.findtext("wst:Entropy/wst:BinarySecret",
+                                                       namespaces=L.NS))
+        self.assertEqual(self.hok_key_of(assertion_of(r.body)),
+                         p_sha1(client, server, 32))
+
+    def test_feb_2005(self):
+        client = os.urandom(32)
+        rst = ('<t:RequestSecurityToken xmlns:t="%s">%s<t:KeyType>%s/SymmetricKey</t:KeyType>%s'
+               '<t:RequestType>%s/Issue</t:RequestType></t:RequestSecurityToken>'
+               % (W5, L.applies_to_xml(RP_HOK), W5, key_params(W5, entropy=client), W5))
+        r = self.srv.soap("Issue", rst, 12, action=W5 + "/RST/Issue")
+        self.assertEqual(r.status, 200, r.body[:1500])
+        rstr = L.body_child(L.parse_xml(r.body))
+        ns = {"t": W5}
+        self.assertEqual(rstr.findtext("t:RequestedProofToken/t:ComputedKey", namespaces=ns),
+                         W5 + "/CK/PSHA1")
+        self.assertEqual(rstr.findtext("t:KeyType", namespaces=ns), W5 + "/SymmetricKey")
+        server = base64.b64decode(rstr.findtext("t:Entropy/t:BinarySecret", namespaces=ns))
+        self.assertEqual(self.hok_key_of(assertion_of(r.body)),
+                         p_sha1(client, server, 32))
+
+    def test_refusals(self):
+        e = os.urandom(32)
+        cases = [
+            ("party without encryption_cert",
+             lambda: self.issue_symmetric(applies_to=L.RP, extra=key_params(entropy=e)),
+             "InvalidScope"),
+            ("JWT", lambda: self.issue_symmetric(applies_to=L.RP, token_type=L.TT_JWT,
+                                                 extra=key_params(entropy=e)), "BadRequest"),
+            ("KeySize 100", lambda: self.issue_symmetric(extra=key_params(entropy=e, key_size=100)),
+             "InvalidRequest"),
+            ("KeySize text", lambda: self.issue_symmetric(extra=key_params(entropy=e,
+                                                                           key_size="lots")),
+             "InvalidRequest"),
+            ("another CK algorithm", lambda: self.issue_symmetric(
+                extra=key_params(entropy=e, cka=False)
+                + "<wst:ComputedKeyAlgorithm>urn:x</wst:ComputedKeyAlgorithm>"), "BadRequest"),
+            ("entropy with bearer", lambda: self.srv.issue(
+                applies_to=RP_HOK, extra=key_params(entropy=e, key_size=None, cka=False)),
+             "InvalidRequest"),
+            ("entropy not base64", lambda: self.issue_symmetric(extra=key_params(entropy="***")),
+             "InvalidRequest"),
+            ("unknown in SecondaryParameters", lambda: self.issue_symmetric(
+                extra="<wst:SecondaryParameters><wst:Foo/></wst:SecondaryParameters>"),
+             "BadRequest"),
+        ]
+        for name, send, code in cases:
+            with self.subTest(case=name):
+                self.assertRefused(send, code, 12)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
