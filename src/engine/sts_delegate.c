@@ -13,7 +13,7 @@
  * Policy: a delegation rule of the config must allow the requester to do this
  * for that subject (sts_cfg_may_delegate); the token must be usable now and
  * not a refresh token (a cancelled one of ours: STS_E_TOKEN_REVOKED; one that
- * expired within the renew window: STS_E_RENEW_NEEDED); may_act in the token is honoured; what is issued never
+ * expired but may be renewed, Renewing OK, within the window: STS_E_RENEW_NEEDED); may_act in the token is honoured; what is issued never
  * outlives it and is its child in the store (cancelling it cancels them).
  */
 #include "sts_engine_int.h"
@@ -57,7 +57,8 @@ sts_errc_t sts_delegation_read(sts_engine_t *e, const sts_principal_t *who,
         goto fail;
     }
     if (t->ours && t->rec->state == STS_TOKEN_ACTIVE && v->expires <= now &&
-        now <= t->rec->expires_at + e->cfg->renew_window && t->kind != STS_KIND_REFRESH) {
+        (t->rec->renew & STS_RENEW_EXPIRED) && now <= t->rec->expires_at + e->cfg->renew_window &&
+        t->kind != STS_KIND_REFRESH) {
         rc = STS_ERR(err, STS_E_RENEW_NEEDED, "%s token %s expired: renew it", what, t->rec->id);
         goto fail;
     }

@@ -419,10 +419,12 @@ static const char *saml11_method(const char *authn_context)
     return STS_SAML11_AM_UNSPECIFIED;
 }
 
-/* Lifetime policy: [now, min(requested Expires, now + max)], default lifetime otherwise. */
+/* Lifetime policy: [start, min(requested Expires, start + max)], the default
+ * lifetime otherwise; start is now, or with AllowPostdating a requested
+ * Created up to one maximum lifetime ahead (*not_before, else 0). */
 static sts_errc_t pick_lifetime(const sts_engine_t *e, const sts_cfg_rp_t *rp,
                                 const sts_issue_req_t *req, time_t now, time_t *expires,
-                                sts_err_t *err)
+                                time_t *not_before, sts_err_t *err)
 {
     const sts_cfg_t *cfg = e->cfg;
     long max = rp->max_lifetime > 0 ? rp->max_lifetime : cfg->max_lifetime;
@@ -434,18 +436,23 @@ static sts_errc_t pick_lifetime(const sts_engine_t *e, const sts_cfg_rp_t *rp,
     if (req->lifetime_created != NULL) {
         if (sts_time_parse(req->lifetime_created, &created) != 0)
             return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Created malformed");
-        if (created > now + cfg->clock_skew)
+        if (created > now + cfg->clock_skew && !req->allow_postdating)
             return STS_ERR(err, STS_E_INVALID_LIFETIME, "postdated Lifetime/Created");
+        if (created > now + max)
+            return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Created too far ahead");
     }
+    *not_before = created > now ? created : 0;
+    if (created < now)
+        created = now;
     if (req->lifetime_expires == NULL) {
-        *expires = now + def;
+        *expires = created + def;
         return STS_OK;
     }
     if (sts_time_parse(req->lifetime_expires, &req_expires) != 0)
         return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Expires malformed");
     if (req_expires <= created || req_expires <= now)
         return STS_ERR(err, STS_E_INVALID_LIFETIME, "Lifetime/Expires not after Created and now");
-    *expires = req_expires - now > max ? now + max : req_expires;
+    *expires = req_expires - created > max ? created + max : req_expires;
     return STS_OK;
 }
 
@@ -495,7 +502,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     p.subject = sp->subject;
     p.audience = sp->audience;
     p.issue_instant = sp->now;
-    p.not_before = sp->now;
+    p.not_before = sp->not_before ? sp->not_before : sp->now;
     p.not_on_or_after = sp->expires;
     p.authn_instant = sp->now;
     if (v11)
@@ -631,7 +638,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     sts_delegation_t d;
     sts_row_origin_t o;
     proof_t proof;
-    time_t now = sts_time_now(), expires = 0;
+    time_t now = sts_time_now(), expires = 0, not_before = 0;
     int jwt, symmetric, kind = STS_KIND_SAML2;
 
     *out = NULL;
@@ -656,7 +663,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     for (size_t i = 0; jwt && req->with_claims && i < req->nclaims; i++)
         STS_FAIL_IF(!req->claims[i].optional, err, STS_E_REQUEST_FAILED,
                     "required claim %s cannot be supplied in a JWT", req->claims[i].uri);
-    STS_CHECK(pick_lifetime(e, rp, req, now, &expires, err));
+    STS_CHECK(pick_lifetime(e, rp, req, now, &expires, &not_before, err));
     if (symmetric)
         STS_CHECK(make_proof(e, rp, jwt, req, &proof, err));
 
@@ -692,7 +699,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                               .requester_kind = o.requester_kind,
                               .parent = o.parent,
                               .subject_issuer = o.subject_issuer,
-                              .bound = o.bound};
+                              .bound = o.bound,
+                              .not_before = not_before};
         STS_CHECK(sts_mint_jwt(e, &p, &is, &rec, err));
     } else {
         sts_saml_mint_params_t p = {.kind = kind,
@@ -714,11 +722,16 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                                     .nclaims = req->nclaims,
                                     .with_claims = req->with_claims,
                                     .hok_key = proof.key,
-                                    .hok_key_len = proof.len};
+                                    .hok_key_len = proof.len,
+                                    .not_before = not_before};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
         if (symmetric)
             proof_answer(&proof, is);
     }
+    rec.renew = (req->not_renewable ? 0 : STS_RENEW_ALLOW) |
+                (req->renew_after_expiry ? STS_RENEW_EXPIRED : 0);
+    if (not_before != 0) /* postdated: its lifetime starts then (RSTR Lifetime, renewals) */
+        is->created = rec.issued_at = not_before;
     STS_CHECK(sts_store_insert(e->store, &rec, err));
     log_issued(is, jwt ? "JWT" : kind == STS_KIND_SAML11 ? "SAML 1.1" : "SAML 2.0",
                who->user->name);
@@ -993,6 +1006,12 @@ sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
     STS_FAIL_IF(t.rec->state != STS_TOKEN_ACTIVE, err, STS_E_UNABLE_TO_RENEW,
                 "token %s is %s", t.rec->id,
                 t.rec->state == STS_TOKEN_CANCELLED ? "cancelled" : "already renewed");
+    STS_FAIL_IF(!(t.rec->renew & STS_RENEW_ALLOW), err, STS_E_UNABLE_TO_RENEW,
+                "token %s was issued not renewable (Renewing Allow=false)", t.rec->id);
+    STS_FAIL_IF(now >= t.rec->expires_at && !(t.rec->renew & STS_RENEW_EXPIRED), err,
+                STS_E_UNABLE_TO_RENEW,
+                "token %s expired and was not issued renewable after expiry (Renewing OK)",
+                t.rec->id);
     STS_FAIL_IF(now > t.rec->expires_at + e->cfg->renew_window, err, STS_E_UNABLE_TO_RENEW,
                 "token %s expired beyond the renew window", t.rec->id);
     rp = t.rec->audience ? sts_cfg_find_rp(e->cfg, t.rec->audience) : NULL;
@@ -1015,6 +1034,7 @@ sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
     else
         STS_CHECK(renew_jwt(e, &t, token_type, now, expires, &is, &nrec, err));
     nrec.replaces = t.rec->id;
+    nrec.renew = t.rec->renew; /* a renewal keeps what its original may do */
     STS_CHECK(sts_store_renew(e->store, t.rec->id, &nrec, err));
     sts_info("renewed %s as %s for %s", t.rec->id, is->id, t.rec->subject);
     *out = is;

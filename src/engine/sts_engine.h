@@ -177,6 +177,14 @@ typedef struct sts_issue_req {
     const unsigned char *client_entropy;
     size_t client_entropy_len;
     unsigned key_size;
+    /* wst:AllowPostdating: a Lifetime/Created in the future becomes the
+     * token's NotBefore (otherwise it is refused). */
+    int allow_postdating;
+    /* wst:Renewing: Allow="false" makes the token not renewable; OK="true"
+     * lets it be renewed after it expired (within engine.renew_window).
+     * Without Renewing: renewable, but not once expired (WS-Trust's default). */
+    int not_renewable;
+    int renew_after_expiry;
 } sts_issue_req_t;
 
 /**

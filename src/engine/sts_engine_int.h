@@ -140,6 +140,7 @@ typedef struct sts_jwt_params {
     const char *parent;     /* or NULL */
     const char *subject_issuer; /* NULL: the subject is of our realm */
     time_t bound;           /* latest expiry of this token and its renewals, 0: none */
+    time_t not_before;      /* postdated nbf, or 0 for @now */
 } sts_jwt_params_t;
 
 /**
@@ -172,6 +173,7 @@ typedef struct sts_saml_mint_params {
     int with_claims;
     const unsigned char *hok_key;  /* holder-of-key proof key, for the party's encryption_cert */
     size_t hok_key_len;
+    time_t not_before;             /* postdated NotBefore, or 0 for @now */
 } sts_saml_mint_params_t;
 
 /* sts_claims.c: which attributes an assertion carries. */

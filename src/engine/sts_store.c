@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #define STS_STORE_FILE "tokens.db"
-#define STS_STORE_SCHEMA_VERSION 3
+#define STS_STORE_SCHEMA_VERSION 4
 #define STS_STORE_BUSY_MS 5000
 /* WAL frames (pages) after which the checkpointer runs: SQLite's own default. */
 #define STS_STORE_CHECKPOINT_FRAMES 1000
@@ -74,11 +74,12 @@ static const char *const stmt_sql[ST_N] = {
     /* Parenthesised: one literal per element (clang -Wstring-concatenation). */
     [ST_INSERT] = ("INSERT INTO tokens(id, kind, subject, audience, requester, issued_at,"
                    " expires_at, state, replaces, replaced_by, hash, requester_kind, parent,"
-                   " subject_issuer, bound)"
-                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14)"),
+                   " subject_issuer, bound, renew)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, ?13, ?14,"
+                   " ?15)"),
     [ST_GET] = ("SELECT kind, subject, audience, requester, issued_at, expires_at, state,"
-                " replaces, replaced_by, hash, requester_kind, parent, subject_issuer, bound"
-                " FROM tokens WHERE id = ?1"),
+                " replaces, replaced_by, hash, requester_kind, parent, subject_issuer, bound,"
+                " renew FROM tokens WHERE id = ?1"),
     [ST_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?1",
     /* The token and everything issued from it (parent links, any depth). */
     [ST_CANCEL] = ("WITH RECURSIVE family(id) AS (SELECT ?1 UNION"
@@ -122,6 +123,12 @@ static const char schema_v3[] =
     "ALTER TABLE tokens ADD COLUMN subject_issuer TEXT;"
     "ALTER TABLE tokens ADD COLUMN bound INTEGER NOT NULL DEFAULT 0;"
     "INSERT INTO schema_version(version) VALUES(3);";
+
+/* Version 4: what Renew may do (wst:Renewing Allow/OK). Rows of an older store
+ * keep what Renew did before: renewable, also within the window after expiry. */
+static const char schema_v4[] =
+    "ALTER TABLE tokens ADD COLUMN renew INTEGER NOT NULL DEFAULT 3;"
+    "INSERT INTO schema_version(version) VALUES(4);";
 
 /*
  * A write waiting for, or done by, a group commit. It lives on the writer's
@@ -301,6 +308,13 @@ static sts_errc_t store_schema(sqlite3 *db, sts_err_t *err)
             goto cleanup;
         }
         r = 3;
+    }
+    if (r == 3) {
+        if (sqlite3_exec(db, schema_v4, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = STORE_FAIL(err, db, "schema migration to version 4");
+            goto cleanup;
+        }
+        r = 4;
     }
     if (r != STS_STORE_SCHEMA_VERSION) {
         rc = STS_ERR(err, STS_E_BACKEND, "unsupported store schema version %d (want %d)", r,
@@ -550,7 +564,8 @@ static sts_errc_t insert_locked(sts_store_t *s, const sts_token_rec_t *rec, cons
             SQLITE_OK ||
         bind_text_or_null(st, 12, rec->parent) != SQLITE_OK ||
         bind_text_or_null(st, 13, rec->subject_issuer) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 14, (sqlite3_int64)rec->bound) != SQLITE_OK) {
+        sqlite3_bind_int64(st, 14, (sqlite3_int64)rec->bound) != SQLITE_OK ||
+        sqlite3_bind_int(st, 15, rec->renew) != SQLITE_OK) {
         stmt_done(st);
         return STORE_FAIL(err, s->db, "insert bind");
     }
@@ -730,6 +745,7 @@ sts_errc_t sts_store_get(sts_store_t *store, const char *id, sts_token_rec_t **o
     rec->parent = column_strdup(st, 11, &oom);
     rec->subject_issuer = column_strdup(st, 12, &oom);
     rec->bound = (time_t)sqlite3_column_int64(st, 13);
+    rec->renew = sqlite3_column_int(st, 14);
     STS_FAIL_IF(oom, err, STS_E_NOMEM, "store get: out of memory");
     *out = rec;
     rec = NULL;

@@ -55,7 +55,14 @@ typedef struct sts_token_rec {
     char *replaces;     /* id of the token this one renewed, or NULL */
     char *replaced_by;  /* id of the renewal, or NULL */
     unsigned char hash[32]; /* SHA-256 of the issued bytes */
+    int renew;          /* STS_RENEW_* bits (wst:Renewing at issue; a renewal keeps them) */
 } sts_token_rec_t;
+
+/* What Renew may do with a token (WS-Trust 1.3 wst:Renewing). */
+enum {
+    STS_RENEW_ALLOW = 1,  /* Allow: it may be renewed (the default) */
+    STS_RENEW_EXPIRED = 2 /* OK: also after it expired (within engine.renew_window) */
+};
 
 /**
  * @brief Open (create if needed) the store in directory @dir (file tokens.db).

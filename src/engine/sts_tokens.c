@@ -501,6 +501,7 @@ void sts_issued_row(const sts_issued_t *is, int kind, const sts_row_origin_t *o,
     rec->issued_at = is->created;
     rec->expires_at = is->expires;
     rec->state = STS_TOKEN_ACTIVE;
+    rec->renew = STS_RENEW_ALLOW;
     SHA256((const unsigned char *)is->token, is->token_len, rec->hash);
 }
 
@@ -546,7 +547,8 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
     bad |= json_object_set(c, "aud", aud);
     bad |= json_object_set_new(c, "exp", json_integer((json_int_t)p->expires));
     bad |= json_object_set_new(c, "iat", json_integer((json_int_t)p->now));
-    bad |= json_object_set_new(c, "nbf", json_integer((json_int_t)p->now));
+    bad |= json_object_set_new(c, "nbf",
+                               json_integer((json_int_t)(p->not_before ? p->not_before : p->now)));
     bad |= json_object_set_new(c, "jti", json_string(jti));
     if (p->client_id != NULL)
         bad |= json_object_set_new(c, "client_id", json_string(p->client_id));

@@ -90,7 +90,9 @@ enum {
     STS_RST_KEY_SIZE = 1 << 12,
     STS_RST_COMPUTED_KEY_ALG = 1 << 13,
     STS_RST_SECONDARY = 1 << 14, /* wst:SecondaryParameters (WCF: the RP's template) */
-    STS_RST_OTHER = 1 << 15 /* anything else: UseKey, extensions... */
+    STS_RST_ALLOW_POSTDATING = 1 << 15,
+    STS_RST_RENEWING = 1 << 16,
+    STS_RST_OTHER = 1 << 17 /* anything else: UseKey, extensions... */
 };
 
 typedef struct sts_soap_envelope {
@@ -130,6 +132,7 @@ typedef struct sts_soap_envelope {
     const char *key_size;
     const char *computed_key_alg;
     xmlNodePtr entropy;      /* wst:Entropy, or NULL */
+    xmlNodePtr renewing;     /* wst:Renewing, or NULL */
     xmlNodePtr secondary;    /* wst:SecondaryParameters, or NULL */
 } sts_soap_envelope_t;
 

@@ -151,7 +151,8 @@ static unsigned allowed_children(const binding_row_t *row)
     case STS_BINDING_ISSUE:
         return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE |
                STS_RST_ON_BEHALF_OF | STS_RST_CLAIMS | STS_RST_ENTROPY | STS_RST_KEY_SIZE |
-               STS_RST_COMPUTED_KEY_ALG | STS_RST_SECONDARY |
+               STS_RST_COMPUTED_KEY_ALG | STS_RST_SECONDARY | STS_RST_ALLOW_POSTDATING |
+               STS_RST_RENEWING |
                (row->wst == &wst13 ? STS_RST_ACT_AS : 0);
     case STS_BINDING_VALIDATE: return common | STS_RST_VALIDATE_TARGET;
     case STS_BINDING_RENEW: return common | STS_RST_RENEW_TARGET;
@@ -575,6 +576,43 @@ static sts_errc_t read_key_params(struct soap *soap, const binding_row_t *b,
                     &req->client_entropy_len, err);
 }
 
+/* An xs:boolean attribute of @node: 1, 0, or @def when absent; -1 when malformed. */
+static int bool_attr(xmlNodePtr node, const char *name, int def)
+{
+    xmlChar *v = xmlGetNoNsProp(node, BAD_CAST name);
+    int r = v == NULL                                                        ? def
+            : strcmp((const char *)v, "true") == 0 || strcmp((const char *)v, "1") == 0 ? 1
+            : strcmp((const char *)v, "false") == 0 || strcmp((const char *)v, "0") == 0 ? 0
+                                                                                       : -1;
+    xmlFree(v);
+    return r;
+}
+
+/* wst:AllowPostdating (empty) and wst:Renewing Allow="..." OK="..." (empty). */
+static sts_errc_t read_renew_rules(const sts_soap_envelope_t *env, sts_issue_req_t *req,
+                                   sts_err_t *err)
+{
+    int allow, ok;
+
+    if (env->present & STS_RST_ALLOW_POSTDATING) {
+        for (xmlNodePtr c = sts_xml_first_elem(env->rst); c; c = sts_xml_next_elem(c))
+            if (sts_xml_is(c, env->wst_ns, "AllowPostdating") && c->children != NULL)
+                return STS_ERR(err, STS_E_INVALID_REQUEST, "AllowPostdating is not empty");
+        req->allow_postdating = 1;
+    }
+    if (env->renewing == NULL)
+        return STS_OK;
+    allow = bool_attr(env->renewing, "Allow", 1);
+    ok = bool_attr(env->renewing, "OK", 0);
+    if (allow < 0 || ok < 0 || env->renewing->children != NULL)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "Renewing: Allow/OK not xs:boolean or content");
+    if (!allow && ok)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "Renewing OK without Allow");
+    req->not_renewable = !allow;
+    req->renew_after_expiry = ok;
+    return STS_OK;
+}
+
 static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const binding_row_t *b,
                            const sts_soap_envelope_t *env, const sts_principal_t *who,
                            struct wst__RequestSecurityTokenResponseType *r, sts_err_t *err)
@@ -589,7 +627,8 @@ static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const bindi
     sts_errc_t rc;
 
     if ((rc = read_claims(soap, env, &req, err)) != STS_OK ||
-        (rc = read_key_params(soap, b, env, &req, err)) != STS_OK)
+        (rc = read_key_params(soap, b, env, &req, err)) != STS_OK ||
+        (rc = read_renew_rules(env, &req, err)) != STS_OK)
         return rc;
     /* OnBehalfOf (1.3 or 2005) or wst14:ActAs: the token of the subject. */
     if (env->present & STS_RST_ON_BEHALF_OF) {

@@ -232,6 +232,8 @@ static const struct {
     {NULL, "KeySize", STS_RST_KEY_SIZE},
     {NULL, "ComputedKeyAlgorithm", STS_RST_COMPUTED_KEY_ALG},
     {NULL, "SecondaryParameters", STS_RST_SECONDARY},
+    {NULL, "AllowPostdating", STS_RST_ALLOW_POSTDATING},
+    {NULL, "Renewing", STS_RST_RENEWING},
 };
 
 /* What wst:SecondaryParameters may hold (WCF copies the relying party's
@@ -303,6 +305,7 @@ static sts_errc_t read_rst(sts_soap_envelope_t *env, sts_err_t *err)
     env->key_size = node_text(only_child(rst, wst, "KeySize", &dup));
     env->computed_key_alg = node_text(only_child(rst, wst, "ComputedKeyAlgorithm", &dup));
     env->entropy = only_child(rst, wst, "Entropy", &dup);
+    env->renewing = only_child(rst, wst, "Renewing", &dup);
     if (dup)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated element inside the RST");
     if (env->present & STS_RST_SECONDARY)

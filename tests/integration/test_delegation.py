@@ -214,7 +214,8 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
     def test_expired_token_needs_renewal(self):
         """Ours, expired, still inside engine.renew_window: wst:RenewNeeded; renewed,
         the new one is accepted."""
-        a = self.alice_saml(lifetime=(None, L.ts(4)))  # room for a loaded machine
+        a = self.alice_saml(lifetime=(None, L.ts(4)),  # room for a loaded machine
+                            extra='<wst:Renewing OK="true"/>')
         expires = L.parse_time(L.assertion_facts(a).not_on_or_after).timestamp()
         deadline = time.time() + 20
         while time.time() <= expires + 0.5 and time.time() < deadline:

@@ -185,7 +185,10 @@ class ExpiredWithinWindowTest(LifecycleMixin, L.StsTestCase):
     CONFIG = staticmethod(lambda: L.default_config(default_lifetime=2, clock_skew=0))
 
     def test_renew_expired_token(self):
-        _, rstr, t1 = self.issue_ok(12)
+        """Issued with wst:Renewing OK="true": renewable after it expired (within the
+        window); the same token issued without it is not."""
+        _, _, plain = self.issue_ok(12)
+        _, rstr, t1 = self.issue_ok(12, extra='<wst:Renewing OK="true"/>')
         exp = L.parse_time(rstr.lifetime_expires)
         self.assertLessEqual((exp - L.parse_time(rstr.lifetime_created)).total_seconds(), 2.5,
                              "config default_lifetime=2 honoured")
@@ -198,6 +201,7 @@ class ExpiredWithinWindowTest(LifecycleMixin, L.StsTestCase):
         self.check_linked(L.assertion_facts(t1).id, L.assertion_facts(t2).id)
         self.assertGreater(L.parse_time(rstr2.lifetime_expires), exp, "new lifetime")
         self.assertInvalid(t1)
+        self.assertRefused(lambda: self.srv.renew(plain, 12), "UnableToRenew", 12)
 
 
 class ExpiredBeyondWindowTest(LifecycleMixin, L.StsTestCase):
@@ -207,7 +211,7 @@ class ExpiredBeyondWindowTest(LifecycleMixin, L.StsTestCase):
                                                    renew_window=1))
 
     def test_renew_refused_beyond_window(self):
-        _, rstr, t1 = self.issue_ok(12)
+        _, rstr, t1 = self.issue_ok(12, extra='<wst:Renewing OK="true"/>')
         exp = L.parse_time(rstr.lifetime_expires)
         wait = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds() + 2.5
         time.sleep(max(wait, 0))

@@ -297,7 +297,8 @@ class SoapJwtExpiryTest(L.RestMixin, L.StsTestCase):
     CONFIG = staticmethod(lambda: L.rest_default_config(clock_skew=0))
 
     def test_expired_jwt(self):
-        r = self.srv.issue(version=12, token_type=L.TT_JWT, lifetime=(None, L.ts(2)))
+        r = self.srv.issue(version=12, token_type=L.TT_JWT, lifetime=(None, L.ts(2)),
+                           extra='<wst:Renewing OK="true"/>')  # renewable after expiry
         self.assertEqual(r.status, 200, r.body[:2000])
         _, items = L.parse_rstr_response(r, collection=True)
         t = L.extract_bst(items[0]).jwt

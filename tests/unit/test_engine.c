@@ -356,9 +356,16 @@ static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const
     req.token_type = "urn:oasis:names:tc:SAML:1.1:assertion"; /* no such URI */
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
     req.token_type = NULL;
-    req.key_type = STS_WST13_SYMMETRIC;
+    req.key_type = STS_WST13_SYMMETRIC; /* needs a party with an encryption_cert */
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_TARGET);
+    req.key_type = STS_WST13_PUBLICKEY;
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
     req.key_type = NULL;
+    req.client_entropy = (const unsigned char *)"0123456789abcdef"; /* bearer: no entropy */
+    req.client_entropy_len = 16;
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_REQUEST);
+    req.client_entropy = NULL;
+    req.client_entropy_len = 0;
     req.lifetime_created = iso(g_now, c);
     req.lifetime_expires = iso(g_now - 5, x);
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_LIFETIME);
@@ -453,15 +460,20 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
     CHECK(strstr(v.reason, "cancelled") != NULL);
     CHECK(sts_engine_renew(e, who, &in, NULL, &t3, &err) == STS_E_UNABLE_TO_RENEW);
 
-    /* Expiry: invalid after NotOnOrAfter + skew, renewable within the window. */
+    /* Expiry: invalid after NotOnOrAfter + skew; renewable within the window
+     * only when issued with Renewing OK="true". */
     sts_issued_free(t3);
     t3 = NULL;
+    req.renew_after_expiry = 1;
     CHECK(sts_engine_issue(e, who, &req, &t3, &err) == STS_OK);
+    req.renew_after_expiry = 0;
     if (t3 != NULL) {
-        sts_issued_t *t4 = NULL;
+        sts_issued_t *t4 = NULL, *t5 = NULL;
         time_t saved = g_now;
+        xmlDocPtr d5 = NULL;
         d3 = parse(t3);
         in.node = xmlDocGetRootElement(d3);
+        CHECK(sts_engine_issue(e, who, &req, &t5, &err) == STS_OK); /* no Renewing OK */
         g_now = t3->expires + 301; /* past expiry + 300 s skew */
         CHECK(sts_engine_validate(e, who, &in, &v, &err) == STS_OK && v.valid == 0);
         CHECK(strstr(v.reason, "expired") != NULL);
@@ -470,7 +482,18 @@ static void test_lifecycle(sts_engine_t *e, const sts_principal_t *who, const ch
         g_now = t3->expires + 1800; /* inside it */
         CHECK(sts_engine_renew(e, who, &in, NULL, &t4, &err) == STS_OK);
         CHECK(t4 && t4->expires - t4->created == 3600);
+        if (t5 != NULL) { /* the same, issued without Renewing OK: refused once expired */
+            sts_token_in_t in5 = {.node = NULL};
+            d5 = parse(t5);
+            in5.node = xmlDocGetRootElement(d5);
+            sts_issued_free(t4);
+            t4 = NULL;
+            CHECK(sts_engine_renew(e, who, &in5, NULL, &t4, &err) == STS_E_UNABLE_TO_RENEW);
+            CHECK(t4 == NULL);
+            xmlFreeDoc(d5);
+        }
         sts_issued_free(t4);
+        sts_issued_free(t5);
         g_now = saved;
     }
 done:
@@ -789,7 +812,7 @@ static void test_exchange_bounds(sts_engine_t *e, sts_cfg_t *cfg, const sts_prin
     if (fork != NULL) {
         sts_token_in_t fin = jwt_in(fork, STS_TT_JWT);
         CHECK(sts_engine_renew(e, alice, &fin, NULL, &x, &err) == STS_E_UNABLE_TO_RENEW &&
-              x == NULL && strstr(err.detail, "subject token has expired") != NULL);
+              x == NULL && strstr(err.detail, "expired") != NULL);
     }
     g_now = saml->created;
 

@@ -149,7 +149,7 @@ static void test_open_and_schema(const char *tmp)
 
     CHECK(sql_text(dir, "PRAGMA journal_mode", buf, sizeof(buf)) && strcmp(buf, "wal") == 0);
     CHECK(sql_text(dir, "SELECT max(version) FROM schema_version", buf, sizeof(buf)) &&
-          strcmp(buf, "3") == 0);
+          strcmp(buf, "4") == 0);
     CHECK(sql_text(dir, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
                         "tbl_name='tokens' AND sql LIKE '%expires_at%'",
                    buf, sizeof(buf)) &&
@@ -620,7 +620,7 @@ static void test_migrate_v1(const char *tmp)
     sts_token_rec_free(r);
     sts_store_close(s);
     CHECK(sql_text(dir, "SELECT max(version) FROM schema_version", buf, sizeof(buf)) &&
-          strcmp(buf, "3") == 0);
+          strcmp(buf, "4") == 0);
 }
 
 int main(void)
