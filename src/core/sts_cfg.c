@@ -994,6 +994,7 @@ static const cfg_list_opt_t client_lists[] = {
     OPT_LIST(scopes, def_none, v_scope, 0),
     OPT_LIST(token_types, def_token_types, v_token_type, CF_NONEMPTY),
     OPT_LIST(grant_types, def_grant_types, v_grant_type, CF_NONEMPTY),
+    OPT_LIST(trusted_issuers, def_none, v_uri, 0),
 };
 
 /* Store a string option; @base NULL for defaults (used as they are). */
@@ -2039,7 +2040,7 @@ static int check_duplicate_users(cfg_ctx_t *ctx)
 static int check_clients(cfg_ctx_t *ctx, cfg_src_t *main_src)
 {
     const sts_cfg_t *c = ctx->cfg;
-    char p1[64], p2[64];
+    char p1[96], p2[64];
     const char *at[] = {p1, p2, "clients", "", NULL};
 
     for (size_t i = 0; i < c->nclients; i++) {
@@ -2051,6 +2052,17 @@ static int check_clients(cfg_ctx_t *ctx, cfg_src_t *main_src)
                 snprintf(p1, sizeof(p1), "clients[%zu].client_id", i);
                 return cfg_fail_at(ctx, main_src, at, "duplicate client \"%s\" (also clients[%zu])",
                                    cl->client_id, j);
+            }
+        }
+        for (size_t k = 0; k < cl->ntrusted_issuers; k++) {
+            int found = 0;
+            for (size_t t = 0; t < c->ntrusted_issuers; t++)
+                found |= strcmp(c->trusted_issuers[t].issuer, cl->trusted_issuers[k]) == 0;
+            if (!found) {
+                snprintf(p1, sizeof(p1), "clients[%zu].trusted_issuers[%zu]", i, k);
+                return cfg_fail_at(ctx, main_src, at,
+                                   "client \"%s\" trusted issuer \"%s\" is not in trusted_issuers",
+                                   cl->client_id, cl->trusted_issuers[k]);
             }
         }
         for (size_t k = 0; k < cl->naudiences; k++) {

@@ -65,6 +65,9 @@ typedef struct sts_cfg_client {
     char **grant_types; /* grant_type values it may use */
     size_t ngrant_types;
     char *signing_alg;  /* "RS256" or "ES256" for JWTs it obtains (wins over the party's); NULL = default */
+    char **trusted_issuers; /* issuers (of trusted_issuers) whose tokens it may present; none
+                             * by default */
+    size_t ntrusted_issuers;
 } sts_cfg_client_t;
 
 /** A signing key pair: PEM private key and its PEM certificate. */

@@ -217,8 +217,13 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: expired", what);
     if (t->kind == STS_KIND_REFRESH && actor)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: a refresh token", what);
-    if (!t->ours)
-        return STS_OK; /* a trusted issuer's, addressed to us (sts_vtoken_read) */
+    if (!t->ours) { /* a trusted issuer's, addressed to us (sts_vtoken_read) */
+        if (!client_allows(c->trusted_issuers, c->ntrusted_issuers, t->view->issuer))
+            return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub,
+                               "%s: client %s may not present tokens of issuer %s", what,
+                               c->client_id, t->view->issuer);
+        return STS_OK;
+    }
     mine = t->rec->requester_kind == STS_REQUESTER_CLIENT && str_eq(t->rec->requester, c->client_id);
     if (t->kind == STS_KIND_REFRESH && !mine)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: refresh token of another client",

@@ -52,6 +52,7 @@ PARTNER = "https://partner.example.org"
 COOP = "urn:example:cooperation-context"
 BACKEND = "https://backend.example.com/api"
 CLIENT = ("rs08", "long-secure-random-secret")
+NARROW = ("rs-narrow", "another-long-random-secret")
 # §2.3: "Authorization: Basic cnMwODpsb25nLXNlY3VyZS1yYW5kb20tc2VjcmV0"
 RFC_BASIC = "Basic cnMwODpsb25nLXNlY3VyZS1yYW5kb20tc2VjcmV0"
 SCOPES = ["orders", "profile", "history", "status", "feed", "api"]
@@ -113,7 +114,11 @@ class Rfc8693Test(L.RestMixin, L.StsTestCase):
                                   {"applies_to": BACKEND, "match": "exact",
                                    "signing_alg": "ES256"}]
         cfg["clients"] = [L.client_entry(CLIENT[0], CLIENT[1], [COOP, BACKEND], SCOPES,
-                                         token_types=[L.TT_ACCESS, L.TT_JWT, L.TT_SAML2_URN])]
+                                         token_types=[L.TT_ACCESS, L.TT_JWT, L.TT_SAML2_URN]),
+                          L.client_entry(NARROW[0], NARROW[1], [COOP], SCOPES)]
+        # which issuers' tokens each client may present (none unless listed)
+        cfg["clients"][0]["trusted_issuers"] = [ORIGINAL, PARTNER]
+        cfg["clients"][1]["trusted_issuers"] = [ORIGINAL]
         cfg["trusted_issuers"] = [
             {"issuer": ORIGINAL, "cert": cls.cert16, "kid": "16"},
             {"issuer": PARTNER, "cert": cls.partner_cert, "kid": "partner-1"}]
@@ -429,6 +434,16 @@ class Rfc8693Test(L.RestMixin, L.StsTestCase):
         doc = self.assertJsonOk(self.exchange(tok, audience=COOP))
         _, claims = self.verify(doc["access_token"], COOP, "at+jwt")
         self.assertEqual(claims["sub"], "bdc@example.net")
+
+    def test_per_client_trusted_issuers(self):
+        """A client presents only the issuers its entry lists: rs-narrow may use
+        the original issuer's tokens, not the partner's (invalid_request, nothing
+        issued), though the partner is a configured trusted issuer."""
+        partner = self.sign(dict(rebase(A1_SUBJECT), iss=PARTNER), kid="partner-1",
+                            key=self.partner_key)
+        self.refused(partner, audience=COOP, auth=NARROW)
+        original = self.sign(rebase(A1_SUBJECT))
+        self.assertJsonOk(self.exchange(original, audience=COOP, auth=NARROW))
 
     def test_targets(self):
         st = self.sign(rebase(A1_SUBJECT))

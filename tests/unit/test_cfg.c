@@ -1460,6 +1460,13 @@ static void test_trusted_issuers(void)
                ":4:23: \"trusted_issuers[0]\" must be an object");
     EXPECT_ERR(cfg_text(ENG, RPS, "\"trusted_issuers\": {}"),
                ":4:3: \"trusted_issuers\" must be an array");
+    /* a client lists only configured trusted issuers */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, TI(TI_A) ",\n  " CL(
+                                 CL_OK ", \"trusted_issuers\": [\"https://idp.example/\"]"))));
+    CHECK(cfg != NULL && cfg->clients[0].ntrusted_issuers == 1);
+    sts_cfg_free(cfg);
+    EXPECT_ERR(cfg_text(ENG, RPS, TI(TI_A) ",\n  " CL(CL_OK ", \"trusted_issuers\": [\"urn:x\"]")),
+               ":5:119: client \"c\" trusted issuer \"urn:x\" is not in trusted_issuers");
     /* not in a users file */
     write_file("users.json", "{\"users\": [], \"trusted_issuers\": []}");
     {
