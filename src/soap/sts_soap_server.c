@@ -784,10 +784,37 @@ static int http_get(struct soap *soap)
 
 /* Reads the WSDL and rewrites its placeholder address to the real endpoint.
  * Returns a new string (free()) or NULL. */
-static char *load_wsdl(const char *file, const char *endpoint, size_t *len)
+/* @text with every @from replaced by @to: a new string (free()), or NULL. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t flen = strlen(from), tlen = strlen(to), cap = strlen(text) + 1, n = 0;
+    const char *p = text, *hit;
+    char *out;
+
+    for (hit = strstr(p, from); hit; hit = strstr(hit + flen, from))
+        cap += tlen;
+    if ((out = malloc(cap)) == NULL)
+        return NULL;
+    while ((hit = strstr(p, from)) != NULL) {
+        memcpy(out + n, p, (size_t)(hit - p));
+        n += (size_t)(hit - p);
+        memcpy(out + n, to, tlen);
+        n += tlen;
+        p = hit + flen;
+    }
+    memcpy(out + n, p, strlen(p) + 1);
+    return out;
+}
+
+/*
+ * The published WSDL: the file with the placeholder address replaced by
+ * @endpoint and, over TLS, every binding pointing at the transport policy
+ * (TransportBinding + SignedSupportingTokens) instead of the plain one.
+ */
+static char *load_wsdl(const char *file, const char *endpoint, int tls, size_t *len)
 {
     FILE *f = fopen(file, "rb");
-    char *text = NULL, *out = NULL;
+    char *text = NULL, *out = NULL, *tmp;
     long size;
 
     if (f == NULL)
@@ -799,25 +826,15 @@ static char *load_wsdl(const char *file, const char *endpoint, size_t *len)
     if (text == NULL || fread(text, 1, (size_t)size, f) != (size_t)size)
         goto done;
     text[size] = '\0';
-    {
-        size_t cap = (size_t)size + 1, n = 0, plen = strlen(STS_WSDL_ADDRESS),
-               elen = strlen(endpoint);
-        const char *p = text, *hit;
-        for (hit = strstr(p, STS_WSDL_ADDRESS); hit; hit = strstr(hit + plen, STS_WSDL_ADDRESS))
-            cap += elen;
-        out = malloc(cap);
-        if (out == NULL)
-            goto done;
-        while ((hit = strstr(p, STS_WSDL_ADDRESS)) != NULL) {
-            memcpy(out + n, p, (size_t)(hit - p));
-            n += (size_t)(hit - p);
-            memcpy(out + n, endpoint, elen);
-            n += elen;
-            p = hit + plen;
-        }
-        memcpy(out + n, p, strlen(p) + 1);
-        *len = n + strlen(p);
+    out = replace_all(text, STS_WSDL_ADDRESS, endpoint);
+    if (out != NULL && tls) {
+        tmp = replace_all(out, "PolicyReference URI=\"#STS_UsernameToken_Policy\"",
+                          "PolicyReference URI=\"#STS_Transport_Policy\"");
+        free(out);
+        out = tmp;
     }
+    if (out != NULL)
+        *len = strlen(out);
 done:
     free(text);
     fclose(f);
@@ -1288,7 +1305,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
                  strchr(cfg->listen_host, ':') ? "]" : "", master->port);
     }
     snprintf(endpoint, sizeof(endpoint), "%s/sts", base_url);
-    wsdl = load_wsdl(cfg->wsdl_file, endpoint, &wsdl_len);
+    wsdl = load_wsdl(cfg->wsdl_file, endpoint, tls, &wsdl_len);
     if (wsdl == NULL)
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
     /* soap.require_tls_for_password_text: unset, it is true on a plain HTTP

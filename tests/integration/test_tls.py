@@ -134,6 +134,21 @@ class TlsTest(L.RestMixin, L.StsTestCase):
         self.assertEqual(meta["revocation_endpoint"], base + "/revoke")
         self.assertEqual(meta["jwks_uri"], base + "/.well-known/jwks.json")
 
+    def test_wsdl_policy_over_tls(self):
+        """Over TLS every binding references the transport policy: sp:TransportBinding
+        with sp:HttpsToken and the UsernameToken as a SignedSupportingToken."""
+        root = L.parse_xml(self.srv.get("/sts?wsdl").body)
+        wsp = L.NS["wsp"]
+        for b in root.findall("wsdl:binding", L.NS):
+            self.assertEqual(b.find("{%s}PolicyReference" % wsp).get("URI"),
+                             "#STS_Transport_Policy")
+        pol = [p for p in root.findall("{%s}Policy" % wsp)
+               if p.get(L.q("wsu", "Id")) == "STS_Transport_Policy"][0]
+        self.assertIsNotNone(pol.find(".//sp:TransportBinding//sp:TransportToken//sp:HttpsToken",
+                                      L.NS))
+        self.assertIsNotNone(pol.find(".//sp:SignedSupportingTokens//sp:UsernameToken", L.NS))
+        self.assertIsNotNone(pol.find(".//sp:TransportBinding//sp:IncludeTimestamp", L.NS))
+
     def test_soap_issue_over_tls_verifies(self):
         for version in (12, 11):
             with self.subTest(version=version):

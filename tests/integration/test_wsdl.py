@@ -175,11 +175,13 @@ class WsdlFileTest(unittest.TestCase):
         self.assertEqual(self.data.count(PLACEHOLDER.encode()), 2)
 
     def test_policy(self):
+        """Two policies: the plain-HTTP one the bindings use as written, and the TLS one
+        the server switches them to when it listens with TLS (test_tls.py)."""
         wsp = L.NS["wsp"]
-        pols = self.root.findall("{%s}Policy" % wsp)
-        self.assertEqual(len(pols), 1)
-        pid = pols[0].get(L.q("wsu", "Id"))
-        self.assertTrue(pid)
+        by_id = {p.get(L.q("wsu", "Id")): p for p in self.root.findall("{%s}Policy" % wsp)}
+        self.assertEqual(sorted(by_id), ["STS_Transport_Policy", "STS_UsernameToken_Policy"])
+        pid = "STS_UsernameToken_Policy"
+        pols = [by_id[pid]]
         for b in self.root.findall("wsdl:binding", L.NS):
             self.assertEqual(b.find("{%s}PolicyReference" % wsp).get("URI"), "#" + pid)
         ut = pols[0].find(".//sp:SupportingTokens//sp:UsernameToken", L.NS)
