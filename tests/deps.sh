@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config gsoap libgsoap-dev libssl-dev openssl libxml2-dev
  libxml2-utils libxmlsec1-dev xmlsec1 libjansson-dev libsqlite3-dev sqlite3 libcrypt-dev
- python3 python3-zeep python3-lxml python3-requests python3-jwt python3-cryptography opensaml-tools opensaml-schemas xmltooling-schemas
+ python3 python3-zeep python3-lxml python3-requests python3-jwt python3-cryptography python3-xmlsec opensaml-tools opensaml-schemas xmltooling-schemas
  curl valgrind clang libclang-rt-14-dev wrk"
 missing=""
 for p in $pkgs; do

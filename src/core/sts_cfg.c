@@ -947,6 +947,7 @@ static const cfg_opt_t soap_opts[] = {
     OPT_NUM("max_xml_depth", CT_INT, max_xml_depth, 8, 256, 64),
     OPT_NUM("max_xml_string", CT_LONG, max_xml_string, 1024, 67108864L, 65536),
     OPT_STR("wsdl", CT_PATH, wsdl_file, STS_DEV_WSDL, 0),
+    OPT_STR("client_ca", CT_PATH, client_ca_file, NULL, 0),
     /* -1 (only as the default: JSON gives 0 or 1) = decided by the listen address */
     OPT_NUM("require_tls_for_password_text", CT_BOOL, require_tls_for_password_text, -1, 1, -1),
 };
@@ -2346,6 +2347,7 @@ void sts_cfg_free(sts_cfg_t *cfg)
     free(cfg->signing_cert_file);
     free(cfg->secrets_key_file);
     free(cfg->wsdl_file);
+    free(cfg->client_ca_file);
     free(cfg->source);
     free(cfg);
 }

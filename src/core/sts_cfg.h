@@ -137,6 +137,8 @@ typedef struct sts_cfg {
     int max_xml_depth;
     long max_xml_string;      /* bytes of one XML text or attribute value */
     char *wsdl_file;          /* the published WSDL served at GET /sts?wsdl */
+    char *client_ca_file;     /* PEM CA certificates of requesters who sign with X.509;
+                               * NULL = X.509 requester authentication is off */
 
     sts_cfg_user_t *users;
     size_t nusers;

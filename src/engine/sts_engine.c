@@ -76,6 +76,8 @@ static sts_errc_t open_keys(sts_engine_t *e, sts_err_t *err)
                                        cfg->trusted_issuers[e->ntrusted].kid,
                                        &e->trusted[e->ntrusted], err));
 
+    STS_CHECK(sts_x509auth_open(e, err));
+
     /* Relying parties whose assertions are encrypted for them: RSA only. */
     e->rp_enc = calloc(cfg->nrps ? cfg->nrps : 1, sizeof(*e->rp_enc));
     STS_FAIL_IF(e->rp_enc == NULL, err, STS_E_NOMEM, "encryption keys");
@@ -158,6 +160,7 @@ void sts_engine_free(sts_engine_t *e)
     for (size_t i = 0; e->rp_enc != NULL && i < e->cfg->nrps; i++)
         sts_keys_free(e->rp_enc[i]);
     free(e->rp_enc);
+    X509_STORE_free(e->client_ca);
     free(e->jwks);
     OPENSSL_cleanse(e->seal_key, sizeof(e->seal_key));
     free(e);

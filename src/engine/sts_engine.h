@@ -88,6 +88,21 @@ sts_errc_t sts_engine_authenticate(sts_engine_t *engine, const sts_credential_t 
                                    sts_principal_t *out, sts_err_t *err);
 
 /**
+ * @brief Authenticate a requester by the X.509 certificate of a WS-Security
+ * message signature: @der (the certificate of the wsse:BinarySecurityToken)
+ * chains to soap.client_ca and is valid now; its subject CN names a user of
+ * the realm; @sig (the ds:Signature) verifies with its key and covers each of
+ * the @nrequired elements of @required (the Body and Timestamp the face
+ * processes). A signature value seen before within the timestamp window is a
+ * replay.
+ * @return STS_OK with *out (authn context X509), or STS_E_AUTH_FAILED.
+ */
+sts_errc_t sts_engine_authenticate_x509(sts_engine_t *engine, const unsigned char *der,
+                                        size_t der_len, xmlNodePtr sig,
+                                        xmlNodePtr const *required, size_t nrequired,
+                                        sts_principal_t *out, sts_err_t *err);
+
+/**
  * @brief Authenticate an OAuth client by client_id and secret (RFC 6749
  * sec. 2.3.1; both already form-decoded). Costs one hash check whether or
  * not the client exists, unless the same id and secret passed one within

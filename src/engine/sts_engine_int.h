@@ -21,6 +21,7 @@
 #include "sts_vcache.h"
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 /* Deepest "act" chain accepted or produced (Keycloak uses the same bound). */
 #define STS_ACT_MAX_DEPTH 8
@@ -41,6 +42,7 @@ struct sts_engine {
     sts_keys_t **trusted;  /* one public key per cfg->trusted_issuers entry */
     size_t ntrusted;
     sts_keys_t **rp_enc;   /* per cfg->rps entry: its encryption certificate, or NULL */
+    X509_STORE *client_ca; /* soap.client_ca: requesters' X.509 trust anchors, or NULL */
     char *jwks;            /* the JWKS document, built once */
     sts_store_t *store;
     sts_replay_t *replay;
@@ -96,6 +98,9 @@ sts_errc_t sts_pick_act(const sts_vtoken_t *subj, const char *actor_sub, const c
  *  actor). Returns how many, or (size_t)-1 when one has no sub or there are
  *  more than @max. */
 size_t sts_act_subs(json_t *act, const char **subs, size_t max);
+
+/** @brief sts_x509auth.c: load soap.client_ca (nothing when it is not set). */
+sts_errc_t sts_x509auth_open(sts_engine_t *e, sts_err_t *err);
 
 /* sts_delegate.c: Issue with OnBehalfOf / ActAs. */
 typedef struct sts_delegation {

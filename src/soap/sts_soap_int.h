@@ -116,6 +116,9 @@ typedef struct sts_soap_envelope {
     sts_timestamp_t ts;     /* borrowed from @doc */
     int have_cred;
     sts_credential_t cred;  /* borrowed from @doc */
+    xmlNodePtr timestamp;   /* the wsu:Timestamp element, or NULL */
+    xmlNodePtr x509_bst;    /* wsse:BinarySecurityToken X509v3 (a requester signature), or NULL */
+    xmlNodePtr signature;   /* ds:Signature in wsse:Security, or NULL */
 
     /* RST fields (borrowed from @doc, NULL when absent) */
     unsigned present;       /* STS_RST_* bits of the children present */

@@ -196,13 +196,62 @@ static sts_errc_t pick_binding(struct soap *soap, sts_binding_t op, const sts_so
     return STS_OK;
 }
 
-static sts_errc_t authenticate(sts_soap_conn_t *conn, const sts_soap_envelope_t *env,
-                               sts_principal_t *who, sts_err_t *err)
+/* Decodes the base64 text of @node into the soap arena. */
+static sts_errc_t b64_text(struct soap *soap, xmlNodePtr node, unsigned char **out, size_t *len,
+                           sts_err_t *err)
+{
+    xmlChar *text = xmlNodeGetContent(node);
+    size_t n = 0;
+    int dec = -1;
+
+    if (text != NULL) {
+        for (xmlChar *p = text; *p; p++)
+            if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+                text[n++] = *p;
+        text[n] = '\0';
+        *out = n % 4 == 0 && n > 0 ? soap_malloc(soap, n / 4 * 3 + 1) : NULL;
+        if (*out != NULL)
+            dec = EVP_DecodeBlock(*out, text, (int)n);
+    }
+    if (dec >= 0)
+        *len = (size_t)dec - (text[n - 1] == '=') - (text[n - 2] == '=');
+    xmlFree(text);
+    return dec < 0 ? STS_ERR(err, STS_E_INVALID_REQUEST, "BinarySecret is not base64") : STS_OK;
+}
+
+/*
+ * X.509 requester authentication: the signature's certificate is the
+ * BinarySecurityToken; what it must cover is the Body we process and the
+ * Timestamp we checked. The engine decides the rest.
+ */
+static sts_errc_t authenticate_signed(struct soap *soap, sts_soap_conn_t *conn,
+                                      const sts_soap_envelope_t *env, sts_principal_t *who,
+                                      sts_err_t *err)
+{
+    xmlNodePtr required[2] = {env->rst->parent, env->timestamp};
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    sts_errc_t rc;
+
+    if (env->x509_bst == NULL || env->signature == NULL || env->have_cred)
+        return STS_ERR(err, STS_E_AUTH_FAILED,
+                       "a signature needs its X509v3 token, and no UsernameToken");
+    if ((rc = b64_text(soap, env->x509_bst, &der, &der_len, err)) != STS_OK)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "BinarySecurityToken is not base64");
+    return sts_engine_authenticate_x509(conn->engine, der, der_len, env->signature, required,
+                                        env->timestamp ? 2 : 1, who, err);
+}
+
+static sts_errc_t authenticate(struct soap *soap, sts_soap_conn_t *conn,
+                               const sts_soap_envelope_t *env, sts_principal_t *who,
+                               sts_err_t *err)
 {
     sts_errc_t rc = sts_engine_check_timestamp(conn->engine, env->have_timestamp ? &env->ts : NULL,
                                                err);
     if (rc != STS_OK)
         return rc;
+    if (env->signature != NULL || env->x509_bst != NULL)
+        return authenticate_signed(soap, conn, env, who, err);
     if (!env->have_cred)
         return STS_ERR(err, STS_E_AUTH_FAILED, "no UsernameToken");
     if ((rc = sts_soap_check_password_transport(conn, env->cred.kind, err)) != STS_OK)
@@ -514,29 +563,6 @@ static sts_errc_t read_claims(struct soap *soap, const sts_soap_envelope_t *env,
     return STS_OK;
 }
 
-/* Decodes the base64 text of @node into the soap arena. */
-static sts_errc_t b64_text(struct soap *soap, xmlNodePtr node, unsigned char **out, size_t *len,
-                           sts_err_t *err)
-{
-    xmlChar *text = xmlNodeGetContent(node);
-    size_t n = 0;
-    int dec = -1;
-
-    if (text != NULL) {
-        for (xmlChar *p = text; *p; p++)
-            if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-                text[n++] = *p;
-        text[n] = '\0';
-        *out = n % 4 == 0 && n > 0 ? soap_malloc(soap, n / 4 * 3 + 1) : NULL;
-        if (*out != NULL)
-            dec = EVP_DecodeBlock(*out, text, (int)n);
-    }
-    if (dec >= 0)
-        *len = (size_t)dec - (text[n - 1] == '=') - (text[n - 2] == '=');
-    xmlFree(text);
-    return dec < 0 ? STS_ERR(err, STS_E_INVALID_REQUEST, "BinarySecret is not base64") : STS_OK;
-}
-
 /* KeySize, ComputedKeyAlgorithm and the requester's wst:Entropy/wst:BinarySecret
  * (Type Nonce) of a SymmetricKey request. */
 static sts_errc_t read_key_params(struct soap *soap, const binding_row_t *b,
@@ -787,7 +813,7 @@ static int handle(struct soap *soap, sts_binding_t op,
     if (rc == STS_OK && answer_in(soap, env.wst_ns) != 0)
         rc = STS_ERR(&err, STS_E_NOMEM, "answer namespace");
     if (rc != STS_OK || (rc = pick_binding(soap, op, &env, &b, &err)) != STS_OK ||
-        (rc = authenticate(conn, &env, &who, &err)) != STS_OK)
+        (rc = authenticate(soap, conn, &env, &who, &err)) != STS_OK)
         goto fault;
     r->Context = soap_strdup(soap, env.context);
     switch (b->binding) {

@@ -116,15 +116,28 @@ static sts_errc_t read_security(xmlNodePtr sec, sts_soap_envelope_t *env, sts_er
                 return STS_ERR(err, STS_E_AUTH_FAILED, "more than one wsu:Timestamp");
             if ((rc = read_timestamp(c, env, err)) != STS_OK)
                 return rc;
+            env->timestamp = c;
+        } else if (sts_xml_is(c, STS_NS_WSSE, "BinarySecurityToken")) {
+            /* the requester's certificate for an X.509 signature */
+            const char *vt = attr_text(c, NULL, "ValueType");
+            const char *et = attr_text(c, NULL, "EncodingType");
+            if (env->x509_bst != NULL || vt == NULL || strcmp(vt, STS_WSSE_X509V3) != 0 ||
+                (et != NULL && strcmp(et, STS_WSSE_BASE64) != 0))
+                return STS_ERR(err, STS_E_AUTH_FAILED,
+                               "BinarySecurityToken other than one X509v3 certificate");
+            env->x509_bst = c;
+        } else if (sts_xml_is(c, STS_NS_DS, "Signature")) {
+            if (env->signature != NULL)
+                return STS_ERR(err, STS_E_AUTH_FAILED, "more than one ds:Signature");
+            env->signature = c;
         } else if (sts_xml_is(c, STS_NS_WSSE, "UsernameToken")) {
             if (++nut > 1)
                 return STS_ERR(err, STS_E_AUTH_FAILED, "more than one UsernameToken");
             if ((rc = read_username_token(c, env, err)) != STS_OK)
                 return rc;
         } else {
-            /* Signatures, binary and SAML tokens come with X.509 requester
-             * authentication (issue #4); until then they are refused rather
-             * than silently ignored. */
+            /* SAML tokens, encrypted keys and anything else are refused
+             * rather than silently ignored. */
             return STS_ERR(err, STS_E_AUTH_FAILED, "unsupported wsse:Security child %s",
                            (const char *)c->name);
         }

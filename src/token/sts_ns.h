@@ -91,6 +91,8 @@
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
 #define STS_WSSE_PASSWORD_DIGEST                                                                   \
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+#define STS_WSSE_X509V3                                                                            \
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 #define STS_WSSE_BASE64                                                                            \
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
@@ -98,6 +100,7 @@
 #define STS_SAML2_CM_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 #define STS_SAML2_CM_HOK "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
 #define STS_SAML2_AC_PPT "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+#define STS_SAML2_AC_X509 "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
 #define STS_SAML2_AC_PASSWORD "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
 #define STS_SAML2_NAMEID_UNSPECIFIED "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 #define STS_SAML2_ATTRNAME_BASIC "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Requester authentication by an X.509 WS-Security signature (issue #4), on
+one real server with soap.client_ca set.
+
+- python3-zeep's own WS-Security X.509 support (BinarySignature over python3-
+  xmlsec: a BinarySecurityToken, a ds:Signature over Body and Timestamp,
+  RSA-SHA256 / SHA-256), with a client built from our WSDL file: a certificate
+  issued by the client CA with CN=alice gets a SAML assertion for alice,
+  AuthnContext X509; in SOAP 1.1 and 1.2.
+- Refused with wst:FailedAuthentication and the store unchanged: a self-signed
+  certificate (not from the client CA), a CA-issued certificate naming no
+  user, a tampered Body after signing, a signature that does not cover the
+  Timestamp, the same signed message sent twice (replay), a signature in
+  SHA-1, a signature together with a UsernameToken, and a signed Body moved
+  into a header while another Body is sent (signature wrapping)."""
+import copy
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stslib as L  # noqa: E402
+from lxml import etree  # noqa: E402
+
+PKI = tempfile.mkdtemp(prefix="sts-test-x509-")
+AC_X509 = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
+
+
+def _openssl(*args):
+    p = subprocess.run(["openssl"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("openssl %s: %s" % (args[0], p.stderr.decode()[-500:]))
+
+
+def _make_pki():
+    ca_key, ca_crt = os.path.join(PKI, "ca.key"), os.path.join(PKI, "ca.crt")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+             "-days", "2", "-subj", "/CN=Test Client CA", "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    certs = {}
+    for name, cn in (("alice", L.USER), ("nobody", "nobody")):
+        key, csr = os.path.join(PKI, name + ".key"), os.path.join(PKI, name + ".csr")
+        crt = os.path.join(PKI, name + ".crt")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", "/CN=%s" % cn)
+        _openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+                 "-out", crt, "-days", "2")
+        certs[name] = (key, crt)
+    key, crt = os.path.join(PKI, "self.key"), os.path.join(PKI, "self.crt")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+             "-days", "2", "-subj", "/CN=%s" % L.USER)
+    certs["self"] = (key, crt)
+    return ca_crt, certs
+
+
+CA_CRT, CERTS = _make_pki()
+
+
+def _config():
+    cfg = L.default_config()
+    cfg["soap"] = {"client_ca": CA_CRT}
+    return cfg
+
+
+class _Timestamp:
+    """zeep wsse plugin: a fresh wsu:Timestamp with a wsu:Id, first in wsse:Security."""
+
+    def apply(self, envelope, headers):
+        from zeep.wsse import utils as wsse_utils
+        sec = wsse_utils.get_security_header(envelope)
+        now = L.utcnow()
+        ts = wsse_utils.WSU.Timestamp(
+            wsse_utils.WSU.Created(L.fmt_time(now)),
+            wsse_utils.WSU.Expires(L.fmt_time(now + datetime.timedelta(minutes=5))))
+        ts.set("{%s}Id" % L.NS["wsu"], "TS-1")
+        sec.insert(0, ts)
+        return envelope, headers
+
+    def verify(self, envelope):
+        pass
+
+
+class X509AuthTest(L.StsTestCase):
+
+    CONFIG = _config
+
+    def signed_envelope(self, who="alice", version=12, sha1=False, timestamp=True):
+        """A zeep-built, zeep-signed Issue request as bytes (not sent)."""
+        import xmlsec
+        import zeep
+        from zeep.wsse.compose import Compose
+        from zeep.wsse.signature import BinarySignature
+        key, crt = CERTS[who]
+        sig = BinarySignature(
+            key, crt,
+            signature_method=(xmlsec.constants.TransformRsaSha1 if sha1
+                              else xmlsec.constants.TransformRsaSha256),
+            digest_method=xmlsec.constants.TransformSha1 if sha1 else xmlsec.constants.TransformSha256)
+        wsse = Compose(([_Timestamp()] if timestamp else []) + [sig])
+        client = zeep.Client(L.WSDL_FILE, wsse=wsse)
+        port = "SecurityTokenServiceSoap12Port" if version == 12 else "SecurityTokenServiceSoap11Port"
+        svc = client.bind("SecurityTokenService", port)
+        node = client.create_message(svc, "Issue", RequestType=L.REQUEST_TYPE["Issue"],
+                                     AppliesTo={"EndpointReference": {"Address": L.RP}},
+                                     KeyType=L.KT_BEARER)
+        return etree.tostring(node)
+
+    def post(self, body, version=12):
+        return self.srv.post_raw(body, L.soap_headers(version, L.ACTION["Issue"]))
+
+    def test_zeep_signed_issue(self):
+        for v in (11, 12):
+            with self.subTest(soap=v):
+                r = self.post(self.signed_envelope(version=v), v)
+                self.assertEqual(r.status, 200, r.body[:1500])
+                a = L.extract_assertion_bytes(r.body)
+                facts = L.assertion_facts(a)
+                self.assertEqual(facts.subject, L.USER)
+                self.assertIn(AC_X509.encode(), a)
+                self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
+
+    def test_zeep_client_sends_it(self):
+        """The whole round trip through zeep's transport, as an application would."""
+        import xmlsec
+        import zeep
+        from zeep.transports import Transport
+        from zeep.wsse.compose import Compose
+        from zeep.wsse.signature import BinarySignature
+        key, crt = CERTS["alice"]
+        wsse = Compose([_Timestamp(), BinarySignature(
+            key, crt, signature_method=xmlsec.constants.TransformRsaSha256,
+            digest_method=xmlsec.constants.TransformSha256)])
+        client = zeep.Client(L.WSDL_FILE, wsse=wsse, transport=Transport(timeout=10))
+        svc = client.create_service(
+            "{%s}SecurityTokenServiceSoap12Binding" % L.WST, self.srv.url)
+        with client.settings(raw_response=True):
+            resp = svc.Issue(RequestType=L.REQUEST_TYPE["Issue"],
+                             AppliesTo={"EndpointReference": {"Address": L.RP}},
+                             KeyType=L.KT_BEARER)
+        self.assertEqual(resp.status_code, 200, resp.content[:1500])
+        self.assertEqual(L.assertion_facts(L.extract_assertion_bytes(resp.content)).subject,
+                         L.USER)
+
+    def test_refusals(self):
+        good = self.signed_envelope()
+        tampered = good.replace(L.RP.encode(), b"https://rp.example.com/x", 1)
+        self.assertNotEqual(tampered, good)
+        cases = [
+            ("self-signed certificate", lambda: self.post(self.signed_envelope("self"))),
+            ("CA-issued, names no user", lambda: self.post(self.signed_envelope("nobody"))),
+            ("Body changed after signing", lambda: self.post(tampered)),
+            ("RSA-SHA1 / SHA-1", lambda: self.post(self.signed_envelope(sha1=True))),
+            ("Timestamp not signed", lambda: self.post(self.unsigned_timestamp())),
+            ("with a UsernameToken as well", lambda: self.post(self.with_username_token())),
+            ("signed Body moved to a header (XSW)", lambda: self.post(self.wrapped())),
+        ]
+        for name, send in cases:
+            with self.subTest(case=name):
+                self.assertRefused(send, "FailedAuthentication", 12)
+
+    def test_replay(self):
+        body = self.signed_envelope()
+        self.assertEqual(self.post(body).status, 200)
+        self.assertRefused(lambda: self.post(body), "FailedAuthentication", 12)
+
+    # ---- hand-made variants of a signed message -----------------------------------
+    def unsigned_timestamp(self):
+        """Signed without a Timestamp; a fresh Timestamp added afterwards."""
+        root = etree.fromstring(self.signed_envelope(timestamp=False))
+        sec = root.find(".//wsse:Security", L.NS)
+        sec.insert(0, etree.fromstring(L.timestamp_xml().replace(
+            "<wsu:Timestamp", '<wsu:Timestamp xmlns:wsu="%s"' % L.NS["wsu"], 1)))
+        return etree.tostring(root)
+
+    def with_username_token(self):
+        root = etree.fromstring(self.signed_envelope())
+        sec = root.find(".//wsse:Security", L.NS)
+        sec.append(etree.fromstring(L.username_token_xml().replace(
+            "<wsse:UsernameToken", '<wsse:UsernameToken xmlns:wsse="%s" xmlns:wsu="%s"'
+            % (L.NS["wsse"], L.NS["wsu"]), 1)))
+        return etree.tostring(root)
+
+    def wrapped(self):
+        """XSW: the signed Body (with its wsu:Id) moved into a header wrapper; a new
+        Body asking for another audience, without an Id."""
+        root = etree.fromstring(self.signed_envelope())
+        env_ns = root.tag.split("}")[0][1:]
+        body = root.find("{%s}Body" % env_ns)
+        header = root.find("{%s}Header" % env_ns)
+        wrapper = etree.SubElement(header, "{urn:example:wrap}Wrapper")
+        wrapper.append(copy.deepcopy(body))
+        for c in list(body):
+            body.remove(c)
+        for k in list(body.attrib):
+            del body.attrib[k]
+        evil = etree.fromstring(L.rst_issue(applies_to="https://rp.example.com/evil"))
+        body.append(evil)
+        return etree.tostring(root)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
