@@ -19,6 +19,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -516,6 +518,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     p.nattrs = nattrs;
     p.delegates = sp->delegates;
     p.ndelegates = sp->ndelegates;
+    p.hok_cert_b64 = sp->hok_cert_b64;
     if (sp->hok_key != NULL) {
         const sts_cfg_rp_t *rp = sts_cfg_find_rp(e->cfg, sp->audience);
         p.hok_rcpt = rp ? e->rp_enc[rp - e->cfg->rps] : NULL;
@@ -613,6 +616,42 @@ static sts_errc_t make_proof(const sts_engine_t *e, const sts_cfg_rp_t *rp, int 
     return STS_OK;
 }
 
+/* KeyType PublicKey: the UseKey certificate (one DER certificate with an RSA
+ * key of 2048 bits or more, or EC P-256) as base64, for the assertion's
+ * holder-of-key KeyInfo. *out: new string (free()). Proof of possession is
+ * not required: a requester who binds its token to a key it does not hold
+ * hands it to that key's holder, which it could do with a bearer token. */
+static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, char **out, sts_err_t *err)
+{
+    const unsigned char *p = req->use_key_cert;
+    X509 *cert = NULL;
+    EVP_PKEY *pkey = NULL;
+    int id, ok;
+
+    *out = NULL;
+    if (jwt)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "no PublicKey confirmation in a JWT");
+    if (p == NULL || req->use_key_cert_len == 0 || req->use_key_cert_len > 65536)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "PublicKey without a UseKey certificate");
+    cert = d2i_X509(NULL, &p, (long)req->use_key_cert_len);
+    pkey = cert ? X509_get_pubkey(cert) : NULL;
+    id = pkey ? EVP_PKEY_get_base_id(pkey) : 0;
+    ok = p == req->use_key_cert + req->use_key_cert_len &&
+         ((id == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) >= 2048) ||
+          (id == EVP_PKEY_EC && EVP_PKEY_get_bits(pkey) == 256));
+    EVP_PKEY_free(pkey);
+    X509_free(cert);
+    ERR_clear_error();
+    if (!ok)
+        return STS_ERR(err, STS_E_INVALID_REQUEST,
+                       "UseKey is not one certificate with an RSA >= 2048 or P-256 key");
+    *out = malloc(4 * ((req->use_key_cert_len + 2) / 3) + 1);
+    if (*out == NULL)
+        return STS_ERR(err, STS_E_NOMEM, "UseKey");
+    EVP_EncodeBlock((unsigned char *)*out, req->use_key_cert, (int)req->use_key_cert_len);
+    return STS_OK;
+}
+
 /* Hands the proof over to @is: our entropy when computed, else the key. */
 static void proof_answer(proof_t *p, sts_issued_t *is)
 {
@@ -642,7 +681,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     sts_row_origin_t o;
     proof_t proof;
     time_t now = sts_time_now(), expires = 0, not_before = 0;
-    int jwt, symmetric, kind = STS_KIND_SAML2;
+    int jwt, symmetric, public_key, kind = STS_KIND_SAML2;
+    char *cert_b64 = NULL;
 
     *out = NULL;
     memset(&d, 0, sizeof(d));
@@ -656,8 +696,12 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     token_type = jwt ? STS_TT_JWT : saml_token_type(req->token_type, &kind);
     STS_FAIL_IF(token_type == NULL, err, STS_E_NOT_UNDERSTOOD, "unsupported TokenType");
     symmetric = req->key_type != NULL && strcmp(req->key_type, STS_WST13_SYMMETRIC) == 0;
-    STS_FAIL_IF(req->key_type != NULL && !symmetric && strcmp(req->key_type, STS_WST13_BEARER) != 0,
+    public_key = req->key_type != NULL && strcmp(req->key_type, STS_WST13_PUBLICKEY) == 0;
+    STS_FAIL_IF(req->key_type != NULL && !symmetric && !public_key &&
+                    strcmp(req->key_type, STS_WST13_BEARER) != 0,
                 err, STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
+    STS_FAIL_IF(!public_key && req->use_key_cert != NULL, err, STS_E_INVALID_REQUEST,
+                "UseKey without KeyType PublicKey");
     STS_FAIL_IF(!symmetric && (req->client_entropy != NULL || req->key_size != 0), err,
                 STS_E_INVALID_REQUEST, "Entropy or KeySize for a bearer token");
     STS_FAIL_IF(!sts_rp_accepts(rp, jwt ? STS_KIND_JWT : kind), err, STS_E_INVALID_TARGET,
@@ -669,6 +713,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     STS_CHECK(pick_lifetime(e, rp, req, now, &expires, &not_before, err));
     if (symmetric)
         STS_CHECK(make_proof(e, rp, jwt, req, &proof, err));
+    if (public_key)
+        STS_CHECK(use_key(req, jwt, &cert_b64, err));
 
     /* For whom: the requester, or the subject of an OnBehalfOf/ActAs token. */
     o = (sts_row_origin_t){.subject = who->user->name,
@@ -726,10 +772,13 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                                     .with_claims = req->with_claims,
                                     .hok_key = proof.key,
                                     .hok_key_len = proof.len,
-                                    .not_before = not_before};
+                                    .not_before = not_before,
+                                    .hok_cert_b64 = cert_b64};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
         if (symmetric)
             proof_answer(&proof, is);
+        if (public_key)
+            is->key_type = STS_WST13_PUBLICKEY;
     }
     rec.renew = (req->not_renewable ? 0 : STS_RENEW_ALLOW) |
                 (req->renew_after_expiry ? STS_RENEW_EXPIRED : 0);
@@ -748,6 +797,7 @@ cleanup:
     sts_issued_free(is);
     sts_delegation_clear(&d);
     proof_clear(&proof);
+    free(cert_b64);
     return rc;
 }
 

@@ -200,6 +200,10 @@ typedef struct sts_issue_req {
      * Without Renewing: renewable, but not once expired (WS-Trust's default). */
     int not_renewable;
     int renew_after_expiry;
+    /* KeyType PublicKey: the requester's certificate (DER) from wst:UseKey,
+     * bound into a holder-of-key assertion (SAML only). */
+    const unsigned char *use_key_cert;
+    size_t use_key_cert_len;
 } sts_issue_req_t;
 
 /**

@@ -179,6 +179,7 @@ typedef struct sts_saml_mint_params {
     const unsigned char *hok_key;  /* holder-of-key proof key, for the party's encryption_cert */
     size_t hok_key_len;
     time_t not_before;             /* postdated NotBefore, or 0 for @now */
+    const char *hok_cert_b64;      /* holder-of-key by the requester's certificate, or NULL */
 } sts_saml_mint_params_t;
 
 /* sts_claims.c: which attributes an assertion carries. */

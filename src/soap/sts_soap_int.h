@@ -92,7 +92,8 @@ enum {
     STS_RST_SECONDARY = 1 << 14, /* wst:SecondaryParameters (WCF: the RP's template) */
     STS_RST_ALLOW_POSTDATING = 1 << 15,
     STS_RST_RENEWING = 1 << 16,
-    STS_RST_OTHER = 1 << 17 /* anything else: UseKey, extensions... */
+    STS_RST_USE_KEY = 1 << 17,
+    STS_RST_OTHER = 1 << 18 /* anything else: extensions... */
 };
 
 typedef struct sts_soap_envelope {

@@ -152,7 +152,7 @@ static unsigned allowed_children(const binding_row_t *row)
         return common | STS_RST_APPLIES_TO | STS_RST_LIFETIME | STS_RST_KEY_TYPE |
                STS_RST_ON_BEHALF_OF | STS_RST_CLAIMS | STS_RST_ENTROPY | STS_RST_KEY_SIZE |
                STS_RST_COMPUTED_KEY_ALG | STS_RST_SECONDARY | STS_RST_ALLOW_POSTDATING |
-               STS_RST_RENEWING |
+               STS_RST_RENEWING | STS_RST_USE_KEY |
                (row->wst == &wst13 ? STS_RST_ACT_AS : 0);
     case STS_BINDING_VALIDATE: return common | STS_RST_VALIDATE_TARGET;
     case STS_BINDING_RENEW: return common | STS_RST_RENEW_TARGET;
@@ -602,6 +602,46 @@ static sts_errc_t read_key_params(struct soap *soap, const binding_row_t *b,
                     &req->client_entropy_len, err);
 }
 
+/* wst:UseKey holding the requester's certificate: a wsse:BinarySecurityToken
+ * (X509v3) or a ds:KeyInfo/ds:X509Data/ds:X509Certificate. Other keys
+ * (KeyValue, references) are not understood. */
+static sts_errc_t read_use_key(struct soap *soap, const sts_soap_envelope_t *env,
+                               sts_issue_req_t *req, sts_err_t *err)
+{
+    xmlNodePtr uk = NULL, k, cert = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    sts_errc_t rc;
+
+    if (!(env->present & STS_RST_USE_KEY))
+        return STS_OK;
+    for (xmlNodePtr c = sts_xml_first_elem(env->rst); c; c = sts_xml_next_elem(c))
+        if (sts_xml_is(c, env->wst_ns, "UseKey"))
+            uk = c;
+    k = sts_xml_first_elem(uk);
+    if (k == NULL || sts_xml_next_elem(k) != NULL)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "UseKey must hold one key");
+    if (sts_xml_is(k, STS_NS_WSSE, "BinarySecurityToken")) {
+        xmlChar *vt = xmlGetNoNsProp(k, BAD_CAST "ValueType");
+        int x509 = vt != NULL && strcmp((const char *)vt, STS_WSSE_X509V3) == 0;
+        xmlFree(vt);
+        cert = x509 ? k : NULL;
+    } else if (sts_xml_is(k, STS_NS_DS, "KeyInfo")) {
+        xmlNodePtr x5d = sts_xml_first_elem(k);
+        if (sts_xml_is(x5d, STS_NS_DS, "X509Data") && sts_xml_next_elem(x5d) == NULL &&
+            sts_xml_is(sts_xml_first_elem(x5d), STS_NS_DS, "X509Certificate") &&
+            sts_xml_next_elem(sts_xml_first_elem(x5d)) == NULL)
+            cert = sts_xml_first_elem(x5d);
+    }
+    if (cert == NULL)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "UseKey other than an X.509 certificate");
+    if ((rc = b64_text(soap, cert, &der, &len, err)) != STS_OK)
+        return rc;
+    req->use_key_cert = der;
+    req->use_key_cert_len = len;
+    return STS_OK;
+}
+
 /* An xs:boolean attribute of @node: 1, 0, or @def when absent; -1 when malformed. */
 static int bool_attr(xmlNodePtr node, const char *name, int def)
 {
@@ -654,7 +694,8 @@ static sts_errc_t do_issue(sts_soap_conn_t *conn, struct soap *soap, const bindi
 
     if ((rc = read_claims(soap, env, &req, err)) != STS_OK ||
         (rc = read_key_params(soap, b, env, &req, err)) != STS_OK ||
-        (rc = read_renew_rules(env, &req, err)) != STS_OK)
+        (rc = read_renew_rules(env, &req, err)) != STS_OK ||
+        (rc = read_use_key(soap, env, &req, err)) != STS_OK)
         return rc;
     /* OnBehalfOf (1.3 or 2005) or wst14:ActAs: the token of the subject. */
     if (env->present & STS_RST_ON_BEHALF_OF) {

@@ -247,6 +247,7 @@ static const struct {
     {NULL, "SecondaryParameters", STS_RST_SECONDARY},
     {NULL, "AllowPostdating", STS_RST_ALLOW_POSTDATING},
     {NULL, "Renewing", STS_RST_RENEWING},
+    {NULL, "UseKey", STS_RST_USE_KEY},
 };
 
 /* What wst:SecondaryParameters may hold (WCF copies the relying party's

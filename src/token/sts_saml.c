@@ -252,10 +252,21 @@ cleanup:
     return rc;
 }
 
-/* <ds:KeyInfo><xenc:EncryptedKey/></ds:KeyInfo> with the proof key under @parent. */
+/* Holder-of-key: a symmetric proof key or the requester's certificate. */
+#define HOK(p) ((p)->hok_key != NULL || (p)->hok_cert_b64 != NULL)
+
+/* <ds:KeyInfo> with the proof key under @parent: <xenc:EncryptedKey/> for a
+ * symmetric key, <ds:X509Data><ds:X509Certificate/> for a public key. */
 static int add_proof_key(xmlNodePtr parent, xmlNsPtr ds, const sts_saml_params_t *p)
 {
-    xmlNodePtr ki = xmlNewChild(parent, ds, BAD_CAST "KeyInfo", NULL);
+    xmlNodePtr ki = xmlNewChild(parent, ds, BAD_CAST "KeyInfo", NULL), x5d;
+    if (ki != NULL && p->hok_cert_b64 != NULL) {
+        x5d = xmlNewChild(ki, ds, BAD_CAST "X509Data", NULL);
+        return x5d != NULL && xmlNewTextChild(x5d, ds, BAD_CAST "X509Certificate",
+                                              BAD_CAST p->hok_cert_b64) != NULL
+                   ? 0
+                   : -1;
+    }
     return ki != NULL &&
                    sts_xenc_add_encrypted_key(p->hok_rcpt, p->hok_key, p->hok_key_len, ki, NULL) ==
                        STS_OK
@@ -276,7 +287,7 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     xmlDocSetRootElement(doc, root);
     saml = xmlNewNs(root, BAD_CAST STS_NS_SAML2, BAD_CAST "saml2");
     *ds_out = xmlNewNs(root, BAD_CAST STS_NS_DS, BAD_CAST "ds");
-    if (p->nattrs > 0 || p->ndelegates > 0 || p->hok_key != NULL) {
+    if (p->nattrs > 0 || p->ndelegates > 0 || HOK(p)) {
         xs = xmlNewNs(root, BAD_CAST STS_NS_XS, BAD_CAST "xs");
         xsi = xmlNewNs(root, BAD_CAST STS_NS_XSI, BAD_CAST "xsi");
         if (xs == NULL || xsi == NULL)
@@ -305,13 +316,13 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
     if (sc == NULL ||
         xmlNewProp(sc, BAD_CAST "Method",
-                   BAD_CAST(p->hok_key ? STS_SAML2_CM_HOK : STS_SAML2_CM_BEARER)) == NULL)
+                   BAD_CAST(HOK(p) ? STS_SAML2_CM_HOK : STS_SAML2_CM_BEARER)) == NULL)
         return NULL;
     scd = xmlNewChild(sc, saml, BAD_CAST "SubjectConfirmationData", NULL);
     if (scd == NULL || set_time_prop(scd, "NotOnOrAfter", p->not_on_or_after) != 0)
         return NULL;
     /* holder-of-key: KeyInfoConfirmationDataType with the encrypted proof key */
-    if (p->hok_key != NULL &&
+    if (HOK(p) &&
         (xmlNewNsProp(scd, xsi, BAD_CAST "type", BAD_CAST "saml2:KeyInfoConfirmationDataType") ==
              NULL ||
          add_proof_key(scd, *ds_out, p) != 0))
@@ -372,9 +383,9 @@ static int add_subject11(xmlNodePtr st, xmlNsPtr saml, xmlNsPtr ds, const sts_sa
     sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
     if (sc == NULL ||
         xmlNewTextChild(sc, saml, BAD_CAST "ConfirmationMethod",
-                        BAD_CAST(p->hok_key ? STS_SAML11_CM_HOK : STS_SAML11_CM_BEARER)) == NULL)
+                        BAD_CAST(HOK(p) ? STS_SAML11_CM_HOK : STS_SAML11_CM_BEARER)) == NULL)
         return -1;
-    return p->hok_key != NULL ? add_proof_key(sc, ds, p) : 0;
+    return HOK(p) ? add_proof_key(sc, ds, p) : 0;
 }
 
 /* Builds the unsigned SAML 1.1 assertion tree into @doc; returns its root. */

@@ -55,6 +55,9 @@ typedef struct sts_saml_params {
     const sts_keys_t *hok_rcpt;
     const unsigned char *hok_key;
     size_t hok_key_len;
+    /* Holder-of-key (PublicKey, wst:UseKey): the requester's certificate, base64
+     * DER, as ds:KeyInfo/ds:X509Data/ds:X509Certificate; NULL = not. */
+    const char *hok_cert_b64;
 } sts_saml_params_t;
 
 /* The longest delegation chain an assertion may carry (either way). */

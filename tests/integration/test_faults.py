@@ -206,11 +206,13 @@ class FaultsTest(L.WithIssuedToken, L.StsTestCase):
         self.refused("BadRequest", 11, token_type="urn:example:nonsense")
 
     def test_unsupported_key_type(self):
-        for kt in (L.KT_PUBLIC, "urn:example:nonsense",
+        for kt in ("urn:example:nonsense",
                    "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey"):
             with self.subTest(key_type=kt):
                 self.refused("BadRequest", 12, key_type=kt)
-        self.refused("BadRequest", 11, key_type=L.KT_PUBLIC)
+        self.refused("BadRequest", 11, key_type="urn:example:nonsense")
+        # PublicKey needs its wst:UseKey (test_proof_key.py)
+        self.refused("InvalidRequest", 12, key_type=L.KT_PUBLIC)
         # SymmetricKey needs a relying party with an encryption_cert (test_proof_key.py)
         self.refused("InvalidScope", 12, key_type=L.KT_SYMMETRIC)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """KeyType SymmetricKey (issue #4): what WCF's ws2007FederationHttpBinding asks
-for by default, on one real server.
+for by default, and KeyType PublicKey with wst:UseKey, on one real server.
 
 - With the requester's wst:Entropy (BinarySecret Type Nonce), KeySize and
   ComputedKeyAlgorithm .../CK/PSHA1: the answer carries RequestedProofToken/
@@ -39,6 +39,15 @@ XENC = "http://www.w3.org/2001/04/xmlenc#"
 KEYDIR = tempfile.mkdtemp(prefix="sts-test-rp-hok-")
 RP_KEY, RP_CERT = L.make_keypair(KEYDIR, cn="HoK RP")
 HOK_CM = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
+X509V3 = ("http://docs.oasis-open.org/wss/2004/01/"
+          "oasis-200401-wss-x509-token-profile-1.0#X509v3")
+USER_DIR = tempfile.mkdtemp(prefix="sts-test-usekey-")
+_, USER_CERT = L.make_keypair(USER_DIR, cn="alice's key")
+WEAK_CERT = os.path.join(USER_DIR, "weak.crt")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout",
+                os.path.join(USER_DIR, "weak.key"), "-out", WEAK_CERT, "-days", "2", "-subj",
+                "/CN=weak"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+               timeout=60)
 
 
 def _config():
@@ -204,6 +213,60 @@ class ProofKeyTest(L.StsTestCase):
         server = base64.b64decode(rstr.findtext("t:Entropy/t:BinarySecret", namespaces=ns))
         self.assertEqual(self.hok_key_of(assertion_of(r.body)),
                          p_sha1(client, server, 32))
+
+    # ---- PublicKey: wst:UseKey -----------------------------------------------------
+    def use_key(self, form="bst", cert=None):
+        der_b64 = L.cert_b64(cert or USER_CERT)
+        if form == "bst":
+            inner = ('<wsse:BinarySecurityToken xmlns:wsse="%s" ValueType="%s" EncodingType="%s">'
+                     '%s</wsse:BinarySecurityToken>' % (L.NS["wsse"], X509V3, L.B64_ENC, der_b64))
+        elif form == "x509data":
+            inner = ('<ds:KeyInfo xmlns:ds="%s"><ds:X509Data><ds:X509Certificate>%s'
+                     '</ds:X509Certificate></ds:X509Data></ds:KeyInfo>' % (L.NS["ds"], der_b64))
+        else:
+            inner = ('<ds:KeyInfo xmlns:ds="%s"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>AQAB'
+                     '</ds:Modulus><ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>'
+                     '</ds:KeyInfo>' % L.NS["ds"])
+        return "<wst:UseKey>%s</wst:UseKey>" % inner
+
+    def test_public_key(self):
+        for form in ("bst", "x509data"):
+            with self.subTest(form=form):
+                r = self.srv.issue(key_type=L.KT_PUBLIC, extra=self.use_key(form))
+                self.assertEqual(r.status, 200, r.body[:1500])
+                _, items = L.parse_rstr_response(r, collection=True)
+                self.assertEqual(items[0].key_type, L.KT_PUBLIC)
+                self.assertIsNone(items[0].el.find("wst:RequestedProofToken", L.NS),
+                                  "the requester holds the key: no proof token")
+                a = L.extract_assertion_bytes(r.body)
+                sc = L.parse_xml(a).find("saml2:Subject/saml2:SubjectConfirmation", L.NS)
+                self.assertEqual(sc.get("Method"), HOK_CM)
+                self.assertEqual(sc.findtext("saml2:SubjectConfirmationData/ds:KeyInfo/"
+                                             "ds:X509Data/ds:X509Certificate", namespaces=L.NS),
+                                 L.cert_b64(USER_CERT), "bound to the requester's certificate")
+                self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
+                ok = L.schema_validate(a)
+                self.assertTrue(ok.ok, ok.output)
+        r = self.srv.issue(key_type=L.KT_PUBLIC, token_type=L.TT_SAML11, extra=self.use_key())
+        self.assertEqual(r.status, 200, r.body[:1500])
+        self.assertIn(b"urn:oasis:names:tc:SAML:1.0:cm:holder-of-key", r.body)
+
+    def test_public_key_refusals(self):
+        cases = [
+            ("KeyValue", lambda: self.srv.issue(key_type=L.KT_PUBLIC,
+                                                extra=self.use_key("keyvalue")), "BadRequest"),
+            ("UseKey with a bearer request", lambda: self.srv.issue(extra=self.use_key()),
+             "InvalidRequest"),
+            ("PublicKey without UseKey", lambda: self.srv.issue(key_type=L.KT_PUBLIC),
+             "InvalidRequest"),
+            ("PublicKey JWT", lambda: self.srv.issue(key_type=L.KT_PUBLIC, token_type=L.TT_JWT,
+                                                     extra=self.use_key()), "BadRequest"),
+            ("RSA-1024 certificate", lambda: self.srv.issue(
+                key_type=L.KT_PUBLIC, extra=self.use_key(cert=WEAK_CERT)), "InvalidRequest"),
+        ]
+        for name, send, code in cases:
+            with self.subTest(case=name):
+                self.assertRefused(send, code, 12)
 
     def test_refusals(self):
         e = os.urandom(32)

@@ -236,7 +236,7 @@ class Saml11SoapTest(Saml11Base):
                     "InvalidTimeRange", v)
             with self.subTest(version=v, case="KeyType"):
                 self.assertRefused(lambda: self.srv.issue(
-                    version=v, token_type=L.TT_SAML11_PROFILE, key_type=L.KT_PUBLIC),
+                    version=v, token_type=L.TT_SAML11_PROFILE, key_type="urn:example:kt"),
                     "BadRequest", v)
 
     def test_lifecycle(self):

@@ -358,7 +358,9 @@ static void test_issue_policy(sts_engine_t *e, const sts_principal_t *who, const
     req.token_type = NULL;
     req.key_type = STS_WST13_SYMMETRIC; /* needs a party with an encryption_cert */
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_TARGET);
-    req.key_type = STS_WST13_PUBLICKEY;
+    req.key_type = STS_WST13_PUBLICKEY; /* without a UseKey certificate */
+    CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_INVALID_REQUEST);
+    req.key_type = "urn:example:other";
     CHECK(sts_engine_issue(e, who, &req, &is, &err) == STS_E_NOT_UNDERSTOOD);
     req.key_type = NULL;
     req.client_entropy = (const unsigned char *)"0123456789abcdef"; /* bearer: no entropy */
