@@ -519,6 +519,8 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     p.delegates = sp->delegates;
     p.ndelegates = sp->ndelegates;
     p.hok_cert_b64 = sp->hok_cert_b64;
+    p.hok_modulus_b64 = sp->hok_modulus_b64;
+    p.hok_exponent_b64 = sp->hok_exponent_b64;
     if (sp->hok_key != NULL) {
         const sts_cfg_rp_t *rp = sts_cfg_find_rp(e->cfg, sp->audience);
         p.hok_rcpt = rp ? e->rp_enc[rp - e->cfg->rps] : NULL;
@@ -616,23 +618,50 @@ static sts_errc_t make_proof(const sts_engine_t *e, const sts_cfg_rp_t *rp, int 
     return STS_OK;
 }
 
-/* KeyType PublicKey: the UseKey certificate (one DER certificate with an RSA
- * key of 2048 bits or more, or EC P-256) as base64, for the assertion's
- * holder-of-key KeyInfo. *out: new string (free()). Proof of possession is
- * not required: a requester who binds its token to a key it does not hold
- * hands it to that key's holder, which it could do with a bearer token. */
-static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, char **out, sts_err_t *err)
+/* base64 of @len bytes, malloc'd, or NULL. */
+static char *b64_new(const unsigned char *in, size_t len)
 {
-    const unsigned char *p = req->use_key_cert;
+    char *out = len <= 65536 ? malloc(4 * ((len + 2) / 3) + 1) : NULL;
+    if (out != NULL)
+        EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+    return out;
+}
+
+/* The requester's key of KeyType PublicKey, for the assertion's
+ * holder-of-key KeyInfo: its certificate (base64 DER, in uk->cert) or its
+ * RSA key (uk->modulus, uk->exponent), RSA of 2048 bits or more, or EC
+ * P-256 by certificate. Proof of possession is not required: a requester who
+ * binds its token to a key it does not hold hands it to that key's holder,
+ * which it could do with a bearer token. */
+typedef struct use_key_b64 {
+    char *cert, *modulus, *exponent;
+} use_key_b64_t;
+
+static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, use_key_b64_t *uk, sts_err_t *err)
+{
+    const unsigned char *p = req->use_key_cert, *m = req->use_key_modulus;
+    size_t mlen = req->use_key_modulus_len, elen = req->use_key_exponent_len;
     X509 *cert = NULL;
     EVP_PKEY *pkey = NULL;
     int id, ok;
 
-    *out = NULL;
+    memset(uk, 0, sizeof(*uk));
     if (jwt)
         return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "no PublicKey confirmation in a JWT");
+    if (m != NULL) { /* a bare RSA key: sizes and shape only, nothing to verify */
+        while (mlen > 0 && *m == 0) {
+            m++;
+            mlen--;
+        }
+        if (mlen < 256 || mlen > 1024 || (m[mlen - 1] & 1) == 0 || elen == 0 || elen > 8 ||
+            (req->use_key_exponent[elen - 1] & 1) == 0)
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "UseKey RSAKeyValue not an RSA >= 2048 key");
+        uk->modulus = b64_new(m, mlen);
+        uk->exponent = b64_new(req->use_key_exponent, elen);
+        return uk->modulus && uk->exponent ? STS_OK : STS_ERR(err, STS_E_NOMEM, "UseKey");
+    }
     if (p == NULL || req->use_key_cert_len == 0 || req->use_key_cert_len > 65536)
-        return STS_ERR(err, STS_E_INVALID_REQUEST, "PublicKey without a UseKey certificate");
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "PublicKey without a UseKey key");
     cert = d2i_X509(NULL, &p, (long)req->use_key_cert_len);
     pkey = cert ? X509_get_pubkey(cert) : NULL;
     id = pkey ? EVP_PKEY_get_base_id(pkey) : 0;
@@ -645,11 +674,16 @@ static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, char **out, sts_e
     if (!ok)
         return STS_ERR(err, STS_E_INVALID_REQUEST,
                        "UseKey is not one certificate with an RSA >= 2048 or P-256 key");
-    *out = malloc(4 * ((req->use_key_cert_len + 2) / 3) + 1);
-    if (*out == NULL)
-        return STS_ERR(err, STS_E_NOMEM, "UseKey");
-    EVP_EncodeBlock((unsigned char *)*out, req->use_key_cert, (int)req->use_key_cert_len);
-    return STS_OK;
+    uk->cert = b64_new(req->use_key_cert, req->use_key_cert_len);
+    return uk->cert ? STS_OK : STS_ERR(err, STS_E_NOMEM, "UseKey");
+}
+
+static void use_key_clear(use_key_b64_t *uk)
+{
+    free(uk->cert);
+    free(uk->modulus);
+    free(uk->exponent);
+    memset(uk, 0, sizeof(*uk));
 }
 
 /* Hands the proof over to @is: our entropy when computed, else the key. */
@@ -682,7 +716,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     proof_t proof;
     time_t now = sts_time_now(), expires = 0, not_before = 0;
     int jwt, symmetric, public_key, kind = STS_KIND_SAML2;
-    char *cert_b64 = NULL;
+    use_key_b64_t uk = {NULL, NULL, NULL};
 
     *out = NULL;
     memset(&d, 0, sizeof(d));
@@ -700,7 +734,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     STS_FAIL_IF(req->key_type != NULL && !symmetric && !public_key &&
                     strcmp(req->key_type, STS_WST13_BEARER) != 0,
                 err, STS_E_NOT_UNDERSTOOD, "unsupported KeyType");
-    STS_FAIL_IF(!public_key && req->use_key_cert != NULL, err, STS_E_INVALID_REQUEST,
+    STS_FAIL_IF(!public_key && (req->use_key_cert != NULL || req->use_key_modulus != NULL), err,
+                STS_E_INVALID_REQUEST,
                 "UseKey without KeyType PublicKey");
     STS_FAIL_IF(!symmetric && (req->client_entropy != NULL || req->key_size != 0), err,
                 STS_E_INVALID_REQUEST, "Entropy or KeySize for a bearer token");
@@ -714,7 +749,7 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     if (symmetric)
         STS_CHECK(make_proof(e, rp, jwt, req, &proof, err));
     if (public_key)
-        STS_CHECK(use_key(req, jwt, &cert_b64, err));
+        STS_CHECK(use_key(req, jwt, &uk, err));
 
     /* For whom: the requester, or the subject of an OnBehalfOf/ActAs token. */
     o = (sts_row_origin_t){.subject = who->user->name,
@@ -773,7 +808,9 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                                     .hok_key = proof.key,
                                     .hok_key_len = proof.len,
                                     .not_before = not_before,
-                                    .hok_cert_b64 = cert_b64};
+                                    .hok_cert_b64 = uk.cert,
+                                    .hok_modulus_b64 = uk.modulus,
+                                    .hok_exponent_b64 = uk.exponent};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
         if (symmetric)
             proof_answer(&proof, is);
@@ -797,7 +834,7 @@ cleanup:
     sts_issued_free(is);
     sts_delegation_clear(&d);
     proof_clear(&proof);
-    free(cert_b64);
+    use_key_clear(&uk);
     return rc;
 }
 

@@ -204,6 +204,11 @@ typedef struct sts_issue_req {
      * bound into a holder-of-key assertion (SAML only). */
     const unsigned char *use_key_cert;
     size_t use_key_cert_len;
+    /* ... or its RSA public key from a ds:KeyValue: big-endian Modulus and Exponent */
+    const unsigned char *use_key_modulus;
+    size_t use_key_modulus_len;
+    const unsigned char *use_key_exponent;
+    size_t use_key_exponent_len;
 } sts_issue_req_t;
 
 /**

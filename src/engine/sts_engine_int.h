@@ -180,6 +180,8 @@ typedef struct sts_saml_mint_params {
     size_t hok_key_len;
     time_t not_before;             /* postdated NotBefore, or 0 for @now */
     const char *hok_cert_b64;      /* holder-of-key by the requester's certificate, or NULL */
+    const char *hok_modulus_b64;   /* ... or by its RSA key (with hok_exponent_b64) */
+    const char *hok_exponent_b64;
 } sts_saml_mint_params_t;
 
 /* sts_claims.c: which attributes an assertion carries. */

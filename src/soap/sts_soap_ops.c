@@ -602,9 +602,33 @@ static sts_errc_t read_key_params(struct soap *soap, const binding_row_t *b,
                     &req->client_entropy_len, err);
 }
 
-/* wst:UseKey holding the requester's certificate: a wsse:BinarySecurityToken
- * (X509v3) or a ds:KeyInfo/ds:X509Data/ds:X509Certificate. Other keys
- * (KeyValue, references) are not understood. */
+/* ds:KeyValue/ds:RSAKeyValue of a UseKey: its Modulus and Exponent. */
+static sts_errc_t read_rsa_key_value(struct soap *soap, xmlNodePtr kv, sts_issue_req_t *req,
+                                     sts_err_t *err)
+{
+    xmlNodePtr rsa = sts_xml_first_elem(kv), mod, ex;
+    unsigned char *m = NULL, *e = NULL;
+    size_t mlen = 0, elen = 0;
+
+    mod = sts_xml_first_elem(rsa);
+    ex = sts_xml_next_elem(mod);
+    if (!sts_xml_is(rsa, STS_NS_DS, "RSAKeyValue") || sts_xml_next_elem(rsa) != NULL ||
+        !sts_xml_is(mod, STS_NS_DS, "Modulus") || !sts_xml_is(ex, STS_NS_DS, "Exponent") ||
+        sts_xml_next_elem(ex) != NULL)
+        return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "UseKey KeyValue other than an RSAKeyValue");
+    if (b64_text(soap, mod, &m, &mlen, err) != STS_OK ||
+        b64_text(soap, ex, &e, &elen, err) != STS_OK)
+        return STS_E_INVALID_REQUEST;
+    req->use_key_modulus = m;
+    req->use_key_modulus_len = mlen;
+    req->use_key_exponent = e;
+    req->use_key_exponent_len = elen;
+    return STS_OK;
+}
+
+/* wst:UseKey holding the requester's key: a wsse:BinarySecurityToken (X509v3),
+ * or a ds:KeyInfo with one ds:X509Data/ds:X509Certificate or one
+ * ds:KeyValue/ds:RSAKeyValue. Other keys (references, DSA) are not understood. */
 static sts_errc_t read_use_key(struct soap *soap, const sts_soap_envelope_t *env,
                                sts_issue_req_t *req, sts_err_t *err)
 {
@@ -628,6 +652,8 @@ static sts_errc_t read_use_key(struct soap *soap, const sts_soap_envelope_t *env
         cert = x509 ? k : NULL;
     } else if (sts_xml_is(k, STS_NS_DS, "KeyInfo")) {
         xmlNodePtr x5d = sts_xml_first_elem(k);
+        if (sts_xml_is(x5d, STS_NS_DS, "KeyValue") && sts_xml_next_elem(x5d) == NULL)
+            return read_rsa_key_value(soap, x5d, req, err);
         if (sts_xml_is(x5d, STS_NS_DS, "X509Data") && sts_xml_next_elem(x5d) == NULL &&
             sts_xml_is(sts_xml_first_elem(x5d), STS_NS_DS, "X509Certificate") &&
             sts_xml_next_elem(sts_xml_first_elem(x5d)) == NULL)

@@ -253,13 +253,24 @@ cleanup:
 }
 
 /* Holder-of-key: a symmetric proof key or the requester's certificate. */
-#define HOK(p) ((p)->hok_key != NULL || (p)->hok_cert_b64 != NULL)
+#define HOK(p) ((p)->hok_key != NULL || (p)->hok_cert_b64 != NULL || (p)->hok_modulus_b64 != NULL)
 
 /* <ds:KeyInfo> with the proof key under @parent: <xenc:EncryptedKey/> for a
  * symmetric key, <ds:X509Data><ds:X509Certificate/> for a public key. */
 static int add_proof_key(xmlNodePtr parent, xmlNsPtr ds, const sts_saml_params_t *p)
 {
-    xmlNodePtr ki = xmlNewChild(parent, ds, BAD_CAST "KeyInfo", NULL), x5d;
+    xmlNodePtr ki = xmlNewChild(parent, ds, BAD_CAST "KeyInfo", NULL), x5d, kv, rsa;
+    if (ki != NULL && p->hok_modulus_b64 != NULL) {
+        kv = xmlNewChild(ki, ds, BAD_CAST "KeyValue", NULL);
+        rsa = kv ? xmlNewChild(kv, ds, BAD_CAST "RSAKeyValue", NULL) : NULL;
+        return rsa != NULL &&
+                       xmlNewTextChild(rsa, ds, BAD_CAST "Modulus",
+                                       BAD_CAST p->hok_modulus_b64) != NULL &&
+                       xmlNewTextChild(rsa, ds, BAD_CAST "Exponent",
+                                       BAD_CAST p->hok_exponent_b64) != NULL
+                   ? 0
+                   : -1;
+    }
     if (ki != NULL && p->hok_cert_b64 != NULL) {
         x5d = xmlNewChild(ki, ds, BAD_CAST "X509Data", NULL);
         return x5d != NULL && xmlNewTextChild(x5d, ds, BAD_CAST "X509Certificate",

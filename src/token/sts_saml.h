@@ -58,6 +58,9 @@ typedef struct sts_saml_params {
     /* Holder-of-key (PublicKey, wst:UseKey): the requester's certificate, base64
      * DER, as ds:KeyInfo/ds:X509Data/ds:X509Certificate; NULL = not. */
     const char *hok_cert_b64;
+    /* ... or its RSA key as ds:KeyInfo/ds:KeyValue/ds:RSAKeyValue (base64) */
+    const char *hok_modulus_b64;
+    const char *hok_exponent_b64;
 } sts_saml_params_t;
 
 /* The longest delegation chain an assertion may carry (either way). */

@@ -56,6 +56,17 @@ def _config():
     return cfg
 
 
+def rsa_numbers(cert_path):
+    """base64 big-endian Modulus and Exponent of the RSA key in @cert_path."""
+    from cryptography import x509
+    with open(cert_path, "rb") as f:
+        nums = x509.load_pem_x509_certificate(f.read()).public_key().public_numbers()
+
+    def b64(n):
+        return base64.b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).decode()
+    return b64(nums.n), b64(nums.e)
+
+
 def p_sha1(secret, seed, n):
     out, a = b"", seed
     while len(out) < n:
@@ -223,11 +234,29 @@ class ProofKeyTest(L.StsTestCase):
         elif form == "x509data":
             inner = ('<ds:KeyInfo xmlns:ds="%s"><ds:X509Data><ds:X509Certificate>%s'
                      '</ds:X509Certificate></ds:X509Data></ds:KeyInfo>' % (L.NS["ds"], der_b64))
-        else:
-            inner = ('<ds:KeyInfo xmlns:ds="%s"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>AQAB'
-                     '</ds:Modulus><ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>'
-                     '</ds:KeyInfo>' % L.NS["ds"])
+        elif form == "keyvalue":
+            mod, exp = rsa_numbers(cert or USER_CERT)
+            inner = ('<ds:KeyInfo xmlns:ds="%s"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>%s'
+                     '</ds:Modulus><ds:Exponent>%s</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>'
+                     '</ds:KeyInfo>' % (L.NS["ds"], mod, exp))
+        else:  # a DSA-style KeyValue: not understood
+            inner = ('<ds:KeyInfo xmlns:ds="%s"><ds:KeyValue><ds:DSAKeyValue><ds:Y>AQAB</ds:Y>'
+                     '</ds:DSAKeyValue></ds:KeyValue></ds:KeyInfo>' % L.NS["ds"])
         return "<wst:UseKey>%s</wst:UseKey>" % inner
+
+    def test_public_key_rsa_key_value(self):
+        r = self.srv.issue(key_type=L.KT_PUBLIC, extra=self.use_key("keyvalue"))
+        self.assertEqual(r.status, 200, r.body[:1500])
+        a = L.extract_assertion_bytes(r.body)
+        kv = L.parse_xml(a).find("saml2:Subject/saml2:SubjectConfirmation/"
+                                 "saml2:SubjectConfirmationData/ds:KeyInfo/ds:KeyValue/"
+                                 "ds:RSAKeyValue", L.NS)
+        mod, exp = rsa_numbers(USER_CERT)
+        self.assertEqual((kv.findtext("ds:Modulus", namespaces=L.NS),
+                          kv.findtext("ds:Exponent", namespaces=L.NS)), (mod, exp))
+        self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
+        ok = L.schema_validate(a)
+        self.assertTrue(ok.ok, ok.output)
 
     def test_public_key(self):
         for form in ("bst", "x509data"):
@@ -253,8 +282,11 @@ class ProofKeyTest(L.StsTestCase):
 
     def test_public_key_refusals(self):
         cases = [
-            ("KeyValue", lambda: self.srv.issue(key_type=L.KT_PUBLIC,
-                                                extra=self.use_key("keyvalue")), "BadRequest"),
+            ("DSAKeyValue", lambda: self.srv.issue(key_type=L.KT_PUBLIC,
+                                                   extra=self.use_key("dsa")), "BadRequest"),
+            ("RSA-1024 KeyValue", lambda: self.srv.issue(
+                key_type=L.KT_PUBLIC, extra=self.use_key("keyvalue", cert=WEAK_CERT)),
+             "InvalidRequest"),
             ("UseKey with a bearer request", lambda: self.srv.issue(extra=self.use_key()),
              "InvalidRequest"),
             ("PublicKey without UseKey", lambda: self.srv.issue(key_type=L.KT_PUBLIC),
