@@ -808,11 +808,17 @@ static char *replace_all(const char *text, const char *from, const char *to)
 
 /*
  * The published WSDL: the file with the placeholder address replaced by
- * @endpoint and, over TLS, every binding pointing at the transport policy
- * (TransportBinding + SignedSupportingTokens) instead of the plain one.
+ * @endpoint and every binding pointing at the policy that says what this
+ * server accepts: over TLS the transport policy (TransportBinding +
+ * SignedSupportingTokens) instead of the plain one, and with @x509
+ * (soap.client_ca) the variant that also offers an X.509 message signature.
  */
-static char *load_wsdl(const char *file, const char *endpoint, int tls, size_t *len)
+static char *load_wsdl(const char *file, const char *endpoint, int tls, int x509, size_t *len)
 {
+    static const char *const policy[2][2] = {
+        {"#STS_UsernameToken_Policy", "#STS_UsernameToken_X509_Policy"},
+        {"#STS_Transport_Policy", "#STS_Transport_X509_Policy"}};
+    char from[96], to[96];
     FILE *f = fopen(file, "rb");
     char *text = NULL, *out = NULL, *tmp;
     long size;
@@ -827,9 +833,13 @@ static char *load_wsdl(const char *file, const char *endpoint, int tls, size_t *
         goto done;
     text[size] = '\0';
     out = replace_all(text, STS_WSDL_ADDRESS, endpoint);
-    if (out != NULL && tls) {
-        tmp = replace_all(out, "PolicyReference URI=\"#STS_UsernameToken_Policy\"",
-                          "PolicyReference URI=\"#STS_Transport_Policy\"");
+    /* the bindings' reference only: the X.509 variants refer to the plain ones */
+    snprintf(from, sizeof(from), "<wsp:PolicyReference URI=\"%s\"/>\n    <soap",
+             policy[0][0]);
+    snprintf(to, sizeof(to), "<wsp:PolicyReference URI=\"%s\"/>\n    <soap",
+             policy[tls != 0][x509 != 0]);
+    if (out != NULL && (tls || x509)) {
+        tmp = replace_all(out, from, to);
         free(out);
         out = tmp;
     }
@@ -1305,7 +1315,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
                  strchr(cfg->listen_host, ':') ? "]" : "", master->port);
     }
     snprintf(endpoint, sizeof(endpoint), "%s/sts", base_url);
-    wsdl = load_wsdl(cfg->wsdl_file, endpoint, tls, &wsdl_len);
+    wsdl = load_wsdl(cfg->wsdl_file, endpoint, tls, cfg->client_ca_file != NULL, &wsdl_len);
     if (wsdl == NULL)
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
     /* soap.require_tls_for_password_text: unset, it is true on a plain HTTP

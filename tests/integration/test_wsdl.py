@@ -179,7 +179,9 @@ class WsdlFileTest(unittest.TestCase):
         the server switches them to when it listens with TLS (test_tls.py)."""
         wsp = L.NS["wsp"]
         by_id = {p.get(L.q("wsu", "Id")): p for p in self.root.findall("{%s}Policy" % wsp)}
-        self.assertEqual(sorted(by_id), ["STS_Transport_Policy", "STS_UsernameToken_Policy"])
+        self.assertEqual(sorted(by_id), ["STS_Transport_Policy", "STS_Transport_X509_Policy",
+                                         "STS_UsernameToken_Policy",
+                                         "STS_UsernameToken_X509_Policy", "STS_X509_Alternative"])
         pid = "STS_UsernameToken_Policy"
         pols = [by_id[pid]]
         for b in self.root.findall("wsdl:binding", L.NS):

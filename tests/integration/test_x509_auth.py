@@ -115,6 +115,24 @@ class X509AuthTest(L.StsTestCase):
     def post(self, body, version=12):
         return self.srv.post_raw(body, L.soap_headers(version, L.ACTION["Issue"]))
 
+    def test_wsdl_offers_x509(self):
+        """With soap.client_ca the published WSDL's bindings reference the policy that
+        offers the X.509 alternative next to the UsernameToken one."""
+        root = L.parse_xml(self.srv.get("/sts?wsdl").body)
+        wsp = L.NS["wsp"]
+        for b in root.findall("wsdl:binding", L.NS):
+            self.assertEqual(b.find("{%s}PolicyReference" % wsp).get("URI"),
+                             "#STS_UsernameToken_X509_Policy")
+        by_id = {p.get(L.q("wsu", "Id")): p for p in root.findall("{%s}Policy" % wsp)}
+        refs = [r.get("URI") for r in by_id["STS_UsernameToken_X509_Policy"].iter(
+            "{%s}PolicyReference" % wsp)]
+        self.assertEqual(refs, ["#STS_UsernameToken_Policy", "#STS_X509_Alternative"])
+        alt = by_id["STS_X509_Alternative"]
+        self.assertIsNotNone(alt.find(".//sp:AsymmetricBinding//sp:InitiatorToken//sp:X509Token",
+                                      L.NS))
+        self.assertIsNotNone(alt.find(".//sp:SignedParts/sp:Body", L.NS))
+        self.assertIsNotNone(alt.find(".//sp:AlgorithmSuite//sp:Basic256Sha256", L.NS))
+
     def test_zeep_signed_issue(self):
         for v in (11, 12):
             with self.subTest(soap=v):
