@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """curl as the client, as the README documents it: the AD FS-style Issue of
 tests/tools/rst-issue.sh over SOAP 1.2, raw SOAP 1.1 and 1.2 messages for the
-whole lifecycle, and a fault; what curl receives is checked with xmlsec1,
-samlsign and the SAML schema."""
+whole lifecycle, a fault, and the shapes zeep cannot produce (a Feb 2005 RST,
+WCF's SecondaryParameters with a UseKey); what curl receives is checked with
+xmlsec1, samlsign and the SAML schema."""
 
 import os
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 import stslib as L
@@ -100,6 +103,47 @@ class CurlTest(L.StsTestCase):
                 self.assertEqual(fault.reason, "Authentication failed")
         self.assertEqual(self.srv.snapshot(), before)
         self.assertTrue(self.srv.alive())
+
+    # ---- shapes zeep cannot produce (issue #4) --------------------------------------
+    def test_feb_2005_issue(self):
+        """A Feb 2005 RST as AD FS 2.0-era clients send it: bare RSTR in 2005/02."""
+        w5 = "http://schemas.xmlsoap.org/ws/2005/02/trust"
+        rst = ('<t:RequestSecurityToken xmlns:t="%s">%s<t:KeyType>'
+               'http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey</t:KeyType>'
+               '<t:RequestType>%s/Issue</t:RequestType></t:RequestSecurityToken>'
+               % (w5, L.applies_to_xml(L.RP), w5))
+        body = L.envelope(rst, 12, L.wsa_xml(w5 + "/RST/Issue", to=self.srv.url)
+                          + L.security_xml(12))
+        status, resp = self.curl(body, 'application/soap+xml; charset=utf-8; action="%s"'
+                                 % (w5 + "/RST/Issue"))
+        self.assertEqual(status, 200, resp[:1500])
+        self.assertIn(b'xmlns:wst="%s"' % w5.encode(), resp)
+        self.assertIn(b"<wst:RequestSecurityTokenResponse>", resp)
+        self.assertNotIn(b"RequestSecurityTokenResponseCollection", resp)
+        self.assertIn(b"%s/RSTR/Issue</wsa5:Action>" % w5.encode(), resp)
+        self.assert_assertion_checks(resp)
+
+    def test_secondary_parameters_and_use_key(self):
+        """WCF's SecondaryParameters (the relying party's template: TokenType and
+        KeyType PublicKey) with a UseKey certificate, over SOAP 1.1."""
+        keydir = tempfile.mkdtemp(prefix="sts-curl-usekey-")
+        self.addCleanup(shutil.rmtree, keydir, True)
+        _, crt = L.make_keypair(keydir, cn="curl requester")
+        rst = L.rst_issue(key_type=None, extra=(
+            '<wst:SecondaryParameters><wst:TokenType>%s</wst:TokenType>'
+            '<wst:KeyType>%s</wst:KeyType></wst:SecondaryParameters>'
+            '<wst:UseKey><wsse:BinarySecurityToken xmlns:wsse="%s" ValueType="%s">%s'
+            '</wsse:BinarySecurityToken></wst:UseKey>'
+            % (L.TT_SAML2, L.KT_PUBLIC, L.NS["wsse"],
+               "http://docs.oasis-open.org/wss/2004/01/"
+               "oasis-200401-wss-x509-token-profile-1.0#X509v3", L.cert_b64(crt))))
+        body = L.envelope(rst, version=11, headers=L.security_xml(version=11))
+        status, resp = self.curl(body, "text/xml; charset=utf-8", "%s/RST/Issue" % L.WST)
+        self.assertEqual(status, 200, resp[:1500])
+        self.assertIn(b"<wst:KeyType>%s</wst:KeyType>" % L.KT_PUBLIC.encode(), resp)
+        a = self.assert_assertion_checks(resp)
+        self.assertIn(b"urn:oasis:names:tc:SAML:2.0:cm:holder-of-key", a)
+        self.assertIn(L.cert_b64(crt).encode(), a)
 
 
 if __name__ == "__main__":
