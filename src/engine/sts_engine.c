@@ -819,6 +819,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
     }
     rec.renew = (req->not_renewable ? 0 : STS_RENEW_ALLOW) |
                 (req->renew_after_expiry ? STS_RENEW_EXPIRED : 0);
+    if (symmetric || public_key) /* a renewal would be a bearer token: not renewable */
+        rec.renew = 0;
     if (not_before != 0) /* postdated: its lifetime starts then (RSTR Lifetime, renewals) */
         is->created = rec.issued_at = not_before;
     STS_CHECK(sts_store_insert(e->store, &rec, err));

@@ -280,6 +280,14 @@ class ProofKeyTest(L.StsTestCase):
         self.assertEqual(r.status, 200, r.body[:1500])
         self.assertIn(b"urn:oasis:names:tc:SAML:1.0:cm:holder-of-key", r.body)
 
+    def test_holder_of_key_not_renewable(self):
+        """A renewal would be a bearer assertion: holder-of-key tokens are not renewed."""
+        r = self.srv.issue(key_type=L.KT_PUBLIC, extra=self.use_key())
+        self.assertEqual(r.status, 200, r.body[:1000])
+        a = L.extract_assertion_bytes(r.body)
+        self.assertRefused(lambda: self.srv.renew(a), "UnableToRenew", 12)
+        self.assertValid(a)
+
     def test_public_key_refusals(self):
         cases = [
             ("DSAKeyValue", lambda: self.srv.issue(key_type=L.KT_PUBLIC,
