@@ -23,6 +23,7 @@ asks the STS for a token for a back end:
   2005 RST (BadRequest: ActAs is WS-Trust 1.4)."""
 import os
 import sys
+import tempfile
 import time
 import unittest
 
@@ -37,6 +38,9 @@ PORTAL = ("portal", "portal-pass-4711")
 MALLORY = ("mallory", "mallory-pass-0815")
 NARROW = ("narrow", "narrow-pass-2342")
 STATE_CANCELLED = 2
+PARTNER = "https://partner-idp.example.org"
+PARTNER_DIR = tempfile.mkdtemp(prefix="sts-test-partner-")
+PARTNER_KEY, PARTNER_CERT = L.make_ec_keypair(PARTNER_DIR, "partner", "partner-idp")
 
 
 def _config():
@@ -45,6 +49,7 @@ def _config():
                      L.make_user(MALLORY[0], MALLORY[1]),
                      L.make_user(NARROW[0], NARROW[1]),
                      L.make_user("bob", "looking-glass", {"role": "nurse"})]
+    cfg["trusted_issuers"] = [{"issuer": PARTNER, "cert": PARTNER_CERT, "kid": "p1"}]
     cfg["delegation"] = [
         {"actor": PORTAL[0], "subjects": ["*"], "act_as": True, "on_behalf_of": True},
         {"actor": NARROW[0], "subjects": ["bob"], "act_as": True},
@@ -171,6 +176,28 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
         self.assertEqual(L.assertion_facts(L.extract_assertion_bytes(r.body)).subject, L.USER)
 
     # ---- bounds and families ----------------------------------------------------------
+    def test_trusted_issuers_token_on_behalf_of(self):
+        """A trusted issuer's JWT naming us: OnBehalfOf gives a token for that issuer's
+        subject, without the attributes of our own user of the same name; a rule naming
+        "bob" does not cover the partner's bob, only "*" does."""
+        import jwt as pyjwt
+        now = int(time.time())
+
+        def partner_jwt(sub):
+            with open(PARTNER_KEY) as f:
+                key = f.read()
+            return pyjwt.encode({"iss": PARTNER, "sub": sub, "aud": L.ISSUER, "iat": now,
+                                 "exp": now + 600, "jti": os.urandom(8).hex()}, key,
+                                algorithm="ES256", headers={"kid": "p1"})
+        r, _ = self.issue_as_ok(PORTAL, L.bst_xml(partner_jwt(L.USER)), mode="OnBehalfOf")
+        a = L.extract_assertion_bytes(r.body)
+        facts = L.assertion_facts(a)
+        self.assertEqual(facts.subject, L.USER)
+        self.assertEqual(facts.attributes, {}, "not our alice: no local attributes")
+        self.assertTrue(L.xmlsec_verify(a).ok, "xmlsec1")
+        self.assertRefused(lambda: self.issue_as(NARROW, L.bst_xml(partner_jwt("bob"))),
+                           "RequestFailed", 12)
+
     def test_bounded_by_the_presented_token(self):
         a = self.alice_saml(lifetime=(None, L.ts(120)))
         r, rstr = self.issue_as_ok(PORTAL, a, token_type=L.TT_JWT)
