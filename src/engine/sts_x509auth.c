@@ -6,9 +6,10 @@
  * trusted only when it chains to soap.client_ca (OpenSSL's verifier: validity
  * dates, issuer signatures, basic constraints) and names, by its subject CN,
  * a user of the realm. Its key then verifies the message signature, which
- * must cover the Body and the Timestamp the face goes on to use. A signature
- * value is remembered for the timestamp window: the same signed message sent
- * again is a replay.
+ * must cover the Body and the Timestamp the face goes on to use. What the
+ * signature covers (its References' digests) is remembered for the timestamp
+ * window: the same signed message sent again, however its signature value
+ * is re-encoded, is a replay.
  */
 #include "sts_engine_int.h"
 
@@ -19,6 +20,7 @@
 #include "sts_xml.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -65,22 +67,67 @@ static const sts_cfg_user_t *trusted_user(const sts_engine_t *e, X509 *cert, sts
     return user;
 }
 
-/* Refuses a signature value seen before within the timestamp window. */
+/* SHA-256 over the decoded DigestValue of every Reference of @sig: what the
+ * signature covers (Body, Timestamp), independent of how its base64 is
+ * wrapped and of which of the equivalent signature values (ECDSA's (r, n-s))
+ * was sent. 0, or -1 when a DigestValue is missing or malformed. */
+static int covered_digest(xmlNodePtr sig, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    xmlNodePtr si = NULL;
+    int n = 0, ok;
+
+    for (xmlNodePtr c = sts_xml_first_elem(sig); c; c = sts_xml_next_elem(c))
+        if (sts_xml_is(c, STS_NS_DS, "SignedInfo"))
+            si = c;
+    if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(sha);
+        return -1;
+    }
+    for (xmlNodePtr r = sts_xml_first_elem(si); r; r = sts_xml_next_elem(r)) {
+        xmlNodePtr dv = NULL;
+        xmlChar *text;
+        unsigned char raw[96], compact[128];
+        size_t len = 0;
+        int dec;
+
+        if (!sts_xml_is(r, STS_NS_DS, "Reference"))
+            continue;
+        for (xmlNodePtr c = sts_xml_first_elem(r); c; c = sts_xml_next_elem(c))
+            if (sts_xml_is(c, STS_NS_DS, "DigestValue"))
+                dv = c;
+        if (dv == NULL || (text = xmlNodeGetContent(dv)) == NULL) {
+            EVP_MD_CTX_free(sha);
+            return -1;
+        }
+        for (xmlChar *p = text; *p && len < sizeof(compact); p++)
+            if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+                compact[len++] = *p;
+        xmlFree(text);
+        dec = len > 0 && len % 4 == 0 && len < sizeof(compact)
+                  ? EVP_DecodeBlock(raw, compact, (int)len)
+                  : -1;
+        if (dec < 0 || EVP_DigestUpdate(sha, raw, (size_t)dec) != 1) {
+            EVP_MD_CTX_free(sha);
+            return -1;
+        }
+        n++;
+    }
+    ok = EVP_DigestFinal_ex(sha, out, NULL) == 1;
+    EVP_MD_CTX_free(sha);
+    return ok && n > 0 ? 0 : -1;
+}
+
+/* Refuses a signed message seen before within the timestamp window: keyed on
+ * what the signature covers, not on the signature's bytes. */
 static sts_errc_t not_replayed(sts_engine_t *e, xmlNodePtr sig, sts_err_t *err)
 {
     const sts_cfg_t *cfg = e->cfg;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    xmlNodePtr sv = NULL;
-    xmlChar *text;
     time_t now = sts_time_now();
 
-    for (xmlNodePtr c = sts_xml_first_elem(sig); c; c = sts_xml_next_elem(c))
-        if (sts_xml_is(c, STS_NS_DS, "SignatureValue"))
-            sv = c;
-    if (sv == NULL || (text = xmlNodeGetContent(sv)) == NULL)
-        return STS_ERR(err, STS_E_AUTH_FAILED, "no SignatureValue");
-    SHA256(text, strlen((const char *)text), digest);
-    xmlFree(text);
+    if (covered_digest(sig, digest) != 0)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "no DigestValue to remember");
     switch (sts_replay_check(e->replay, digest, sizeof(digest),
                              now + cfg->timestamp_max_age + cfg->clock_skew + 1, now)) {
     case STS_REPLAY_FRESH: return STS_OK;

@@ -184,9 +184,18 @@ class X509AuthTest(L.StsTestCase):
                 self.assertRefused(send, "FailedAuthentication", 12)
 
     def test_replay(self):
+        """The same signed message twice, also with its SignatureValue re-wrapped
+        (base64 white space: the same signature to xmlsec, other bytes)."""
         body = self.signed_envelope()
         self.assertEqual(self.post(body).status, 200)
         self.assertRefused(lambda: self.post(body), "FailedAuthentication", 12)
+        root = etree.fromstring(body)
+        sv = root.find(".//ds:SignatureValue", L.NS)
+        text = "".join(sv.text.split())
+        sv.text = text[:20] + "\n" + text[20:]
+        rewrapped = etree.tostring(root)
+        self.assertNotEqual(rewrapped, body)
+        self.assertRefused(lambda: self.post(rewrapped), "FailedAuthentication", 12)
 
     # ---- hand-made variants of a signed message -----------------------------------
     def unsigned_timestamp(self):
