@@ -99,7 +99,7 @@ sts_errc_t sts_claims_release(const sts_engine_t *e, const sts_saml_mint_params_
 {
     const sts_cfg_rp_t *rp = sts_cfg_find_rp(e->cfg, sp->audience);
     const sts_cfg_user_t *user =
-        sp->subject_issuer == NULL ? sts_cfg_find_user(e->cfg, sp->subject) : NULL;
+        sp->origin.subject_issuer == NULL ? sts_cfg_find_user(e->cfg, sp->origin.subject) : NULL;
     size_t cap = sp->with_claims ? sp->nclaims : user ? user->nattrs : 0, n = 0;
     sts_saml_attr_t *attrs = calloc(cap ? cap : 1, sizeof(*attrs));
 
@@ -119,7 +119,7 @@ sts_errc_t sts_claims_release(const sts_engine_t *e, const sts_saml_mint_params_
     } else {
         for (size_t i = 0; i < sp->nclaims; i++) {
             const sts_claim_req_t *c = &sp->claims[i];
-            if (supply(rp, user, &sp->subject, c->uri, &attrs[n])) {
+            if (supply(rp, user, &sp->origin.subject, c->uri, &attrs[n])) {
                 n++;
             } else if (!c->optional) {
                 free(attrs);

@@ -13,8 +13,10 @@
  * Policy: a delegation rule of the config must allow the requester to do this
  * for that subject (sts_cfg_may_delegate); the token must be usable now and
  * not a refresh token (a cancelled one of ours: STS_E_TOKEN_REVOKED; one that
- * expired but may be renewed, Renewing OK, within the window: STS_E_RENEW_NEEDED); may_act in the token is honoured; what is issued never
- * outlives it and is its child in the store (cancelling it cancels them).
+ * expired but may be renewed, Renewing OK, within the window:
+ * STS_E_RENEW_NEEDED); may_act in the token is honoured; what is issued
+ * never outlives it and is its child in the store (cancelling it cancels
+ * them).
  */
 #include "sts_engine_int.h"
 

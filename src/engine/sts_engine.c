@@ -504,7 +504,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     STS_FAIL_IF(is == NULL, err, STS_E_NOMEM, "issued token");
     memset(&p, 0, sizeof(p));
     p.issuer = e->cfg->issuer;
-    p.subject = sp->subject;
+    p.subject = sp->origin.subject;
     p.audience = sp->audience;
     p.issue_instant = sp->now;
     p.not_before = sp->not_before ? sp->not_before : sp->now;
@@ -542,11 +542,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     is->created = sp->now;
     is->expires = sp->expires;
 
-    {
-        sts_row_origin_t o = {sp->subject, sp->requester,      sp->requester_kind,
-                              sp->parent,  sp->subject_issuer, sp->bound};
-        sts_issued_row(is, sp->kind, &o, rec);
-    }
+    sts_issued_row(is, sp->kind, &sp->origin, rec);
     *out = is;
     is = NULL;
 cleanup:
@@ -772,34 +768,23 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
         sts_jwt_params_t p = {.kind = STS_KIND_JWT,
                               .typ = STS_TYP_JWT,
                               .token_type = STS_TT_JWT,
-                              .subject = o.subject,
                               .audiences = &req->applies_to,
                               .naudiences = 1,
                               .act = d.act,
                               .signing_alg = rp->signing_alg,
                               .now = now,
                               .expires = expires,
-                              .requester = o.requester,
-                              .requester_kind = o.requester_kind,
-                              .parent = o.parent,
-                              .subject_issuer = o.subject_issuer,
-                              .bound = o.bound,
-                              .not_before = not_before};
+                              .not_before = not_before,
+                              .origin = o};
         STS_CHECK(sts_mint_jwt(e, &p, &is, &rec, err));
     } else {
         sts_saml_mint_params_t p = {.kind = kind,
-                                    .subject = o.subject,
                                     .audience = req->applies_to,
                                     /* the requester authenticated, not the subject it acts for */
                                     .authn_context = d.subject ? NULL : who->authn_context,
                                     .token_type = token_type,
                                     .now = now,
                                     .expires = expires,
-                                    .requester = o.requester,
-                                    .requester_kind = o.requester_kind,
-                                    .parent = o.parent,
-                                    .subject_issuer = o.subject_issuer,
-                                    .bound = o.bound,
                                     .delegates = delegates,
                                     .ndelegates = ndelegates,
                                     .claims = req->claims,
@@ -810,7 +795,8 @@ sts_errc_t sts_engine_issue(sts_engine_t *e, const sts_principal_t *who,
                                     .not_before = not_before,
                                     .hok_cert_b64 = uk.cert,
                                     .hok_modulus_b64 = uk.modulus,
-                                    .hok_exponent_b64 = uk.exponent};
+                                    .hok_exponent_b64 = uk.exponent,
+                                    .origin = o};
         STS_CHECK(sts_mint_saml(e, &p, &is, &rec, err));
         if (symmetric)
             proof_answer(&proof, is);
@@ -931,7 +917,6 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
         sts_jwt_params_t p = {.kind = STS_KIND_JWT,
                               .typ = STS_TYP_JWT,
                               .token_type = tt,
-                              .subject = o.subject,
                               .audiences = (const char *const *)v->audiences,
                               .naudiences = v->naudiences,
                               .client_id = v->client_id,
@@ -943,26 +928,17 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
                                   v->audiences[0]),
                               .now = now,
                               .expires = expires,
-                              .requester = o.requester,
-                              .requester_kind = o.requester_kind,
-                              .parent = o.parent,
-                              .subject_issuer = o.subject_issuer,
-                              .bound = o.bound};
+                              .origin = o};
         return sts_mint_jwt(e, &p, out, rec, err);
     }
     sts_saml_mint_params_t p = {.kind = kind,
                                 .delegates = (const char *const *)v->actors,
                                 .ndelegates = v->nactors,
-                                .subject = o.subject,
                                 .audience = v->audiences[0],
                                 .token_type = tt,
                                 .now = now,
                                 .expires = expires,
-                                .requester = o.requester,
-                                .requester_kind = o.requester_kind,
-                                .parent = o.parent,
-                                .subject_issuer = o.subject_issuer,
-                                .bound = o.bound};
+                                .origin = o};
     return sts_mint_saml(e, &p, out, rec, err);
 }
 
@@ -1013,17 +989,17 @@ static sts_errc_t renew_saml(sts_engine_t *e, const sts_principal_t *who, const 
     int kind = STS_KIND_SAML2;
     const char *tt = saml_token_type(token_type, &kind);
     sts_saml_mint_params_t p = {.kind = t->kind,
-                                .subject = t->rec->subject,
                                 .audience = t->rec->audience,
                                 .authn_context = who->authn_context,
                                 .token_type = tt,
                                 .now = now,
                                 .expires = expires,
-                                .requester = t->rec->requester,
-                                .requester_kind = t->rec->requester_kind,
-                                .parent = t->rec->parent,
-                                .subject_issuer = t->rec->subject_issuer,
-                                .bound = t->rec->bound};
+                                .origin = {.subject = t->rec->subject,
+                                           .requester = t->rec->requester,
+                                           .requester_kind = t->rec->requester_kind,
+                                           .parent = t->rec->parent,
+                                           .subject_issuer = t->rec->subject_issuer,
+                                           .bound = t->rec->bound}};
 
     if (token_type == NULL) /* the version's own default spelling */
         p.token_type = t->kind == STS_KIND_SAML11 ? STS_TT_SAML11_URN : STS_TT_SAML2_URN;
@@ -1043,7 +1019,6 @@ static sts_errc_t renew_jwt(sts_engine_t *e, const sts_vtoken_t *t, const char *
     sts_jwt_params_t p = {.kind = STS_KIND_JWT,
                           .typ = typ,
                           .token_type = v->token_type,
-                          .subject = v->subject,
                           .audiences = (const char *const *)v->audiences,
                           .naudiences = v->naudiences,
                           .client_id = v->client_id,
@@ -1051,11 +1026,12 @@ static sts_errc_t renew_jwt(sts_engine_t *e, const sts_vtoken_t *t, const char *
                           .act = json_object_get(t->claims, "act"),
                           .now = now,
                           .expires = expires,
-                          .requester = t->rec->requester,
-                          .requester_kind = t->rec->requester_kind,
-                          .parent = t->rec->parent,
-                          .subject_issuer = t->rec->subject_issuer,
-                          .bound = t->rec->bound};
+                          .origin = {.subject = v->subject,
+                                     .requester = t->rec->requester,
+                                     .requester_kind = t->rec->requester_kind,
+                                     .parent = t->rec->parent,
+                                     .subject_issuer = t->rec->subject_issuer,
+                                     .bound = t->rec->bound}};
 
     if (token_type != NULL && strcmp(token_type, STS_TT_JWT) != 0 &&
         strcmp(token_type, v->token_type) != 0)

@@ -125,12 +125,21 @@ void sts_delegation_clear(sts_delegation_t *d);
 
 int sts_engine_may_manage(const sts_principal_t *who, const sts_token_rec_t *rec);
 
+/** Who a new token is for and where it comes from (store row fields). */
+typedef struct sts_row_origin {
+    const char *subject;
+    const char *requester;
+    int requester_kind;
+    const char *parent;
+    const char *subject_issuer;
+    time_t bound;
+} sts_row_origin_t;
+
 /** What goes into a JWT the engine mints. Pointers borrowed. */
 typedef struct sts_jwt_params {
     int kind;               /* STS_KIND_JWT or STS_KIND_REFRESH */
     const char *typ;        /* STS_TYP_* */
     const char *token_type; /* static URI answered in sts_issued_t.token_type */
-    const char *subject;
     const char *const *audiences;
     size_t naudiences;
     const char *client_id;  /* or NULL */
@@ -140,12 +149,8 @@ typedef struct sts_jwt_params {
     const char *signing_alg; /* "RS256"/"ES256", or NULL for the first key */
     time_t now;
     time_t expires;
-    const char *requester;
-    int requester_kind;
-    const char *parent;     /* or NULL */
-    const char *subject_issuer; /* NULL: the subject is of our realm */
-    time_t bound;           /* latest expiry of this token and its renewals, 0: none */
     time_t not_before;      /* postdated nbf, or 0 for @now */
+    sts_row_origin_t origin; /* subject, requester, parent, bound: its store row */
 } sts_jwt_params_t;
 
 /**
@@ -159,18 +164,12 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
 /** What goes into a SAML assertion the engine mints. Pointers borrowed. */
 typedef struct sts_saml_mint_params {
     int kind;                  /* STS_KIND_SAML2 or STS_KIND_SAML11 */
-    const char *subject;       /* NameID / NameIdentifier */
     const char *audience;
     const char *authn_context; /* SAML 2.0 AuthnContextClassRef (SAML 1.1: mapped
                                 * to an AuthenticationMethod); NULL: unspecified */
     const char *token_type;    /* static URI answered */
     time_t now;
     time_t expires;
-    const char *requester;
-    int requester_kind;
-    const char *parent;         /* or NULL */
-    const char *subject_issuer; /* NULL: a realm user, whose attributes go in */
-    time_t bound;               /* as sts_jwt_params_t.bound */
     const char *const *delegates; /* SAML 2.0 DelegationRestriction, [0] the current actor */
     size_t ndelegates;
     const sts_claim_req_t *claims; /* wst:Claims asked for (with_claims), see sts_issue_req_t */
@@ -182,6 +181,8 @@ typedef struct sts_saml_mint_params {
     const char *hok_cert_b64;      /* holder-of-key by the requester's certificate, or NULL */
     const char *hok_modulus_b64;   /* ... or by its RSA key (with hok_exponent_b64) */
     const char *hok_exponent_b64;
+    sts_row_origin_t origin;       /* subject (NameID), requester, parent, bound; a
+                                    * realm subject (subject_issuer NULL) gets its attributes */
 } sts_saml_mint_params_t;
 
 /* sts_claims.c: which attributes an assertion carries. */
@@ -211,15 +212,6 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *p, sts_i
 sts_errc_t sts_engine_cancel_token(sts_engine_t *e, const sts_principal_t *who,
                                    const sts_token_in_t *tok, int rfc7009, sts_err_t *err);
 
-/** Who a new token is for and where it comes from (store row fields). */
-typedef struct sts_row_origin {
-    const char *subject;
-    const char *requester;
-    int requester_kind;
-    const char *parent;
-    const char *subject_issuer;
-    time_t bound;
-} sts_row_origin_t;
 
 /** @brief The store row of a freshly issued @is (ACTIVE; strings borrowed
  *  from @is and @o; replaces NULL). */

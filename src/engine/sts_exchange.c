@@ -330,7 +330,6 @@ static sts_errc_t mint_refresh(sts_engine_t *e, const grant_t *g, json_t *target
     sts_jwt_params_t p = {.kind = STS_KIND_REFRESH,
                           .typ = STS_TYP_REFRESH,
                           .token_type = STS_TT_REFRESH_TOKEN,
-                          .subject = g->subject,
                           .audiences = &aud,
                           .naudiences = 1,
                           .client_id = g->client->client_id,
@@ -339,11 +338,12 @@ static sts_errc_t mint_refresh(sts_engine_t *e, const grant_t *g, json_t *target
                           .targets = targets,
                           .now = g->now,
                           .expires = expires,
-                          .requester = g->client->client_id,
-                          .requester_kind = STS_REQUESTER_CLIENT,
-                          .parent = parent,
-                          .subject_issuer = g->subject_issuer,
-                          .bound = g->bound};
+                          .origin = {.subject = g->subject,
+                                     .requester = g->client->client_id,
+                                     .requester_kind = STS_REQUESTER_CLIENT,
+                                     .parent = parent,
+                                     .subject_issuer = g->subject_issuer,
+                                     .bound = g->bound}};
     return sts_mint_jwt(e, &p, out, rec, err);
 }
 
@@ -356,7 +356,6 @@ static sts_errc_t mint_access(sts_engine_t *e, const grant_t *g, const char *tt,
     sts_jwt_params_t p = {.kind = STS_KIND_JWT,
                           .typ = strcmp(tt, STS_TT_ACCESS_TOKEN) == 0 ? STS_TYP_ACCESS : STS_TYP_JWT,
                           .token_type = tt,
-                          .subject = g->subject,
                           .audiences = targets,
                           .naudiences = ntargets,
                           .client_id = g->client->client_id,
@@ -365,11 +364,12 @@ static sts_errc_t mint_access(sts_engine_t *e, const grant_t *g, const char *tt,
                           .signing_alg = sts_engine_alg_of(e->cfg, g->client, targets[0]),
                           .now = g->now,
                           .expires = expires,
-                          .requester = g->client->client_id,
-                          .requester_kind = STS_REQUESTER_CLIENT,
-                          .parent = parent,
-                          .subject_issuer = g->subject_issuer,
-                          .bound = g->bound};
+                          .origin = {.subject = g->subject,
+                                     .requester = g->client->client_id,
+                                     .requester_kind = STS_REQUESTER_CLIENT,
+                                     .parent = parent,
+                                     .subject_issuer = g->subject_issuer,
+                                     .bound = g->bound}};
     return sts_mint_jwt(e, &p, out, rec, err);
 }
 
@@ -515,16 +515,16 @@ sts_errc_t sts_engine_exchange(sts_engine_t *e, const sts_principal_t *who,
         sts_saml_mint_params_t sp = {.kind = saml_kind,
                                      .delegates = delegates,
                                      .ndelegates = ndelegates,
-                                     .subject = subj.view->subject,
                                      .audience = targets[0],
                                      .token_type = tt,
                                      .now = now,
                                      .expires = expires,
-                                     .requester = c->client_id,
-                                     .requester_kind = STS_REQUESTER_CLIENT,
-                                     .parent = parent,
-                                     .subject_issuer = g.subject_issuer,
-                                     .bound = g.bound};
+                                     .origin = {.subject = subj.view->subject,
+                                                .requester = c->client_id,
+                                                .requester_kind = STS_REQUESTER_CLIENT,
+                                                .parent = parent,
+                                                .subject_issuer = g.subject_issuer,
+                                                .bound = g.bound}};
         STS_CHECK(sts_mint_saml(e, &sp, &is, &recs[nrecs++], err));
     } else if (!is_refresh) {
         STS_CHECK(mint_access(e, &g, tt, targets, ntargets, expires, rt ? rt->id : parent, &is,

@@ -543,7 +543,7 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
     for (size_t i = 0; p->naudiences > 1 && i < p->naudiences; i++)
         bad |= json_array_append_new(aud, json_string(p->audiences[i]));
     bad |= json_object_set_new(c, "iss", json_string(e->cfg->issuer));
-    bad |= json_object_set_new(c, "sub", json_string(p->subject));
+    bad |= json_object_set_new(c, "sub", json_string(p->origin.subject));
     bad |= json_object_set(c, "aud", aud);
     bad |= json_object_set_new(c, "exp", json_integer((json_int_t)p->expires));
     bad |= json_object_set_new(c, "iat", json_integer((json_int_t)p->now));
@@ -575,9 +575,7 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
     is->expires = p->expires;
 
     {
-        sts_row_origin_t o = {p->subject, p->requester,      p->requester_kind,
-                              p->parent,  p->subject_issuer, p->bound};
-        sts_issued_row(is, p->kind, &o, rec);
+        sts_issued_row(is, p->kind, &p->origin, rec);
     }
     *out = is;
     is = NULL;
