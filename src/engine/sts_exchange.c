@@ -320,6 +320,18 @@ typedef struct grant {
     time_t bound;      /* no token of the grant, nor a renewal, expires later */
 } grant_t;
 
+/* The store-row origin of a token of @g issued from @parent. */
+static sts_row_origin_t grant_origin(const grant_t *g, const char *parent)
+{
+    sts_row_origin_t o = {.subject = g->subject,
+                          .requester = g->client->client_id,
+                          .requester_kind = STS_REQUESTER_CLIENT,
+                          .parent = parent,
+                          .subject_issuer = g->subject_issuer,
+                          .bound = g->bound};
+    return o;
+}
+
 /* A refresh token for @g: aud is the STS itself, so no relying party takes
  * it; sts_targets remembers the access tokens' audiences. */
 static sts_errc_t mint_refresh(sts_engine_t *e, const grant_t *g, json_t *targets, time_t expires,
@@ -338,12 +350,7 @@ static sts_errc_t mint_refresh(sts_engine_t *e, const grant_t *g, json_t *target
                           .targets = targets,
                           .now = g->now,
                           .expires = expires,
-                          .origin = {.subject = g->subject,
-                                     .requester = g->client->client_id,
-                                     .requester_kind = STS_REQUESTER_CLIENT,
-                                     .parent = parent,
-                                     .subject_issuer = g->subject_issuer,
-                                     .bound = g->bound}};
+                          .origin = grant_origin(g, parent)};
     return sts_mint_jwt(e, &p, out, rec, err);
 }
 
@@ -364,12 +371,7 @@ static sts_errc_t mint_access(sts_engine_t *e, const grant_t *g, const char *tt,
                           .signing_alg = sts_engine_alg_of(e->cfg, g->client, targets[0]),
                           .now = g->now,
                           .expires = expires,
-                          .origin = {.subject = g->subject,
-                                     .requester = g->client->client_id,
-                                     .requester_kind = STS_REQUESTER_CLIENT,
-                                     .parent = parent,
-                                     .subject_issuer = g->subject_issuer,
-                                     .bound = g->bound}};
+                          .origin = grant_origin(g, parent)};
     return sts_mint_jwt(e, &p, out, rec, err);
 }
 

@@ -2045,3 +2045,26 @@ def issue_saml11(server, version=12, token_type=TT_SAML11, **kw):
         raise AssertionError("SOAP Issue (SAML 1.1) failed: %r" % r.body[:2000])
     _, items = parse_rstr_response(r, collection=True)
     return r, items, extract_assertion11_bytes(r.body)
+
+
+class ZeepTimestamp:
+    """zeep wsse plugin: a fresh wsu:Timestamp (5 minutes), first in wsse:Security;
+    with @wsu_id, carrying that wsu:Id (so a signature can reference it)."""
+
+    def __init__(self, wsu_id=None):
+        self.wsu_id = wsu_id
+
+    def apply(self, envelope, headers):
+        from zeep.wsse import utils as wsse_utils
+        sec = wsse_utils.get_security_header(envelope)
+        now = utcnow()
+        tsel = wsse_utils.WSU.Timestamp(
+            wsse_utils.WSU.Created(fmt_time(now)),
+            wsse_utils.WSU.Expires(fmt_time(now + datetime.timedelta(minutes=5))))
+        if self.wsu_id is not None:
+            tsel.set("{%s}Id" % NS["wsu"], self.wsu_id)
+        sec.insert(0, tsel)
+        return envelope, headers
+
+    def verify(self, envelope):
+        pass

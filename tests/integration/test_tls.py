@@ -181,7 +181,7 @@ class TlsTest(L.RestMixin, L.StsTestCase):
         transport = HttpsOnly(session=session, timeout=10, operation_timeout=15)
         for digest in (False, True):
             with self.subTest(digest=digest):
-                wsse = Compose([_Timestamp(), UsernameToken(L.USER, L.PASSWORD,
+                wsse = Compose([L.ZeepTimestamp(), UsernameToken(L.USER, L.PASSWORD,
                                                             use_digest=digest)])
                 client = zeep.Client(self.srv.url + "?wsdl", transport=transport, wsse=wsse)
                 port = client.wsdl.services["SecurityTokenService"].ports[
@@ -425,24 +425,6 @@ class TlsTest(L.RestMixin, L.StsTestCase):
                                  % RECV_TIMEOUT)
         self.assertIsNotNone(line, self.srv.log_since(mark)[-2000:])
         self.assertTrue(self.srv.alive())
-
-
-class _Timestamp:
-    """zeep wsse plugin: a fresh wsu:Timestamp first in wsse:Security."""
-
-    def apply(self, envelope, headers):
-        import datetime
-        from zeep.wsse import utils as wsse_utils
-        sec = wsse_utils.get_security_header(envelope)
-        now = L.utcnow()
-        tsel = wsse_utils.WSU.Timestamp(
-            wsse_utils.WSU.Created(L.fmt_time(now)),
-            wsse_utils.WSU.Expires(L.fmt_time(now + datetime.timedelta(minutes=5))))
-        sec.insert(0, tsel)
-        return envelope, headers
-
-    def verify(self, envelope):
-        pass
 
 
 # ----------------------------------------------------------------------

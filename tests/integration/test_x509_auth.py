@@ -15,9 +15,7 @@ one real server with soap.client_ca set.
   SHA-1, a signature together with a UsernameToken, and a signed Body moved
   into a header while another Body is sent (signature wrapping)."""
 import copy
-import datetime
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,24 +67,6 @@ def _config():
     return cfg
 
 
-class _Timestamp:
-    """zeep wsse plugin: a fresh wsu:Timestamp with a wsu:Id, first in wsse:Security."""
-
-    def apply(self, envelope, headers):
-        from zeep.wsse import utils as wsse_utils
-        sec = wsse_utils.get_security_header(envelope)
-        now = L.utcnow()
-        ts = wsse_utils.WSU.Timestamp(
-            wsse_utils.WSU.Created(L.fmt_time(now)),
-            wsse_utils.WSU.Expires(L.fmt_time(now + datetime.timedelta(minutes=5))))
-        ts.set("{%s}Id" % L.NS["wsu"], "TS-1")
-        sec.insert(0, ts)
-        return envelope, headers
-
-    def verify(self, envelope):
-        pass
-
-
 class X509AuthTest(L.StsTestCase):
 
     CONFIG = _config
@@ -103,7 +83,7 @@ class X509AuthTest(L.StsTestCase):
             signature_method=(xmlsec.constants.TransformRsaSha1 if sha1
                               else xmlsec.constants.TransformRsaSha256),
             digest_method=xmlsec.constants.TransformSha1 if sha1 else xmlsec.constants.TransformSha256)
-        wsse = Compose(([_Timestamp()] if timestamp else []) + [sig])
+        wsse = Compose(([L.ZeepTimestamp("TS-1")] if timestamp else []) + [sig])
         client = zeep.Client(L.WSDL_FILE, wsse=wsse)
         port = "SecurityTokenServiceSoap12Port" if version == 12 else "SecurityTokenServiceSoap11Port"
         svc = client.bind("SecurityTokenService", port)
@@ -152,7 +132,7 @@ class X509AuthTest(L.StsTestCase):
         from zeep.wsse.compose import Compose
         from zeep.wsse.signature import BinarySignature
         key, crt = CERTS["alice"]
-        wsse = Compose([_Timestamp(), BinarySignature(
+        wsse = Compose([L.ZeepTimestamp("TS-1"), BinarySignature(
             key, crt, signature_method=xmlsec.constants.TransformRsaSha256,
             digest_method=xmlsec.constants.TransformSha256)])
         client = zeep.Client(L.WSDL_FILE, wsse=wsse, transport=Transport(timeout=10))
