@@ -64,6 +64,11 @@ sts_errc_t sts_delegation_read(sts_engine_t *e, const sts_principal_t *who,
         rc = STS_ERR(err, STS_E_RENEW_NEEDED, "%s token %s expired: renew it", what, t->rec->id);
         goto fail;
     }
+    if (v->holder_of_key) { /* only usable with its key: never the basis of a new token */
+        rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s token %s is holder-of-key", what,
+                     t->rec ? t->rec->id : "-");
+        goto fail;
+    }
     if ((why = sts_vtoken_unusable(e, t, now)) != NULL || v->expires <= now ||
         t->kind == STS_KIND_REFRESH) {
         rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s token %s: %s", what,

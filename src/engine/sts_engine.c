@@ -505,6 +505,7 @@ sts_errc_t sts_mint_saml(sts_engine_t *e, const sts_saml_mint_params_t *sp, sts_
     memset(&p, 0, sizeof(p));
     p.issuer = e->cfg->issuer;
     p.subject = sp->origin.subject;
+    p.name_qualifier = sp->origin.subject_issuer; /* another issuer's subject says so */
     p.audience = sp->audience;
     p.issue_instant = sp->now;
     p.not_before = sp->not_before ? sp->not_before : sp->now;
@@ -639,6 +640,7 @@ static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, use_key_b64_t *uk
     size_t mlen = req->use_key_modulus_len, elen = req->use_key_exponent_len;
     X509 *cert = NULL;
     EVP_PKEY *pkey = NULL;
+    char curve[64];
     int id, ok;
 
     memset(uk, 0, sizeof(*uk));
@@ -663,7 +665,8 @@ static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, use_key_b64_t *uk
     id = pkey ? EVP_PKEY_get_base_id(pkey) : 0;
     ok = p == req->use_key_cert + req->use_key_cert_len &&
          ((id == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) >= 2048) ||
-          (id == EVP_PKEY_EC && EVP_PKEY_get_bits(pkey) == 256));
+          (id == EVP_PKEY_EC && EVP_PKEY_get_group_name(pkey, curve, sizeof(curve), NULL) == 1 &&
+           strcmp(curve, "prime256v1") == 0));
     EVP_PKEY_free(pkey);
     X509_free(cert);
     ERR_clear_error();
@@ -894,6 +897,15 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
                           .parent = t->rec->id,
                           .subject_issuer = t->rec->subject_issuer};
 
+    json_t *act = NULL;
+    sts_errc_t rc;
+
+    /* Who may have a new token for it: those who may renew or cancel it. */
+    if (!sts_engine_may_manage(who, t->rec))
+        return STS_ERR(err, STS_E_UNAUTHORIZED,
+                       "token %s was neither issued to nor is about this requester", t->rec->id);
+    if (v->holder_of_key) /* only usable with its key: never the basis of a bearer token */
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "token %s is holder-of-key", t->rec->id);
     if (rp == NULL || !sts_rp_accepts(rp, kind))
         return STS_ERR(err, STS_E_INVALID_TARGET,
                        "token %s: audience is no relying party that accepts %s", t->rec->id, tt);
@@ -914,6 +926,10 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
         expires = bound;
     o.bound = bound;
     if (kind == STS_KIND_JWT) {
+        /* the chain as the view has it (a SAML DelegationRestriction, or act) */
+        act = v->nactors > 0 ? sts_act_chain(v->actors, v->nactors) : NULL;
+        if (v->nactors > 0 && act == NULL)
+            return STS_ERR(err, STS_E_NOMEM, "act");
         sts_jwt_params_t p = {.kind = STS_KIND_JWT,
                               .typ = STS_TYP_JWT,
                               .token_type = tt,
@@ -921,7 +937,7 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
                               .naudiences = v->naudiences,
                               .client_id = v->client_id,
                               .scope = v->scope,
-                              .act = t->claims ? json_object_get(t->claims, "act") : NULL,
+                              .act = act,
                               .signing_alg = sts_engine_alg_of(
                                   e->cfg, v->client_id ? sts_cfg_find_client(e->cfg, v->client_id)
                                                        : NULL,
@@ -929,7 +945,9 @@ static sts_errc_t transform(sts_engine_t *e, const sts_principal_t *who, const s
                               .now = now,
                               .expires = expires,
                               .origin = o};
-        return sts_mint_jwt(e, &p, out, rec, err);
+        rc = sts_mint_jwt(e, &p, out, rec, err);
+        json_decref(act);
+        return rc;
     }
     sts_saml_mint_params_t p = {.kind = kind,
                                 .delegates = (const char *const *)v->actors,
@@ -967,6 +985,7 @@ sts_errc_t sts_engine_transform(sts_engine_t *e, const sts_principal_t *who,
     if (!verdict->valid)
         goto cleanup; /* answered with the verdict alone */
     STS_CHECK(transform(e, who, &t, tt, kind, &is, &rec, err));
+    rec.renew = t.rec->renew; /* what Renew may do is the original's */
     STS_CHECK(sts_store_insert(e->store, &rec, err));
     sts_info("validate %s: transformed into %s %s for %s", t.rec->id, tt, is->id,
              is->applies_to);
@@ -988,9 +1007,15 @@ static sts_errc_t renew_saml(sts_engine_t *e, const sts_principal_t *who, const 
 {
     int kind = STS_KIND_SAML2;
     const char *tt = saml_token_type(token_type, &kind);
+    /* The renewer authenticated now; it is the subject's authentication only
+     * when the renewer is that subject, acting for no one. */
+    int self = who->user != NULL && t->rec->subject_issuer == NULL && t->view->nactors == 0 &&
+               strcmp(who->user->name, t->rec->subject) == 0;
     sts_saml_mint_params_t p = {.kind = t->kind,
+                                .delegates = (const char *const *)t->view->actors,
+                                .ndelegates = t->view->nactors,
                                 .audience = t->rec->audience,
-                                .authn_context = who->authn_context,
+                                .authn_context = self ? who->authn_context : NULL,
                                 .token_type = tt,
                                 .now = now,
                                 .expires = expires,
@@ -1074,6 +1099,8 @@ sts_errc_t sts_engine_renew(sts_engine_t *e, const sts_principal_t *who,
     STS_FAIL_IF(t.rec->state != STS_TOKEN_ACTIVE, err, STS_E_UNABLE_TO_RENEW,
                 "token %s is %s", t.rec->id,
                 t.rec->state == STS_TOKEN_CANCELLED ? "cancelled" : "already renewed");
+    STS_FAIL_IF(now < t.rec->issued_at, err, STS_E_UNABLE_TO_RENEW,
+                "token %s is postdated and not yet valid", t.rec->id);
     STS_FAIL_IF(!(t.rec->renew & STS_RENEW_ALLOW), err, STS_E_UNABLE_TO_RENEW,
                 "token %s was issued not renewable (Renewing Allow=false)", t.rec->id);
     STS_FAIL_IF(now >= t.rec->expires_at && !(t.rec->renew & STS_RENEW_EXPIRED), err,

@@ -93,14 +93,18 @@ sts_errc_t sts_engine_authenticate(sts_engine_t *engine, const sts_credential_t 
  * chains to soap.client_ca and is valid now; its subject CN names a user of
  * the realm; @sig (the ds:Signature) verifies with its key and covers each of
  * the @nrequired elements of @required (the Body and Timestamp the face
- * processes). A signature value seen before within the timestamp window is a
- * replay.
+ * processes, the Timestamp among them: one is required whatever
+ * soap.require_timestamp says, @ts its values, already checked by
+ * sts_engine_check_timestamp()). The same signed content from the same
+ * certificate within the timestamp window is a replay, and so is a Timestamp
+ * created before this engine started (its replay cache is in memory).
  * @return STS_OK with *out (authn context X509), or STS_E_AUTH_FAILED.
  */
 sts_errc_t sts_engine_authenticate_x509(sts_engine_t *engine, const unsigned char *der,
                                         size_t der_len, xmlNodePtr sig,
                                         xmlNodePtr const *required, size_t nrequired,
-                                        sts_principal_t *out, sts_err_t *err);
+                                        const sts_timestamp_t *ts, sts_principal_t *out,
+                                        sts_err_t *err);
 
 /**
  * @brief Authenticate an OAuth client by client_id and secret (RFC 6749
@@ -153,6 +157,7 @@ typedef struct sts_token_view {
     char **actors;          /* the "act" chain: [0] the current actor's sub, then prior ones */
     size_t nactors;
     char *may_act;          /* the sub that "may_act" names, or NULL */
+    int holder_of_key;      /* its use needs a proof key: never the basis of a new token */
     time_t issued_at;
     time_t not_before;      /* 0 when absent */
     time_t expires;

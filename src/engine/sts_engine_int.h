@@ -94,6 +94,10 @@ long sts_engine_lifetime_for(const sts_engine_t *e, const char *target);
 sts_errc_t sts_pick_act(const sts_vtoken_t *subj, const char *actor_sub, const char *actor_iss,
                         json_t **out, sts_err_t *err);
 
+/** @brief A new "act" chain of the @n subs ([0] the current actor), nothing
+ *  else; NULL on allocation failure or @n == 0. */
+json_t *sts_act_chain(char *const *subs, size_t n);
+
 /** @brief The subs of an "act" chain into @subs ([0] the outer, current
  *  actor). Returns how many, or (size_t)-1 when one has no sub or there are
  *  more than @max. */

@@ -217,6 +217,10 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: expired", what);
     if (t->kind == STS_KIND_REFRESH && actor)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: a refresh token", what);
+    /* A holder-of-key token is only usable with its key: never the basis of
+     * a new (bearer) token. */
+    if (t->view->holder_of_key)
+        return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: a holder-of-key token", what);
     if (!t->ours) { /* a trusted issuer's, addressed to us (sts_vtoken_read) */
         if (!client_allows(c->trusted_issuers, c->ntrusted_issuers, t->view->issuer))
             return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub,
@@ -239,7 +243,7 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
 
 /* An "act" chain of @n actors' subs ([0] the current actor), nothing else:
  * members a presented token carried inside its "act" are never copied. */
-static json_t *act_chain(char *const *subs, size_t n)
+json_t *sts_act_chain(char *const *subs, size_t n)
 {
     json_t *act = NULL, *outer;
 
@@ -270,7 +274,7 @@ sts_errc_t sts_pick_act(const sts_vtoken_t *subj, const char *actor_sub, const c
                                "may_act without actor_token");
         if (v->nactors == 0)
             return STS_OK;
-        *out = act_chain(v->actors, v->nactors);
+        *out = sts_act_chain(v->actors, v->nactors);
         return *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
     }
     if (str_eq(actor_sub, v->subject) && str_eq(actor_iss, v->issuer))
@@ -290,7 +294,7 @@ sts_errc_t sts_pick_act(const sts_vtoken_t *subj, const char *actor_sub, const c
     chain[0] = (char *)actor_sub;
     for (size_t i = 0; i < v->nactors; i++)
         chain[i + 1] = v->actors[i];
-    *out = act_chain(chain, v->nactors + 1);
+    *out = sts_act_chain(chain, v->nactors + 1);
     return *out == NULL ? STS_ERR(err, STS_E_NOMEM, "act") : STS_OK;
 }
 

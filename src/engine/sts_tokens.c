@@ -71,6 +71,7 @@ static sts_errc_t view_of_saml(const sts_saml_info_t *info, const sts_token_rec_
             for (size_t i = 0; !bad && i < info->ndelegates; i++, v->nactors++)
                 bad |= dup_into(&v->actors[i], info->delegates[i]);
         }
+        v->holder_of_key = info->holder_of_key;
         v->issued_at = info->issue_instant;
         v->not_before = info->not_before;
         v->expires = info->not_on_or_after;
@@ -544,6 +545,13 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
         bad |= json_array_append_new(aud, json_string(p->audiences[i]));
     bad |= json_object_set_new(c, "iss", json_string(e->cfg->issuer));
     bad |= json_object_set_new(c, "sub", json_string(p->origin.subject));
+    /* Another issuer's subject: say whose (RFC 9493 iss_sub subject identifier),
+     * so that it is never taken for our user of the same name. */
+    if (p->origin.subject_issuer != NULL)
+        bad |= json_object_set_new(c, "sub_id",
+                                   json_pack("{s:s, s:s, s:s}", "format", "iss_sub", "iss",
+                                             p->origin.subject_issuer, "sub",
+                                             p->origin.subject));
     bad |= json_object_set(c, "aud", aud);
     bad |= json_object_set_new(c, "exp", json_integer((json_int_t)p->expires));
     bad |= json_object_set_new(c, "iat", json_integer((json_int_t)p->now));

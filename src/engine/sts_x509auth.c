@@ -67,11 +67,13 @@ static const sts_cfg_user_t *trusted_user(const sts_engine_t *e, X509 *cert, sts
     return user;
 }
 
-/* SHA-256 over the decoded DigestValue of every Reference of @sig: what the
- * signature covers (Body, Timestamp), independent of how its base64 is
- * wrapped and of which of the equivalent signature values (ECDSA's (r, n-s))
- * was sent. 0, or -1 when a DigestValue is missing or malformed. */
-static int covered_digest(xmlNodePtr sig, unsigned char out[SHA256_DIGEST_LENGTH])
+/* SHA-256 over the signer's certificate and the decoded DigestValue of every
+ * Reference of @sig: who signed what (Body, Timestamp), independent of how
+ * the base64 is wrapped and of which of the equivalent signature values
+ * (ECDSA's (r, n-s)) was sent. 0, or -1 when a DigestValue is missing or
+ * malformed. */
+static int covered_digest(xmlNodePtr sig, const unsigned char *der, size_t der_len,
+                          unsigned char out[SHA256_DIGEST_LENGTH])
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     xmlNodePtr si = NULL;
@@ -80,7 +82,8 @@ static int covered_digest(xmlNodePtr sig, unsigned char out[SHA256_DIGEST_LENGTH
     for (xmlNodePtr c = sts_xml_first_elem(sig); c; c = sts_xml_next_elem(c))
         if (sts_xml_is(c, STS_NS_DS, "SignedInfo"))
             si = c;
-    if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+    if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(sha, der, der_len) != 1) {
         EVP_MD_CTX_free(sha);
         return -1;
     }
@@ -120,13 +123,14 @@ static int covered_digest(xmlNodePtr sig, unsigned char out[SHA256_DIGEST_LENGTH
 
 /* Refuses a signed message seen before within the timestamp window: keyed on
  * what the signature covers, not on the signature's bytes. */
-static sts_errc_t not_replayed(sts_engine_t *e, xmlNodePtr sig, sts_err_t *err)
+static sts_errc_t not_replayed(sts_engine_t *e, xmlNodePtr sig, const unsigned char *der,
+                               size_t der_len, sts_err_t *err)
 {
     const sts_cfg_t *cfg = e->cfg;
     unsigned char digest[SHA256_DIGEST_LENGTH];
     time_t now = sts_time_now();
 
-    if (covered_digest(sig, digest) != 0)
+    if (covered_digest(sig, der, der_len, digest) != 0)
         return STS_ERR(err, STS_E_AUTH_FAILED, "no DigestValue to remember");
     switch (sts_replay_check(e->replay, digest, sizeof(digest),
                              now + cfg->timestamp_max_age + cfg->clock_skew + 1, now)) {
@@ -139,7 +143,8 @@ static sts_errc_t not_replayed(sts_engine_t *e, xmlNodePtr sig, sts_err_t *err)
 sts_errc_t sts_engine_authenticate_x509(sts_engine_t *e, const unsigned char *der,
                                         size_t der_len, xmlNodePtr sig,
                                         xmlNodePtr const *required, size_t nrequired,
-                                        sts_principal_t *out, sts_err_t *err)
+                                        const sts_timestamp_t *ts, sts_principal_t *out,
+                                        sts_err_t *err)
 {
     const unsigned char *p = der;
     X509 *cert = NULL;
@@ -147,9 +152,18 @@ sts_errc_t sts_engine_authenticate_x509(sts_engine_t *e, const unsigned char *de
     const sts_cfg_user_t *user = NULL;
     sts_errc_t rc = STS_OK;
 
+    time_t created;
+
     memset(out, 0, sizeof(*out));
     STS_FAIL_IF(e->client_ca == NULL, err, STS_E_AUTH_FAILED,
                 "X.509 requester authentication is off (soap.client_ca)");
+    /* A signed message is only fresh by its signed Timestamp; one made before
+     * we started may have been seen by the previous process's replay cache. */
+    STS_FAIL_IF(ts == NULL || ts->created == NULL || sts_time_parse(ts->created, &created) != 0,
+                err, STS_E_AUTH_FAILED, "a signed request needs a wsu:Timestamp");
+    STS_FAIL_IF(created < e->started, err, STS_E_AUTH_FAILED,
+                "signed request created %lds before this process started: a replay is possible",
+                (long)(e->started - created));
     STS_FAIL_IF(der_len == 0 || der_len > 65536 || (cert = d2i_X509(NULL, &p, (long)der_len)) ==
                                                         NULL || p != der + der_len,
                 err, STS_E_AUTH_FAILED, "BinarySecurityToken is not one DER certificate");
@@ -160,7 +174,7 @@ sts_errc_t sts_engine_authenticate_x509(sts_engine_t *e, const unsigned char *de
     pkey = X509_get_pubkey(cert);
     STS_FAIL_IF(pkey == NULL, err, STS_E_AUTH_FAILED, "certificate key unreadable");
     STS_CHECK(sts_wssig_verify(sig, pkey, required, nrequired, err));
-    STS_CHECK(not_replayed(e, sig, err));
+    STS_CHECK(not_replayed(e, sig, der, der_len, err));
     out->user = user;
     out->authn_context = STS_SAML2_AC_X509;
     out->authn_instant = sts_time_now();

@@ -233,13 +233,14 @@ static sts_errc_t authenticate_signed(struct soap *soap, sts_soap_conn_t *conn,
     size_t der_len = 0;
     sts_errc_t rc;
 
-    if (env->x509_bst == NULL || env->signature == NULL || env->have_cred)
+    if (env->x509_bst == NULL || env->signature == NULL || env->have_cred ||
+        env->timestamp == NULL)
         return STS_ERR(err, STS_E_AUTH_FAILED,
-                       "a signature needs its X509v3 token, and no UsernameToken");
+                       "a signature needs its X509v3 token and a Timestamp, and no UsernameToken");
     if ((rc = b64_text(soap, env->x509_bst, &der, &der_len, err)) != STS_OK)
         return STS_ERR(err, STS_E_AUTH_FAILED, "BinarySecurityToken is not base64");
-    return sts_engine_authenticate_x509(conn->engine, der, der_len, env->signature, required,
-                                        env->timestamp ? 2 : 1, who, err);
+    return sts_engine_authenticate_x509(conn->engine, der, der_len, env->signature, required, 2,
+                                        &env->ts, who, err);
 }
 
 static sts_errc_t authenticate(struct soap *soap, sts_soap_conn_t *conn,

@@ -221,6 +221,8 @@ static sts_errc_t check_params(const sts_saml_params_t *p, sts_err_t *err)
     STS_FAIL_IF(!xml_text_ok(p->issuer), err, STS_E_INTERNAL, "invalid character in issuer");
     STS_FAIL_IF(!xml_text_ok(p->subject), err, STS_E_INVALID_REQUEST,
                 "invalid character in subject");
+    STS_FAIL_IF(p->name_qualifier != NULL && !xml_text_ok(p->name_qualifier), err,
+                STS_E_INVALID_REQUEST, "invalid character in the subject's issuer");
     STS_FAIL_IF(p->audience != NULL && !xml_text_ok(p->audience), err, STS_E_INVALID_REQUEST,
                 "invalid character in audience");
     STS_FAIL_IF(p->authn_context != NULL && !xml_text_ok(p->authn_context), err,
@@ -322,6 +324,8 @@ static xmlNodePtr build_assertion(xmlDocPtr doc, const sts_saml_params_t *p, con
     subj = xmlNewChild(root, saml, BAD_CAST "Subject", NULL);
     n = xmlNewTextChild(subj, saml, BAD_CAST "NameID", BAD_CAST p->subject);
     if (issuer == NULL || subj == NULL || n == NULL ||
+        (p->name_qualifier != NULL &&
+         xmlNewProp(n, BAD_CAST "NameQualifier", BAD_CAST p->name_qualifier) == NULL) ||
         xmlNewProp(n, BAD_CAST "Format", BAD_CAST STS_SAML2_NAMEID_UNSPECIFIED) == NULL)
         return NULL;
     sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
@@ -389,6 +393,8 @@ static int add_subject11(xmlNodePtr st, xmlNsPtr saml, xmlNsPtr ds, const sts_sa
         return -1;
     n = xmlNewTextChild(subj, saml, BAD_CAST "NameIdentifier", BAD_CAST p->subject);
     if (n == NULL ||
+        (p->name_qualifier != NULL &&
+         xmlNewProp(n, BAD_CAST "NameQualifier", BAD_CAST p->name_qualifier) == NULL) ||
         xmlNewProp(n, BAD_CAST "Format", BAD_CAST STS_SAML2_NAMEID_UNSPECIFIED) == NULL)
         return -1;
     sc = xmlNewChild(subj, saml, BAD_CAST "SubjectConfirmation", NULL);
@@ -1031,6 +1037,10 @@ static sts_errc_t read_info(xmlNodePtr assertion, const char *id, sts_saml_info_
         if (sts_xml_is(c, STS_NS_SAML2, "NameID")) {
             nameid = c;
             nname++;
+        } else if (sts_xml_is(c, STS_NS_SAML2, "SubjectConfirmation")) {
+            xmlChar *m = xmlGetNoNsProp(c, BAD_CAST "Method");
+            info->holder_of_key |= m == NULL || !xmlStrEqual(m, BAD_CAST STS_SAML2_CM_BEARER);
+            xmlFree(m);
         }
     }
     STS_FAIL_IF(nname != 1, err, STS_E_INVALID_TOKEN, "%d NameID elements", nname);
@@ -1046,8 +1056,9 @@ cleanup:
     return rc;
 }
 
-/* One SubjectStatement's Subject/NameIdentifier text, malloc'd. */
-static sts_errc_t subject11(xmlNodePtr st, char **out, sts_err_t *err)
+/* One SubjectStatement's Subject/NameIdentifier text, malloc'd; *hok set
+ * when a ConfirmationMethod other than bearer is there. */
+static sts_errc_t subject11(xmlNodePtr st, char **out, int *hok, sts_err_t *err)
 {
     xmlNodePtr subj = sts_xml_first_elem(st), nid = NULL;
     int nsubj = 0, nname = 0;
@@ -1060,6 +1071,14 @@ static sts_errc_t subject11(xmlNodePtr st, char **out, sts_err_t *err)
         if (sts_xml_is(c, STS_NS_SAML1, "NameIdentifier")) {
             nid = c;
             nname++;
+        } else if (sts_xml_is(c, STS_NS_SAML1, "SubjectConfirmation")) {
+            for (xmlNodePtr m = sts_xml_first_elem(c); m != NULL; m = sts_xml_next_elem(m)) {
+                xmlChar *t = sts_xml_is(m, STS_NS_SAML1, "ConfirmationMethod")
+                                 ? xmlNodeGetContent(m)
+                                 : NULL;
+                *hok |= t != NULL && !xmlStrEqual(t, BAD_CAST STS_SAML11_CM_BEARER);
+                xmlFree(t);
+            }
         }
     }
     if (nname != 1)
@@ -1098,7 +1117,7 @@ static sts_errc_t read_info11(xmlNodePtr assertion, const char *id, sts_saml_inf
                    sts_xml_is(c, STS_NS_SAML1, "AttributeStatement") ||
                    sts_xml_is(c, STS_NS_SAML1, "AuthorizationDecisionStatement") ||
                    sts_xml_is(c, STS_NS_SAML1, "SubjectStatement")) {
-            STS_CHECK(subject11(c, &sub, err));
+            STS_CHECK(subject11(c, &sub, &info->holder_of_key, err));
             if (info->subject == NULL) {
                 info->subject = sub;
                 sub = NULL;

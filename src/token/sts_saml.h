@@ -34,6 +34,8 @@ typedef struct sts_saml_attr {
 typedef struct sts_saml_params {
     const char *issuer;
     const char *subject;       /* NameID */
+    const char *name_qualifier; /* NameID/NameIdentifier NameQualifier: the issuer the
+                                 * subject belongs to when not ours, or NULL */
     const char *audience;      /* AudienceRestriction/Audience (AppliesTo) */
     time_t issue_instant;
     time_t not_before;
@@ -103,6 +105,7 @@ typedef struct sts_saml_info {
     time_t not_on_or_after; /* 0 if absent */
     char **delegates;       /* SAML 2.0 DelegationRestriction, [0] most recent */
     size_t ndelegates;
+    int holder_of_key;      /* a SubjectConfirmation other than bearer */
 } sts_saml_info_t;
 
 /**

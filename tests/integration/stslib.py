@@ -2051,13 +2051,14 @@ class ZeepTimestamp:
     """zeep wsse plugin: a fresh wsu:Timestamp (5 minutes), first in wsse:Security;
     with @wsu_id, carrying that wsu:Id (so a signature can reference it)."""
 
-    def __init__(self, wsu_id=None):
+    def __init__(self, wsu_id=None, offset=0):
         self.wsu_id = wsu_id
+        self.offset = offset  # seconds added to "now" for Created (and Expires)
 
     def apply(self, envelope, headers):
         from zeep.wsse import utils as wsse_utils
         sec = wsse_utils.get_security_header(envelope)
-        now = utcnow()
+        now = utcnow() + datetime.timedelta(seconds=self.offset)
         tsel = wsse_utils.WSU.Timestamp(
             wsse_utils.WSU.Created(fmt_time(now)),
             wsse_utils.WSU.Expires(fmt_time(now + datetime.timedelta(minutes=5))))

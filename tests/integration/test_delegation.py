@@ -198,6 +198,62 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
         self.assertRefused(lambda: self.issue_as(NARROW, L.bst_xml(partner_jwt("bob"))),
                            "RequestFailed", 12)
 
+    def test_renewal_and_transformation_keep_the_chain(self):
+        """Review finding: Renew and SAML->JWT transformation of an ActAs token kept
+        no actor. Both keep the chain now; the renewal claims no fresh password
+        authentication of alice (portal renewed it)."""
+        a = self.alice_saml()
+        r, _ = self.issue_as_ok(PORTAL, a)
+        act_as = L.extract_assertion_bytes(r.body)
+        r = self.srv.soap("Renew", L.rst_target("Renew", act_as), 12, username=PORTAL[0],
+                          password=PORTAL[1])
+        self.assertEqual(r.status, 200, r.body[:1000])
+        renewed = L.extract_assertion_bytes(r.body)
+        self.assertEqual(delegates_of(renewed), [PORTAL[0]])
+        self.assertIn(b"urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified", renewed)
+        rst = ('<wst:RequestSecurityToken xmlns:wst="%s"><wst:TokenType>%s</wst:TokenType>'
+               '<wst:RequestType>%s</wst:RequestType><wst:ValidateTarget>%s</wst:ValidateTarget>'
+               '</wst:RequestSecurityToken>' % (L.WST, L.TT_JWT, L.REQUEST_TYPE["Validate"],
+                                                renewed.decode()))
+        r = self.srv.soap("Validate", rst, 12, username=PORTAL[0], password=PORTAL[1])
+        self.assertEqual(r.status, 200, r.body[:1000])
+        _, items = L.parse_rstr_response(r, collection=False)
+        claims = L.jwt_parts(L.extract_bst(items[0]).jwt)[1]
+        self.assertEqual(claims.get("act"), {"sub": PORTAL[0]})
+
+    def test_transformation_needs_the_right_to_manage(self):
+        """Review finding: any user could have a copy of someone's token made by
+        Validate with transformation. Only its requester or subject may."""
+        a = self.alice_saml()
+        rst = ('<wst:RequestSecurityToken xmlns:wst="%s"><wst:TokenType>%s</wst:TokenType>'
+               '<wst:RequestType>%s</wst:RequestType><wst:ValidateTarget>%s</wst:ValidateTarget>'
+               '</wst:RequestSecurityToken>' % (L.WST, L.TT_SAML2, L.REQUEST_TYPE["Validate"],
+                                                a.decode()))
+        self.assertRefused(lambda: self.srv.soap("Validate", rst, 12, username=MALLORY[0],
+                                                 password=MALLORY[1]), "RequestFailed", 12)
+
+    def test_foreign_subject_is_qualified(self):
+        """Review finding: a partner's alice looked exactly like ours. The assertion's
+        NameID carries NameQualifier = the partner; a JWT carries sub_id iss_sub."""
+        import jwt as pyjwt
+        now = int(time.time())
+        with open(PARTNER_KEY) as f:
+            key = f.read()
+        tok = pyjwt.encode({"iss": PARTNER, "sub": L.USER, "aud": L.ISSUER, "iat": now,
+                            "exp": now + 600, "jti": os.urandom(8).hex()}, key,
+                           algorithm="ES256", headers={"kid": "p1"})
+        r, _ = self.issue_as_ok(PORTAL, L.bst_xml(tok), mode="OnBehalfOf")
+        nameid = L.parse_xml(L.extract_assertion_bytes(r.body)).find(
+            "saml2:Subject/saml2:NameID", L.NS)
+        self.assertEqual(nameid.get("NameQualifier"), PARTNER)
+        r, rstr = self.issue_as_ok(PORTAL, L.bst_xml(tok), mode="OnBehalfOf", token_type=L.TT_JWT)
+        claims = L.jwt_parts(L.extract_bst(rstr).jwt)[1]
+        self.assertEqual(claims.get("sub_id"), {"format": "iss_sub", "iss": PARTNER,
+                                                "sub": L.USER})
+        # and our own alice's token has neither
+        own = L.parse_xml(self.alice_saml()).find("saml2:Subject/saml2:NameID", L.NS)
+        self.assertIsNone(own.get("NameQualifier"))
+
     def test_bounded_by_the_presented_token(self):
         a = self.alice_saml(lifetime=(None, L.ts(120)))
         r, rstr = self.issue_as_ok(PORTAL, a, token_type=L.TT_JWT)

@@ -288,6 +288,31 @@ class ProofKeyTest(L.StsTestCase):
         self.assertRefused(lambda: self.srv.renew(a), "UnableToRenew", 12)
         self.assertValid(a)
 
+    def test_holder_of_key_not_transformed(self):
+        """Review finding: Validate with transformation turned a holder-of-key
+        assertion into a bearer one. It is refused now; so is an exchange at /token."""
+        r = self.srv.issue(key_type=L.KT_PUBLIC, extra=self.use_key())
+        a = L.extract_assertion_bytes(r.body)
+        for tt in (L.TT_SAML2, L.TT_JWT):
+            with self.subTest(token_type=tt):
+                rst = ('<wst:RequestSecurityToken xmlns:wst="%s"><wst:TokenType>%s'
+                       '</wst:TokenType><wst:RequestType>%s</wst:RequestType>'
+                       '<wst:ValidateTarget>%s</wst:ValidateTarget></wst:RequestSecurityToken>'
+                       % (L.WST, tt, L.REQUEST_TYPE["Validate"], a.decode()))
+                self.assertRefused(lambda: self.srv.soap("Validate", rst), "InvalidRequest", 12)
+
+    def test_secp256k1_use_key_refused(self):
+        """Review finding: any 256-bit curve passed as P-256."""
+        key = os.path.join(USER_DIR, "k1.key")
+        crt = os.path.join(USER_DIR, "k1.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:secp256k1", "-nodes", "-keyout", key, "-out", crt,
+                        "-days", "2", "-subj", "/CN=k1"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        self.assertRefused(lambda: self.srv.issue(key_type=L.KT_PUBLIC,
+                                                  extra=self.use_key(cert=crt)),
+                           "InvalidRequest", 12)
+
     def test_public_key_refusals(self):
         cases = [
             ("DSAKeyValue", lambda: self.srv.issue(key_type=L.KT_PUBLIC,

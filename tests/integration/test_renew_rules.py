@@ -37,6 +37,19 @@ class RenewRulesTest(L.RestMixin, L.StsTestCase):
         _, _, a = self.issue_ok(extra='<wst:Renewing Allow="true" OK="false"/>')
         self.assertEqual(self.srv.renew(a).status, 200)
 
+    def test_transformed_copy_keeps_the_rules(self):
+        """Review finding: Validate with transformation of a not-renewable token gave a
+        renewable copy. The copy has its original's renew rules."""
+        _, _, a = self.issue_ok(extra='<wst:Renewing Allow="false"/>')
+        rst = ('<wst:RequestSecurityToken xmlns:wst="%s"><wst:TokenType>%s</wst:TokenType>'
+               '<wst:RequestType>%s</wst:RequestType><wst:ValidateTarget>%s</wst:ValidateTarget>'
+               '</wst:RequestSecurityToken>' % (L.WST, L.TT_SAML2, L.REQUEST_TYPE["Validate"],
+                                                a.decode()))
+        r = self.srv.soap("Validate", rst)
+        self.assertEqual(r.status, 200, r.body[:1000])
+        copy = L.extract_assertion_bytes(r.body)
+        self.assertRefused(lambda: self.srv.renew(copy), "UnableToRenew", 12)
+
     def test_postdated(self):
         created, expires = L.ts(600), L.ts(1200)
         r, rstr, a = self.issue_ok(lifetime=(created, expires), extra="<wst:AllowPostdating/>")
@@ -55,6 +68,11 @@ class RenewRulesTest(L.RestMixin, L.StsTestCase):
         _, items = L.parse_rstr_response(r, collection=True)
         claims = L.jwt_parts(L.extract_bst(items[0]).jwt)[1]
         self.assertEqual(claims["nbf"], int(L.parse_time(created).timestamp()))
+
+    def test_postdated_not_renewed_before_it_starts(self):
+        """Review finding: renewing a postdated token made it valid at once."""
+        _, _, a = self.issue_ok(lifetime=(L.ts(600), L.ts(1200)), extra="<wst:AllowPostdating/>")
+        self.assertRefused(lambda: self.srv.renew(a), "UnableToRenew", 12)
 
     def test_postdating_refused(self):
         cases = [

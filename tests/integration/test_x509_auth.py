@@ -71,7 +71,7 @@ class X509AuthTest(L.StsTestCase):
 
     CONFIG = _config
 
-    def signed_envelope(self, who="alice", version=12, sha1=False, timestamp=True):
+    def signed_envelope(self, who="alice", version=12, sha1=False, timestamp=True, ts_offset=0):
         """A zeep-built, zeep-signed Issue request as bytes (not sent)."""
         import xmlsec
         import zeep
@@ -83,7 +83,7 @@ class X509AuthTest(L.StsTestCase):
             signature_method=(xmlsec.constants.TransformRsaSha1 if sha1
                               else xmlsec.constants.TransformRsaSha256),
             digest_method=xmlsec.constants.TransformSha1 if sha1 else xmlsec.constants.TransformSha256)
-        wsse = Compose(([L.ZeepTimestamp("TS-1")] if timestamp else []) + [sig])
+        wsse = Compose(([L.ZeepTimestamp("TS-1", ts_offset)] if timestamp else []) + [sig])
         client = zeep.Client(L.WSDL_FILE, wsse=wsse)
         port = "SecurityTokenServiceSoap12Port" if version == 12 else "SecurityTokenServiceSoap11Port"
         svc = client.bind("SecurityTokenService", port)
@@ -163,6 +163,13 @@ class X509AuthTest(L.StsTestCase):
             with self.subTest(case=name):
                 self.assertRefused(send, "FailedAuthentication", 12)
 
+    def test_created_before_the_server_started(self):
+        """Review finding: the replay cache is in memory, so a signed request made
+        before this process started could be a replay of one the previous process
+        accepted. Refused, as for PasswordDigest."""
+        self.assertRefused(lambda: self.post(self.signed_envelope(ts_offset=-120)),
+                           "FailedAuthentication", 12)
+
     def test_replay(self):
         """The same signed message twice, also with its SignatureValue re-wrapped
         (base64 white space: the same signature to xmlsec, other bytes)."""
@@ -210,6 +217,20 @@ class X509AuthTest(L.StsTestCase):
         evil = etree.fromstring(L.rst_issue(applies_to="https://rp.example.com/evil"))
         body.append(evil)
         return etree.tostring(root)
+
+
+class X509WithoutRequiredTimestampTest(L.StsTestCase):
+    """Review finding: with soap.require_timestamp false, a signed request without
+    a Timestamp was replayable once the replay window passed. A signed request
+    needs a signed Timestamp whatever that setting says."""
+
+    CONFIG = staticmethod(lambda: dict(_config(), soap={"client_ca": CA_CRT,
+                                                        "require_timestamp": False}))
+
+    def test_signed_without_timestamp_refused(self):
+        body = X509AuthTest.signed_envelope(self, timestamp=False)
+        self.assertRefused(lambda: self.srv.post_raw(body, L.soap_headers(12, L.ACTION["Issue"])),
+                           "FailedAuthentication", 12)
 
 
 if __name__ == "__main__":
