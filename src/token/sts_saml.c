@@ -10,6 +10,7 @@
  */
 #include "sts_saml.h"
 #include "sts_xenc.h"
+#include "sts_wssig.h"
 
 #include "sts_log.h"
 #include "sts_ns.h"
@@ -822,26 +823,9 @@ static sts_errc_t verify_signature(sts_keys_t *keys, xmlNodePtr sig, const char 
 
     key = sts_keys_thread_key(keys);
     STS_FAIL_IF(key == NULL, err, STS_E_NOMEM, "no verification key for this thread");
-    ctx = xmlSecDSigCtxCreate(NULL);
-    STS_FAIL_IF(ctx == NULL, err, STS_E_NOMEM, "xmlSecDSigCtxCreate");
-
-    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
-    ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
-    STS_FAIL_IF(xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0 ||
-                    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
-                    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id) < 0 ||
-                    xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
-                    xmlSecDSigCtxEnableSignatureTransform(
-                        ctx, sts_keys_is_ec(keys) ? xmlSecTransformEcdsaSha256Id
-                                                  : xmlSecTransformRsaSha256Id) < 0,
-                err, STS_E_INTERNAL, "cannot set the xmlsec transform allow-lists");
-    /* KeyInfo is never a source of keys: no keys manager, our key preset,
-     * no retrieval or encrypted keys even if xmlsec looked. */
-    ctx->keyInfoReadCtx.maxRetrievalMethodLevel = 0;
-    ctx->keyInfoReadCtx.maxEncryptedKeyLevel = 0;
-    STS_FAIL_IF(xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData,
-                                 (xmlSecPtr)xmlSecKeyDataNameId) < 0,
-                err, STS_E_INTERNAL, "cannot restrict KeyInfo");
+    /* our allow-list, enveloped signature, KeyInfo never a source of keys */
+    ctx = sts_dsig_verify_ctx(sts_keys_is_ec(keys), 1);
+    STS_FAIL_IF(ctx == NULL, err, STS_E_INTERNAL, "cannot set up the xmlsec context");
 
     ctx->signKey = key; /* LENT */
     ret = xmlSecDSigCtxVerify(ctx, sig);

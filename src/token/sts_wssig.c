@@ -92,6 +92,33 @@ static sts_errc_t check_references(xmlSecDSigCtxPtr ctx, xmlDocPtr doc,
     return STS_OK;
 }
 
+xmlSecDSigCtxPtr sts_dsig_verify_ctx(int ec, int enveloped)
+{
+    xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+
+    if (ctx == NULL)
+        return NULL;
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+    ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
+    /* KeyInfo names the key we already hold: it is never a source of keys
+     * (no keys manager, no retrieval, no encrypted keys, key names only). */
+    ctx->keyInfoReadCtx.maxRetrievalMethodLevel = 0;
+    ctx->keyInfoReadCtx.maxEncryptedKeyLevel = 0;
+    if ((enveloped &&
+         xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0) ||
+        xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
+        xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id) < 0 ||
+        xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
+        xmlSecDSigCtxEnableSignatureTransform(
+            ctx, ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id) < 0 ||
+        xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData, (xmlSecPtr)xmlSecKeyDataNameId) <
+            0) {
+        xmlSecDSigCtxDestroy(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 sts_errc_t sts_wssig_verify(xmlNodePtr sig, EVP_PKEY *pkey, xmlNodePtr const *required,
                             size_t nrequired, sts_err_t *err)
 {
@@ -113,23 +140,9 @@ sts_errc_t sts_wssig_verify(xmlNodePtr sig, EVP_PKEY *pkey, xmlNodePtr const *re
     STS_FAIL_IF(key == NULL || xmlSecKeySetValue(key, data) < 0, err, STS_E_CRYPTO,
                 "requester key");
     data = NULL; /* the key owns it */
-    ctx = xmlSecDSigCtxCreate(NULL);
-    STS_FAIL_IF(ctx == NULL, err, STS_E_NOMEM, "xmlSecDSigCtxCreate");
-    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
-    ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
-    STS_FAIL_IF(xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
-                    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id) < 0 ||
-                    xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
-                    xmlSecDSigCtxEnableSignatureTransform(
-                        ctx, ec ? xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id) < 0,
-                err, STS_E_INTERNAL, "cannot set the xmlsec transform allow-lists");
-    /* KeyInfo (a SecurityTokenReference to the BinarySecurityToken) names the
-     * key we already hold: it is never a source of keys. */
-    ctx->keyInfoReadCtx.maxRetrievalMethodLevel = 0;
-    ctx->keyInfoReadCtx.maxEncryptedKeyLevel = 0;
-    STS_FAIL_IF(xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData,
-                                 (xmlSecPtr)xmlSecKeyDataNameId) < 0,
-                err, STS_E_INTERNAL, "cannot restrict KeyInfo");
+    /* no enveloped transform: a WS-Security signature sits beside what it signs */
+    ctx = sts_dsig_verify_ctx(ec, 0);
+    STS_FAIL_IF(ctx == NULL, err, STS_E_INTERNAL, "cannot set up the xmlsec context");
     ctx->signKey = key; /* owned here, not by the context */
     ret = xmlSecDSigCtxVerify(ctx, sig);
     ctx->signKey = NULL;

@@ -10,6 +10,16 @@
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <stddef.h>
+#include <xmlsec/xmldsig.h>
+
+/**
+ * @brief A verification context with our allow-list: same-document
+ * references, no manifests, exc-c14n and SHA-256 (plus the enveloped
+ * transform when @enveloped), RSA-SHA256 or (@ec) ECDSA-SHA256, and KeyInfo
+ * never a source of keys (the caller presets signKey). NULL on failure;
+ * free with xmlSecDSigCtxDestroy().
+ */
+xmlSecDSigCtxPtr sts_dsig_verify_ctx(int ec, int enveloped);
 
 /**
  * @brief Verify the ds:Signature @sig (in a wsse:Security header) with
