@@ -227,9 +227,7 @@ static int password_ok(sts_engine_t *e, sts_cred_realm_t realm, const char *name
     return 1;
 }
 
-/* Decodes xs:base64Binary (white space allowed, as the schema type says) of
- * at most @outmax bytes. Returns 0, or -1 when malformed or too long. */
-static int b64_decode(const char *in, unsigned char *out, size_t outmax, size_t *outlen)
+int sts_b64_decode(const char *in, unsigned char *out, size_t outmax, size_t *outlen)
 {
     unsigned char compact[128], tmp[96];
     size_t inlen = 0;
@@ -276,7 +274,7 @@ static int digest_matches(const unsigned char *nonce, size_t nonce_len, const ch
         EVP_DigestUpdate(ctx, created, strlen(created)) == 1 &&
         EVP_DigestUpdate(ctx, password, strlen(password)) == 1 &&
         EVP_DigestFinal_ex(ctx, md, NULL) == 1 &&
-        b64_decode(presented_b64, presented, sizeof(presented), &presented_len) == 0 &&
+        sts_b64_decode(presented_b64, presented, sizeof(presented), &presented_len) == 0 &&
         presented_len == SHA_DIGEST_LENGTH)
         ok = CRYPTO_memcmp(md, presented, SHA_DIGEST_LENGTH) == 0;
     EVP_MD_CTX_free(ctx);
@@ -296,7 +294,8 @@ static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
 
     STS_FAIL_IF(cred->nonce == NULL || cred->created == NULL, err, STS_E_BAD_ELEMENTS,
                 "PasswordDigest without Nonce or Created");
-    STS_FAIL_IF(b64_decode(cred->nonce, nonce, sizeof(nonce), &nonce_len) != 0 || nonce_len < 8,
+    STS_FAIL_IF(sts_b64_decode(cred->nonce, nonce, sizeof(nonce), &nonce_len) != 0 ||
+                    nonce_len < 8,
                 err, STS_E_AUTH_FAILED, "PasswordDigest nonce malformed");
     STS_FAIL_IF(sts_time_parse(cred->created, &created) != 0, err, STS_E_AUTH_FAILED,
                 "PasswordDigest Created malformed");
@@ -615,15 +614,6 @@ static sts_errc_t make_proof(const sts_engine_t *e, const sts_cfg_rp_t *rp, int 
     return STS_OK;
 }
 
-/* base64 of @len bytes, malloc'd, or NULL. */
-static char *b64_new(const unsigned char *in, size_t len)
-{
-    char *out = len <= 65536 ? malloc(4 * ((len + 2) / 3) + 1) : NULL;
-    if (out != NULL)
-        EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-    return out;
-}
-
 /* The requester's key of KeyType PublicKey, for the assertion's
  * holder-of-key KeyInfo: its certificate (base64 DER, in uk->cert) or its
  * RSA key (uk->modulus, uk->exponent), RSA of 2048 bits or more, or EC
@@ -654,8 +644,8 @@ static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, use_key_b64_t *uk
         if (mlen < 256 || mlen > 1024 || (m[mlen - 1] & 1) == 0 || elen == 0 || elen > 8 ||
             (req->use_key_exponent[elen - 1] & 1) == 0)
             return STS_ERR(err, STS_E_INVALID_REQUEST, "UseKey RSAKeyValue not an RSA >= 2048 key");
-        uk->modulus = b64_new(m, mlen);
-        uk->exponent = b64_new(req->use_key_exponent, elen);
+        uk->modulus = sts_b64_encode(m, mlen);
+        uk->exponent = sts_b64_encode(req->use_key_exponent, elen);
         return uk->modulus && uk->exponent ? STS_OK : STS_ERR(err, STS_E_NOMEM, "UseKey");
     }
     if (p == NULL || req->use_key_cert_len == 0 || req->use_key_cert_len > 65536)
@@ -673,7 +663,7 @@ static sts_errc_t use_key(const sts_issue_req_t *req, int jwt, use_key_b64_t *uk
     if (!ok)
         return STS_ERR(err, STS_E_INVALID_REQUEST,
                        "UseKey is not one certificate with an RSA >= 2048 or P-256 key");
-    uk->cert = b64_new(req->use_key_cert, req->use_key_cert_len);
+    uk->cert = sts_b64_encode(req->use_key_cert, req->use_key_cert_len);
     return uk->cert ? STS_OK : STS_ERR(err, STS_E_NOMEM, "UseKey");
 }
 

@@ -103,6 +103,11 @@ json_t *sts_act_chain(char *const *subs, size_t n);
  *  more than @max. */
 size_t sts_act_subs(json_t *act, const char **subs, size_t max);
 
+/** @brief Decodes xs:base64Binary (white space allowed, as the schema type
+ *  says; at most 128 characters) of at most @outmax bytes, padding removed.
+ *  Returns 0, or -1 when malformed or too long. */
+int sts_b64_decode(const char *in, unsigned char *out, size_t outmax, size_t *outlen);
+
 /** @brief sts_x509auth.c: load soap.client_ca (nothing when it is not set). */
 sts_errc_t sts_x509auth_open(sts_engine_t *e, sts_err_t *err);
 

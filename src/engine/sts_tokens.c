@@ -582,9 +582,7 @@ sts_errc_t sts_mint_jwt(sts_engine_t *e, const sts_jwt_params_t *p, sts_issued_t
     is->created = p->now;
     is->expires = p->expires;
 
-    {
-        sts_issued_row(is, p->kind, &p->origin, rec);
-    }
+    sts_issued_row(is, p->kind, &p->origin, rec);
     *out = is;
     is = NULL;
 cleanup:

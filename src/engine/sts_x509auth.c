@@ -90,9 +90,9 @@ static int covered_digest(xmlNodePtr sig, const unsigned char *der, size_t der_l
     for (xmlNodePtr r = sts_xml_first_elem(si); r; r = sts_xml_next_elem(r)) {
         xmlNodePtr dv = NULL;
         xmlChar *text;
-        unsigned char raw[96], compact[128];
+        unsigned char raw[64];
         size_t len = 0;
-        int dec;
+        int bad;
 
         if (!sts_xml_is(r, STS_NS_DS, "Reference"))
             continue;
@@ -103,14 +103,9 @@ static int covered_digest(xmlNodePtr sig, const unsigned char *der, size_t der_l
             EVP_MD_CTX_free(sha);
             return -1;
         }
-        for (xmlChar *p = text; *p && len < sizeof(compact); p++)
-            if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-                compact[len++] = *p;
+        bad = sts_b64_decode((const char *)text, raw, sizeof(raw), &len) != 0;
         xmlFree(text);
-        dec = len > 0 && len % 4 == 0 && len < sizeof(compact)
-                  ? EVP_DecodeBlock(raw, compact, (int)len)
-                  : -1;
-        if (dec < 0 || EVP_DigestUpdate(sha, raw, (size_t)dec) != 1) {
+        if (bad || EVP_DigestUpdate(sha, raw, len) != 1) {
             EVP_MD_CTX_free(sha);
             return -1;
         }

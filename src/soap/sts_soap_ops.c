@@ -216,7 +216,9 @@ static sts_errc_t b64_text(struct soap *soap, xmlNodePtr node, unsigned char **o
     if (dec >= 0)
         *len = (size_t)dec - (text[n - 1] == '=') - (text[n - 2] == '=');
     xmlFree(text);
-    return dec < 0 ? STS_ERR(err, STS_E_INVALID_REQUEST, "BinarySecret is not base64") : STS_OK;
+    if (dec < 0)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "%s is not base64", (const char *)node->name);
+    return STS_OK;
 }
 
 /*
@@ -463,10 +465,9 @@ static sts_errc_t target_token(struct soap *soap, const sts_soap_envelope_t *env
                                sts_err_t *err)
 {
     xmlNodePtr node = NULL;
-    xmlChar *vt = NULL, *et = NULL, *text = NULL;
+    xmlChar *vt = NULL, *et = NULL;
     unsigned char *jwt = NULL;
-    size_t n = 0, len;
-    int dec;
+    size_t len = 0;
     sts_errc_t rc;
 
     memset(tok, 0, sizeof(*tok));
@@ -478,34 +479,24 @@ static sts_errc_t target_token(struct soap *soap, const sts_soap_envelope_t *env
     }
     vt = xmlGetNoNsProp(node, BAD_CAST "ValueType");
     et = xmlGetNoNsProp(node, BAD_CAST "EncodingType");
-    text = xmlNodeGetContent(node);
     if (vt == NULL || strcmp((const char *)vt, STS_TT_JWT) != 0 ||
-        (et != NULL && strcmp((const char *)et, STS_WSSE_BASE64) != 0) || text == NULL) {
+        (et != NULL && strcmp((const char *)et, STS_WSSE_BASE64) != 0)) {
         rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s: BinarySecurityToken is not a JWT",
                      target_name);
         goto done;
     }
-    /* Drop the white space xs:base64Binary allows, then decode. */
-    for (xmlChar *p = text; *p; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            text[n++] = *p;
-    text[n] = '\0';
-    jwt = soap_malloc(soap, n / 4 * 3 + 1);
-    dec = n % 4 == 0 && n > 0 && jwt != NULL ? EVP_DecodeBlock(jwt, text, (int)n) : -1;
-    if (dec < 0) {
+    if (b64_text(soap, node, &jwt, &len, err) != STS_OK) {
         rc = STS_ERR(err, STS_E_INVALID_REQUEST, "%s: BinarySecurityToken is not base64",
                      target_name);
         goto done;
     }
-    len = (size_t)dec - (text[n - 1] == '=') - (text[n - 2] == '=');
-    jwt[len] = '\0';
+    jwt[len] = '\0'; /* b64_text leaves room for it */
     tok->text = (const char *)jwt;
     tok->text_len = len;
     tok->type = STS_TT_JWT;
 done:
     xmlFree(vt);
     xmlFree(et);
-    xmlFree(text);
     return rc;
 }
 

@@ -659,6 +659,14 @@ cleanup:
 
 char *sts_b64url_encode(const unsigned char *in, size_t n) { return b64url_new(in, n); }
 
+char *sts_b64_encode(const unsigned char *in, size_t n)
+{
+    char *out = n <= 65536 ? malloc(4 * ((n + 2) / 3) + 1) : NULL;
+    if (out != NULL)
+        EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    return out;
+}
+
 int sts_b64url_decode(const char *in, size_t n, unsigned char **out, size_t *outlen)
 {
     /* RFC 4648 sec. 5 allows padding; the strict decoder takes none. */

@@ -101,6 +101,12 @@ sts_errc_t sts_jwk_public(sts_keys_t *keys, json_t **out, sts_err_t *err);
 char *sts_b64url_encode(const unsigned char *in, size_t n);
 
 /**
+ * @brief Standard base64 (RFC 4648 sec. 4) with padding of @n bytes (at most
+ * 64 KiB): a new NUL-terminated string (free()), or NULL.
+ */
+char *sts_b64_encode(const unsigned char *in, size_t n);
+
+/**
  * @brief Strict base64url decode of @n characters (the alphabet only, zero
  * unused bits; '=' padding accepted only when complete). *out is a new
  * buffer (free()) of *outlen bytes. Returns 0, -1 when malformed, -2 on OOM.

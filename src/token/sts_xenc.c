@@ -13,6 +13,7 @@
  */
 #include "sts_xenc.h"
 
+#include "sts_jwt.h"
 #include "sts_ns.h"
 
 #include <libxml/tree.h>
@@ -29,19 +30,6 @@
 #define CEK_LEN 32 /* AES-256 */
 #define IV_LEN 12
 #define TAG_LEN 16
-
-/* base64 of @len bytes, NUL-terminated, malloc'd; NULL on failure. */
-static char *b64(const unsigned char *in, size_t len)
-{
-    char *out;
-
-    if (len > INT_MAX / 2)
-        return NULL;
-    out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out != NULL)
-        EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-    return out;
-}
 
 /* AES-256-GCM of @plain under @cek: IV || ciphertext || tag, malloc'd. */
 static unsigned char *seal(const unsigned char cek[CEK_LEN], const char *plain, size_t len,
@@ -158,7 +146,7 @@ static char *cert_base64(const sts_keys_t *rcpt)
 {
     unsigned char *der = NULL;
     int len = i2d_X509(sts_keys_cert(rcpt), &der);
-    char *out = len > 0 ? b64(der, (size_t)len) : NULL;
+    char *out = len > 0 ? sts_b64_encode(der, (size_t)len) : NULL;
 
     OPENSSL_free(der);
     return out;
@@ -180,7 +168,7 @@ sts_errc_t sts_xenc_add_encrypted_key(const sts_keys_t *rcpt, const unsigned cha
     wk = wrap_key(sts_keys_pkey(rcpt), key, key_len, &wk_len);
     STS_FAIL_IF(wk == NULL, err, STS_E_CRYPTO, "key transport failed");
     cert_b64 = cert_base64(rcpt);
-    key_b64 = b64(wk, wk_len);
+    key_b64 = sts_b64_encode(wk, wk_len);
     STS_FAIL_IF(cert_b64 == NULL || key_b64 == NULL, err, STS_E_NOMEM, "base64");
     STS_FAIL_IF(encrypted_key(parent, xenc, ds, cert_b64, key_b64) != 0, err, STS_E_NOMEM,
                 "EncryptedKey");
@@ -214,8 +202,8 @@ sts_errc_t sts_xenc_encrypt(const sts_keys_t *rcpt, const char *plain, size_t le
     OPENSSL_cleanse(cek, sizeof(cek));
     STS_FAIL_IF(ct == NULL || wk == NULL, err, STS_E_CRYPTO, "encryption failed");
     cert_b64 = cert_base64(rcpt);
-    key_b64 = b64(wk, wk_len);
-    data_b64 = b64(ct, ct_len);
+    key_b64 = sts_b64_encode(wk, wk_len);
+    data_b64 = sts_b64_encode(ct, ct_len);
     STS_FAIL_IF(cert_b64 == NULL || key_b64 == NULL || data_b64 == NULL, err, STS_E_NOMEM,
                 "base64");
     doc = xmlNewDoc(BAD_CAST "1.0");
