@@ -30,8 +30,8 @@
 /* Successful password checks remembered at most (users and clients together):
  * ~72 bytes each. More distinct live credentials than this only cost hits. */
 #define STS_CREDCACHE_CAPACITY 4096u
-/* Verified JWTs remembered at most (a few hundred bytes of JSON each); a
- * token not in the cache is simply verified again. */
+/* Verified JWTs and SAML assertions remembered at most (a few hundred bytes
+ * each); a token not in the cache is simply verified again. */
 #define STS_VCACHE_CAPACITY 1024u
 
 /* Open every signing key, check that each configured signing_alg has one,
@@ -138,9 +138,10 @@ static void log_counters(sts_engine_t *e)
     sts_vcache_stats(e->verified, &vc);
     sts_store_counters(e->store, &tx, &wr, &ck);
     sts_notice("counters: credential cache %lu hits %lu misses; verified-token cache %lu hits"
-               " %lu misses; store %lu writes in %lu commits (%.2f per commit), %lu checkpoints",
-               cc.hits, cc.misses, vc.hits, vc.misses, wr, tx, tx ? (double)wr / (double)tx : 0.0,
-               ck);
+               " %lu misses, SAML %lu hits %lu misses; store %lu writes in %lu commits"
+               " (%.2f per commit), %lu checkpoints",
+               cc.hits, cc.misses, vc.hits, vc.misses, vc.saml_hits, vc.saml_misses, wr, tx,
+               tx ? (double)wr / (double)tx : 0.0, ck);
 }
 
 void sts_engine_free(sts_engine_t *e)

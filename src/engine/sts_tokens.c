@@ -19,6 +19,7 @@
 #include "sts_xml.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
@@ -242,19 +243,145 @@ static sts_errc_t read_row(sts_engine_t *e, const char *id, int kind, sts_vtoken
 /* Whether @node is a SAML 1.x assertion (else it is read as SAML 2.0). */
 static int is_saml11(const xmlNode *node) { return sts_xml_is(node, STS_NS_SAML1, "Assertion"); }
 
-/* An assertion of ours: SAML 2.0, or SAML 1.1 when @kind is STS_KIND_SAML11. */
-static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, sts_vtoken_t *out,
-                            const char **why, sts_err_t *err)
-{
-    sts_saml_info_t *info = NULL;
-    sts_errc_t rc;
+/*
+ * Keys of the verified-token cache for SAML (sts_vcache.h). Each is a SHA-256
+ * over a tag that keeps the forms apart (and apart from a JWT's key, the
+ * plain SHA-256 of its text) and everything the verifier's verdict and facts
+ * depended on:
+ *
+ *  - an assertion the REST face sent as text: the exact decoded bytes. The
+ *    engine parses them itself, as a document of their own, so the bytes are
+ *    all there is (a hit skips the parse too).
+ *  - an element of a request the SOAP face parsed (the engine gets a libxml2
+ *    node inside the envelope, never the raw bytes): the element as libxml2
+ *    serialises it (xmlNodeDump, no formatting: a function of the parsed
+ *    subtree that keeps every element, attribute, namespace declaration,
+ *    prefix, text, CDATA and comment apart), preceded by every namespace
+ *    declaration of every ancestor, nearest first. Those are what the element
+ *    inherits: exc-c14n renders the ones it uses visibly, and the reader
+ *    resolves the prefix inside an xsi:type value against them. Ancestors'
+ *    xml:* attributes are not inherited by exc-c14n (the only c14n the
+ *    verifier accepts) and no fact is read from them.
+ *
+ * The verifier also refuses a document in which another element carries the
+ * assertion's ID (a wrapping attack's shape, whichever copy is the target).
+ * That is a property of the whole envelope, not of the element: a hit checks
+ * it again (id_unique_elsewhere()), with the verifier's rule.
+ */
+#define VC_TAG_BYTES "sts vcache: SAML bytes\n"
+#define VC_TAG_NODE "sts vcache: SAML element\n"
 
-    rc = kind == STS_KIND_SAML11 ? sts_saml11_verify(e->keys[0], node, &info, err)
-                                 : sts_saml2_verify(e->keys[0], node, &info, err);
-    if (rc != STS_OK) {
-        *why = "signature or structure invalid";
-        goto cleanup; /* @err says why */
+/* Returns 0 with @md, or -1 (do not use the cache). */
+static int saml_bytes_digest(const unsigned char *xml, size_t len, unsigned char *md)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(c, VC_TAG_BYTES, sizeof(VC_TAG_BYTES) - 1) == 1 &&
+             EVP_DigestUpdate(c, xml, len) == 1 && EVP_DigestFinal_ex(c, md, NULL) == 1;
+
+    EVP_MD_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+/* Returns 0 with @md, or -1 (allocation failure: do not use the cache). */
+static int saml_node_digest(xmlNodePtr node, int kind, unsigned char *md)
+{
+    xmlBufferPtr buf = xmlBufferCreateSize(8192);
+    int rc = -1;
+
+    if (buf == NULL)
+        return -1;
+    /* Self-delimiting: 'E' opens an ancestor, 'N' prefix NUL href NUL or
+     * 'D' href NUL a declaration (neither string can hold a NUL), 'X' ends. */
+    if (xmlBufferCCat(buf, VC_TAG_NODE) != 0 ||
+        xmlBufferCCat(buf, kind == STS_KIND_SAML11 ? "1.1\n" : "2.0\n") != 0)
+        goto done;
+    for (xmlNodePtr p = node->parent; p != NULL && p->type == XML_ELEMENT_NODE; p = p->parent) {
+        if (xmlBufferCCat(buf, "E") != 0)
+            goto done;
+        for (xmlNsPtr ns = p->nsDef; ns != NULL; ns = ns->next)
+            if ((ns->prefix != NULL
+                     ? xmlBufferCCat(buf, "N") || xmlBufferCat(buf, ns->prefix) ||
+                           xmlBufferAdd(buf, BAD_CAST "", 1)
+                     : xmlBufferCCat(buf, "D")) ||
+                xmlBufferCat(buf, ns->href != NULL ? ns->href : BAD_CAST "") ||
+                xmlBufferAdd(buf, BAD_CAST "", 1))
+                goto done;
     }
+    if (xmlBufferCCat(buf, "X") != 0 || xmlNodeDump(buf, node->doc, node, 0, 0) < 0)
+        goto done;
+    SHA256(xmlBufferContent(buf), (size_t)xmlBufferLength(buf), md);
+    rc = 0;
+done:
+    xmlBufferFree(buf);
+    return rc;
+}
+
+/* An attribute name that xmlsec and the verifier treat as an ID, whatever its
+ * namespace (xml:id, wsu:Id, ID, SAML 1.1 AssertionID): as sts_saml.c. */
+static int is_id_name(const xmlChar *name)
+{
+    return xmlStrEqual(name, BAD_CAST "ID") || xmlStrEqual(name, BAD_CAST "Id") ||
+           xmlStrEqual(name, BAD_CAST "id") || xmlStrEqual(name, BAD_CAST "AssertionID");
+}
+
+/* @v equals @id once XML white space around it is trimmed. */
+static int same_id(const xmlChar *v, const char *id)
+{
+    size_t n = strlen(id);
+
+    while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+        v++;
+    if (strncmp((const char *)v, id, n) != 0)
+        return 0;
+    for (v += n; *v; v++)
+        if (*v != ' ' && *v != '\t' && *v != '\n' && *v != '\r')
+            return 0;
+    return 1;
+}
+
+/* Whether no attribute of @doc but @assertion's own ID attribute (@kind's
+ * name, no namespace) carries @id: the verifier's rule, for a cache hit. */
+static int id_unique_elsewhere(xmlNodePtr assertion, int kind, const char *id)
+{
+    xmlAttrPtr mine = xmlHasNsProp(assertion, BAD_CAST(kind == STS_KIND_SAML11 ? "AssertionID"
+                                                                              : "ID"),
+                                   NULL);
+    xmlNodePtr n = assertion->doc != NULL ? assertion->doc->children : NULL;
+
+    while (n != NULL) {
+        if (n->type == XML_ELEMENT_NODE) {
+            for (xmlAttrPtr a = n->properties; a != NULL; a = a->next) {
+                xmlChar *v;
+                int dup;
+                if (a == mine || !is_id_name(a->name))
+                    continue;
+                v = xmlNodeListGetString(n->doc, a->children, 1);
+                dup = v != NULL && same_id(v, id);
+                xmlFree(v);
+                if (dup)
+                    return 0;
+            }
+            if (n->children != NULL) {
+                n = n->children;
+                continue;
+            }
+        }
+        while (n != NULL && n->next == NULL)
+            n = n->parent;
+        if (n != NULL)
+            n = n->next;
+    }
+    return mine != NULL;
+}
+
+/* The facts of an assertion of ours, verified now or before: our issuer, a
+ * store row of its kind (read every time: revocation and renewal), a view. */
+static sts_errc_t saml_ours(sts_engine_t *e, const sts_saml_info_t *info, int kind,
+                            sts_vtoken_t *out, const char **why, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+
     if (!str_eq(info->issuer, e->cfg->issuer))
         REFUSE("not issued by this STS");
     out->kind = kind;
@@ -263,8 +390,71 @@ static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, sts_vtok
     STS_CHECK(view_of_saml(info, out->rec, kind == STS_KIND_SAML11 ? STS_TT_SAML1 : STS_TT_SAML2,
                            &out->view, err));
 cleanup:
+    return rc;
+}
+
+/* An assertion of ours: SAML 2.0, or SAML 1.1 when @kind is STS_KIND_SAML11.
+ * @md: when it came as text, its cache key (saml_bytes_digest()), which the
+ * caller looked up and missed; else NULL: an element of a request, whose key
+ * (saml_node_digest()) is computed and looked up here. */
+static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, const unsigned char *md,
+                            sts_vtoken_t *out, const char **why, sts_err_t *err)
+{
+    sts_saml_info_t *info = NULL;
+    unsigned char own[STS_VCACHE_DIGEST];
+    time_t now = sts_time_now();
+    int cached = 0, ckind = 0;
+    sts_errc_t rc;
+
+    if (md == NULL && saml_node_digest(node, kind, own) == 0) {
+        md = own;
+        if (sts_vcache_get_saml(e->verified, md, now, &ckind, &info)) {
+            /* the kind is in the key; the ID must still be unique in this
+             * request (else the full check below refuses the envelope) */
+            cached = ckind == kind && id_unique_elsewhere(node, kind, info->id);
+            if (!cached) {
+                sts_saml_info_free(info);
+                info = NULL;
+            }
+        }
+    }
+    rc = cached ? STS_OK
+         : kind == STS_KIND_SAML11 ? sts_saml11_verify(e->keys[0], node, &info, err)
+                                   : sts_saml2_verify(e->keys[0], node, &info, err);
+    if (rc != STS_OK) {
+        *why = "signature or structure invalid";
+        goto cleanup; /* @err says why */
+    }
+    STS_CHECK(saml_ours(e, info, kind, out, why, err));
+    /* Only an assertion that passed every check above may be remembered. */
+    if (!cached && md != NULL)
+        sts_vcache_put_saml(e->verified, md, kind, info, now);
+cleanup:
     sts_saml_info_free(info);
     return rc;
+}
+
+/* An assertion that came as text (@xml, @len decoded bytes) and verified
+ * before: its version and a view, without parsing it again. @declared: the
+ * type the presenter named, or NULL. Returns 1 with @out (or with a refusal
+ * in *rc), 0 when the cache does not hold it. */
+static int saml_text_cached(sts_engine_t *e, const unsigned char *md, const char *declared,
+                            sts_vtoken_t *out, const char **why, sts_err_t *err,
+                            sts_errc_t *rc_out)
+{
+    sts_saml_info_t *info = NULL;
+    sts_errc_t rc = STS_OK;
+    int kind = 0;
+
+    if (!sts_vcache_get_saml(e->verified, md, sts_time_now(), &kind, &info))
+        return 0;
+    if (declared != NULL && (kind == STS_KIND_SAML11) != (strcmp(declared, STS_TT_SAML1) == 0))
+        REFUSE("declared token type does not match the token");
+    STS_CHECK(saml_ours(e, info, kind, out, why, err));
+cleanup:
+    sts_saml_info_free(info);
+    *rc_out = rc;
+    return 1;
 }
 
 /* A JWT of ours, or of a trusted issuer. @declared: the type the presenter
@@ -361,23 +551,41 @@ cleanup:
     return rc;
 }
 
-/* Decode base64url XML (RFC 8693 sec. 3) and parse it with the hardened parser. */
-static sts_errc_t parse_b64url_xml(sts_engine_t *e, const sts_token_in_t *in, sts_vtoken_t *out,
-                                   const char **why, sts_err_t *err)
+/* Decode base64url XML (RFC 8693 sec. 3) and read it: from the cache when
+ * these bytes verified before, else parsed with the hardened parser and
+ * verified. @declared: the type named (STS_TT_SAML2/1), or NULL to read the
+ * version its element says. */
+static sts_errc_t read_saml_text(sts_engine_t *e, const sts_token_in_t *in, const char *declared,
+                                 sts_vtoken_t *out, const char **why, sts_err_t *err)
 {
     const sts_cfg_t *cfg = e->cfg;
     sts_xml_limits_t limits = {cfg->max_xml_depth, cfg->max_xml_string, cfg->max_message_size};
-    unsigned char *xml = NULL;
+    unsigned char *xml = NULL, digest[STS_VCACHE_DIGEST], *md = NULL;
     size_t xml_len = 0;
     sts_errc_t rc = STS_OK;
+    xmlNodePtr node;
     int r = sts_b64url_decode(in->text, in->text_len, &xml, &xml_len);
 
     if (r == -2)
         return STS_ERR(err, STS_E_NOMEM, "base64url decode");
     if (r != 0 || xml_len == 0)
         REFUSE("not base64url");
+    if (saml_bytes_digest(xml, xml_len, digest) == 0)
+        md = digest;
+    if (md != NULL && saml_text_cached(e, md, declared, out, why, err, &rc))
+        goto cleanup;
     if (sts_xml_parse((const char *)xml, xml_len, &limits, &out->doc, err) != STS_OK)
         REFUSE("not a well-formed XML token");
+    /* Undeclared XML is read as the version its element says; a declared
+     * type must be the version the element is (else the verify refuses). */
+    node = xmlDocGetRootElement(out->doc);
+    if (declared == NULL)
+        declared = is_saml11(node) ? STS_TT_SAML1 : STS_TT_SAML2;
+    else if (is_saml11(node) != (strcmp(declared, STS_TT_SAML1) == 0))
+        REFUSE("declared token type does not match the token");
+    STS_CHECK(read_saml(e, node,
+                        strcmp(declared, STS_TT_SAML1) == 0 ? STS_KIND_SAML11 : STS_KIND_SAML2, md,
+                        out, why, err));
 cleanup:
     free(xml);
     return rc;
@@ -388,7 +596,6 @@ sts_errc_t sts_vtoken_read(sts_engine_t *e, const sts_token_in_t *in, sts_vtoken
 {
     const char *type = in ? in->type : NULL;
     sts_errc_t rc = STS_OK;
-    xmlNodePtr node;
     size_t dots = 0;
 
     memset(out, 0, sizeof(*out));
@@ -397,7 +604,7 @@ sts_errc_t sts_vtoken_read(sts_engine_t *e, const sts_token_in_t *in, sts_vtoken
         REFUSE("no token");
     if (in->node != NULL) {
         STS_CHECK(read_saml(e, in->node, is_saml11(in->node) ? STS_KIND_SAML11 : STS_KIND_SAML2,
-                            out, why, err));
+                            NULL, out, why, err));
         goto cleanup;
     }
     if (in->text_len > STS_JWT_MAX_LEN * 8)
@@ -407,17 +614,7 @@ sts_errc_t sts_vtoken_read(sts_engine_t *e, const sts_token_in_t *in, sts_vtoken
     if (type == NULL && dots == 2)
         type = STS_TT_JWT;
     if (type == NULL || strcmp(type, STS_TT_SAML2) == 0 || strcmp(type, STS_TT_SAML1) == 0) {
-        /* Undeclared XML is read as the version its element says; a declared
-         * type must be the version the element is (else the verify refuses). */
-        STS_CHECK(parse_b64url_xml(e, in, out, why, err));
-        node = xmlDocGetRootElement(out->doc);
-        if (type == NULL)
-            type = is_saml11(node) ? STS_TT_SAML1 : STS_TT_SAML2;
-        else if (is_saml11(node) != (strcmp(type, STS_TT_SAML1) == 0))
-            REFUSE("declared token type does not match the token");
-        STS_CHECK(read_saml(e, node,
-                            strcmp(type, STS_TT_SAML1) == 0 ? STS_KIND_SAML11 : STS_KIND_SAML2,
-                            out, why, err));
+        STS_CHECK(read_saml_text(e, in, type, out, why, err));
     } else if (strcmp(type, STS_TT_JWT) == 0 || strcmp(type, STS_TT_ACCESS_TOKEN) == 0 ||
                strcmp(type, STS_TT_REFRESH_TOKEN) == 0) {
         STS_CHECK(read_jwt(e, in->text, in->text_len, in->type, out, why, err));
