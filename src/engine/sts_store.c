@@ -30,6 +30,10 @@
  * commit. Writers that arrive meanwhile wait and form the next batch. Every
  * writer returns only once the COMMIT that holds its write has returned, i.e.
  * its write is durable, exactly as before; a lone writer is a batch of one.
+ * Each waiting writer sleeps on its own semaphore: the leader wakes exactly
+ * the writers of its batch, and the first writer of the next batch to lead it
+ * (a shared condition variable woke every waiter at every commit, and each
+ * woken writer queued on the queue's mutex again).
  */
 #include "sts_store.h"
 
@@ -37,6 +41,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,9 +148,12 @@ typedef struct store_job {
     int changed;                 /* out (cancel): rows changed */
     sts_errc_t rc;               /* out */
     sts_err_t err;               /* out, when rc != STS_OK */
-    int done;                    /* set by the leader under qmu */
+    int wake;                    /* why @sem was posted: JOB_DONE or JOB_LEAD */
+    sem_t sem;                   /* the writer sleeps on it until its batch is written */
     struct store_job *next;
 } store_job_t;
+
+enum { JOB_DONE = 1, JOB_LEAD = 2 };
 
 struct sts_store {
     sqlite3 *db;         /* the writer */
@@ -155,7 +163,6 @@ struct sts_store {
     pthread_mutex_t rmu;
     sqlite3_stmt *rstmt[ST_N];
     pthread_mutex_t qmu; /* the queue and the leader flag; never held with mu */
-    pthread_cond_t qcv;  /* a batch finished */
     store_job_t *pending, **pending_tail;
     int leader;          /* a batch is being written */
     unsigned long transactions, writes; /* counters (under mu) */
@@ -338,7 +345,7 @@ cleanup:
 static int store_locks_init(sts_store_t *s)
 {
     pthread_mutex_t *mus[] = {&s->mu, &s->rmu, &s->qmu, &s->ckmu};
-    pthread_cond_t *cvs[] = {&s->qcv, &s->ckcv};
+    pthread_cond_t *cvs[] = {&s->ckcv};
     size_t m = 0, c = 0;
 
     for (; m < sizeof(mus) / sizeof(mus[0]); m++)
@@ -362,7 +369,6 @@ static void store_locks_destroy(sts_store_t *s)
     if (!s->locks_init)
         return;
     pthread_cond_destroy(&s->ckcv);
-    pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->ckmu);
     pthread_mutex_destroy(&s->qmu);
     pthread_mutex_destroy(&s->rmu);
@@ -633,37 +639,54 @@ unlock:
 /*
  * Queue @job and return once a committed (or failed) batch holds it. The
  * first writer to find no leader writes everything queued, its own job
- * included; the others sleep and the next batch forms meanwhile.
+ * included; the others sleep and the next batch forms meanwhile. When its
+ * batch is written, the leader hands the lead to the first writer queued
+ * since (or gives it up), then wakes the writers of its batch.
  */
 static sts_errc_t group_write(sts_store_t *s, store_job_t *job, sts_err_t *err)
 {
-    store_job_t *batch;
+    store_job_t *batch, *next_leader;
+    int lead;
 
-    job->done = 0;
+    job->wake = 0;
     job->next = NULL;
+    if (sem_init(&job->sem, 0, 0) != 0)
+        return STS_ERR(err, STS_E_INTERNAL, "store write: semaphore");
     pthread_mutex_lock(&s->qmu);
     *s->pending_tail = job;
     s->pending_tail = &job->next;
-    while (!job->done) {
-        if (s->leader) {
-            pthread_cond_wait(&s->qcv, &s->qmu);
-            continue;
-        }
-        s->leader = 1;
-        batch = s->pending;
+    lead = !s->leader;
+    s->leader = 1;
+    pthread_mutex_unlock(&s->qmu);
+    if (!lead) {
+        while (sem_wait(&job->sem) != 0) /* EINTR */
+            ;
+        lead = job->wake == JOB_LEAD;
+    }
+    if (lead) {
+        pthread_mutex_lock(&s->qmu);
+        batch = s->pending; /* @job among them */
         s->pending = NULL;
         s->pending_tail = &s->pending;
         pthread_mutex_unlock(&s->qmu);
         batch_write(s, batch);
         pthread_mutex_lock(&s->qmu);
-        for (store_job_t *j = batch, *next; j != NULL; j = next) {
-            next = j->next; /* a done job belongs to its writer again */
-            j->done = 1;
+        next_leader = s->pending;
+        s->leader = next_leader != NULL; /* kept for the next one */
+        pthread_mutex_unlock(&s->qmu);
+        if (next_leader != NULL) {
+            next_leader->wake = JOB_LEAD;
+            sem_post(&next_leader->sem);
         }
-        s->leader = 0;
-        pthread_cond_broadcast(&s->qcv);
+        for (store_job_t *j = batch, *next; j != NULL; j = next) {
+            next = j->next; /* a woken job belongs to its writer again */
+            if (j == job)
+                continue;
+            j->wake = JOB_DONE;
+            sem_post(&j->sem);
+        }
     }
-    pthread_mutex_unlock(&s->qmu);
+    sem_destroy(&job->sem);
     if (job->rc != STS_OK && err != NULL)
         *err = job->err;
     return job->rc;
