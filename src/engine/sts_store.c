@@ -20,6 +20,13 @@
  *    file when the writer's WAL hook says it has grown, instead of SQLite's
  *    automatic checkpoint, which would run inside some writer's commit and
  *    stall every writer queued behind it (100 ms and more on a large store).
+ *    SQLite starts the WAL over only when a write transaction begins with
+ *    every frame already copied back; under a steady load the next batch
+ *    always began before the checkpointer was done, so the WAL grew without
+ *    end (tens of MB a second) and every commit woke the checkpointer for
+ *    another pass with its fsyncs. So once the checkpointer has copied the
+ *    bulk, the writer copies the few frames committed since itself, between
+ *    two batches, and its next batch starts the WAL over.
  *
  * Group commit: with synchronous=FULL every COMMIT waits for an fsync of the
  * WAL (milliseconds on a real disk), and one transaction per write made that
@@ -171,7 +178,10 @@ struct sts_store {
     pthread_mutex_t ckmu;
     pthread_cond_t ckcv;
     int ck_wanted, ck_stop, ck_running; /* under ckmu */
-    unsigned long checkpoints;          /* under ckmu */
+    unsigned long checkpoints;          /* under ckmu: the checkpointer's passes */
+    unsigned long big_at;               /* under ckmu: checkpoints when wal_big was set */
+    int wal_big;                        /* under mu: the WAL is to start over */
+    unsigned long restarts;             /* under mu: the writer's own passes */
     int locks_init;      /* every mutex and condition above initialised */
 };
 
@@ -406,21 +416,51 @@ static sts_errc_t open_reader(sts_store_t *s, const char *file, sts_err_t *err)
     return STS_OK;
 }
 
-/* The writer's WAL hook, after each commit (under mu): wake the checkpointer
- * once the WAL holds enough frames. */
+/* The writer's WAL hook, after each commit (under mu): once the WAL holds
+ * enough frames, wake the checkpointer for one pass and have the WAL start
+ * over after it (wal_big, wal_restart_soon()). */
 static int wal_grown(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sts_store_t *s = arg;
 
     (void)db;
     (void)name;
-    if (frames >= STS_STORE_CHECKPOINT_FRAMES) {
+    if (frames >= STS_STORE_CHECKPOINT_FRAMES && !s->wal_big) {
+        s->wal_big = 1;
         pthread_mutex_lock(&s->ckmu);
+        s->big_at = s->checkpoints;
         s->ck_wanted = 1;
         pthread_cond_signal(&s->ckcv);
         pthread_mutex_unlock(&s->ckmu);
     }
     return SQLITE_OK;
+}
+
+/*
+ * Between two batches (under mu, no transaction open): when the WAL is to
+ * start over and the checkpointer has made a pass since it grew, copy back
+ * what was committed after that pass (a batch or two), so that the next
+ * BEGIN finds every frame copied and SQLite starts the WAL over at its first
+ * write. Busy (the checkpointer is at it) or a reader still on an older
+ * snapshot: the next batch tries again.
+ */
+static void wal_restart_soon(sts_store_t *s)
+{
+    int nlog = 0, nckpt = 0, ready;
+
+    if (!s->wal_big)
+        return;
+    pthread_mutex_lock(&s->ckmu);
+    ready = s->checkpoints != s->big_at;
+    pthread_mutex_unlock(&s->ckmu);
+    if (!ready)
+        return;
+    if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt) ==
+            SQLITE_OK &&
+        nckpt == nlog) {
+        s->wal_big = 0;
+        s->restarts++;
+    }
 }
 
 /* PASSIVE: copy what it can without waiting for readers or the writer, which
@@ -612,6 +652,7 @@ static void batch_write(sts_store_t *s, store_job_t *batch)
     pthread_mutex_lock(&s->mu);
     for (store_job_t *j = batch; j != NULL; j = j->next)
         j->rc = STS_OK;
+    wal_restart_soon(s);
     if (stmt_exec(s->stmt[ST_BEGIN]) != SQLITE_OK) {
         batch_fail(s, batch, "batch begin");
         goto unlock;
@@ -913,9 +954,10 @@ void sts_store_counters(sts_store_t *store, unsigned long *transactions, unsigne
     pthread_mutex_lock(&store->mu);
     *transactions = store->transactions;
     *writes = store->writes;
+    *checkpoints = store->restarts;
     pthread_mutex_unlock(&store->mu);
     pthread_mutex_lock(&store->ckmu);
-    *checkpoints = store->checkpoints;
+    *checkpoints += store->checkpoints;
     pthread_mutex_unlock(&store->ckmu);
 }
 
