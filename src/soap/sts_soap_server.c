@@ -37,6 +37,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -106,6 +107,81 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Socket I/O of plain (not TLS) connections: try first, wait only when the
+ * socket would block. gSOAP's own frecv/fsend wait in select() before every
+ * recv() and send() whenever a timeout is set, i.e. always here: two to four
+ * system calls per request that wait for nothing (the poller or
+ * conn_next_soon() saw the request's bytes; the send buffer has room), each
+ * a trip through the kernel. The timeouts are gSOAP's own: recv_timeout and
+ * send_timeout bound each wait (> 0 seconds, < 0 microseconds, 0 none) and
+ * transfer_timeout the whole message from soap->start. TLS connections keep
+ * gSOAP's I/O (SSL_read/SSL_write and their wants).
+ */
+
+/* The wait for @events allowed by @timeout (gSOAP's units) and by what is
+ * left of transfer_timeout: > 0 ready, 0 timed out, < 0 error (errnum). */
+static int io_wait(struct soap *soap, short events, int timeout)
+{
+    struct pollfd pfd = {.fd = soap->socket, .events = events};
+    long long ms = timeout > 0 ? 1000LL * timeout : timeout < 0 ? (999LL - timeout) / 1000 : -1;
+    int r;
+
+    if (soap->transfer_timeout != 0 && soap->start != 0) {
+        long long total = soap->transfer_timeout > 0 ? 1000LL * soap->transfer_timeout
+                                                     : (999LL - soap->transfer_timeout) / 1000;
+        long long left = total - 1000LL * (long long)(time(NULL) - (time_t)soap->start);
+        if (left <= 0)
+            return 0;
+        if (ms < 0 || left < ms)
+            ms = left;
+    }
+    do
+        r = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        soap->errnum = errno;
+    return r;
+}
+
+static size_t plain_recv(struct soap *soap, char *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(soap->socket, buf, len, MSG_DONTWAIT);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            soap->errnum = errno;
+            return 0;
+        }
+        if (io_wait(soap, POLLIN, soap->recv_timeout) <= 0)
+            return 0; /* gSOAP reads 0 as the end of the input */
+    }
+}
+
+static int plain_send(struct soap *soap, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(soap->socket, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k > 0) {
+            s += k;
+            n -= (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            soap->errnum = errno;
+            return SOAP_EOF;
+        }
+        if (io_wait(soap, POLLOUT, soap->send_timeout) <= 0)
+            return SOAP_EOF;
+    }
+    return SOAP_OK;
 }
 
 /* gSOAP's socket read, bounded by the request's deadline; a body read ahead
@@ -446,6 +522,57 @@ static int http_posthdr(struct soap *soap, const char *key, const char *val)
     return conn->http_posthdr(soap, key, val);
 }
 
+/*
+ * An answer of the REST face or a GET endpoint in one send(): gSOAP writes
+ * such a message in its "store" mode, whose HTTP header goes out on its own
+ * before the body (two system calls and two TCP segments for an answer of a
+ * few hundred bytes). While send_whole() runs, the worker's gSOAP sends into
+ * this per-thread buffer instead, which goes out when full and at the end.
+ */
+static _Thread_local struct {
+    int (*send)(struct soap *, const char *, size_t); /* the real one */
+    size_t len;
+    char buf[8192];
+} out_buf;
+
+static int out_buf_send(struct soap *soap, const char *s, size_t n)
+{
+    int rc;
+
+    if (out_buf.len + n <= sizeof(out_buf.buf)) {
+        memcpy(out_buf.buf + out_buf.len, s, n);
+        out_buf.len += n;
+        return SOAP_OK;
+    }
+    if (out_buf.len > 0) {
+        rc = out_buf.send(soap, out_buf.buf, out_buf.len);
+        out_buf.len = 0;
+        if (rc != SOAP_OK)
+            return rc;
+    }
+    return n <= sizeof(out_buf.buf) ? out_buf_send(soap, s, n) : out_buf.send(soap, s, n);
+}
+
+/* soap_response(@status), @body and soap_end_send(), sent as one; SOAP_OK or
+ * gSOAP's error. */
+static int send_whole(struct soap *soap, int status, const char *body, size_t len)
+{
+    int rc;
+
+    out_buf.send = soap->fsend;
+    out_buf.len = 0;
+    soap->fsend = out_buf_send;
+    rc = soap_response(soap, status) || (len > 0 && soap_send_raw(soap, body, len)) ||
+                 soap_end_send(soap)
+             ? (soap->error != SOAP_OK ? soap->error : SOAP_EOF)
+             : SOAP_OK;
+    soap->fsend = out_buf.send;
+    if (rc == SOAP_OK && out_buf.len > 0)
+        rc = soap->fsend(soap, out_buf.buf, out_buf.len);
+    out_buf.len = 0;
+    return rc;
+}
+
 /* Writes @resp: status line, gSOAP's standard headers, the shim's extra
  * header lines and content type, and the body with its Content-Length. */
 static void send_rest(struct soap *soap, const sts_http_response_t *resp)
@@ -457,9 +584,7 @@ static void send_rest(struct soap *soap, const sts_http_response_t *resp)
     soap->http_content = resp->content_type;
     soap->http_extra_header = resp->headers; /* gSOAP clears it once written */
     conn->no_content_type = resp->content_type == NULL;
-    if (soap_response(soap, SOAP_FILE + resp->status) ||
-        (resp->body_len > 0 && soap_send_raw(soap, resp->body, resp->body_len)) ||
-        soap_end_send(soap))
+    if (send_whole(soap, SOAP_FILE + resp->status, resp->body, resp->body_len) != SOAP_OK)
         soap_closesock(soap);
     conn->no_content_type = 0;
     soap->http_content = NULL;
@@ -754,7 +879,7 @@ static int send_body(struct soap *soap, int status, const char *type, const char
                      size_t len)
 {
     soap->http_content = type;
-    if (soap_response(soap, status) || soap_send_raw(soap, body, len) || soap_end_send(soap))
+    if (send_whole(soap, status, body, len) != SOAP_OK)
         return soap_closesock(soap);
     return SOAP_OK;
 }
@@ -1361,8 +1486,10 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
         w->soap->user = &w->conn;
         w->conn.http_parse = w->soap->fparse;
         w->soap->fparse = http_parse;
-        w->conn.sock_recv = w->soap->frecv;
+        w->conn.sock_recv = tls ? w->soap->frecv : plain_recv;
         w->soap->frecv = body_recv;
+        if (!tls)
+            w->soap->fsend = plain_send;
         w->conn.http_header = w->soap->fparsehdr;
         w->soap->fparsehdr = http_header;
         w->conn.http_posthdr = w->soap->fposthdr;
