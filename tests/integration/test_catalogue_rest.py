@@ -252,6 +252,18 @@ class CatalogueRestTest(CatalogueRestBase):
                                                           str(now + 600))),
                          L.TT_JWT, audience=L.RP)
 
+    def test_jw06_long_lived_foreign_token(self):
+        """exp 30 days ahead. Differs from the catalogue: there is no maximum
+        lifetime for another issuer's token; it is accepted, and what is
+        issued from it is bounded by engine.max_lifetime (3600 s) all the
+        same, refresh token included (engine.refresh_lifetime)."""
+        now = int(time.time())
+        doc = self.exchange_ok(self.foreign({"exp": now + 30 * 86400}), L.TT_JWT, audience=L.RP)
+        c = self.claims_of(doc["access_token"])
+        self.assertLessEqual(doc["expires_in"], 3600)
+        self.assertLessEqual(c["exp"] - now, 3600 + 5)
+        self.assertLessEqual(self.claims_of(doc["refresh_token"])["exp"] - now, 28800 + 5)
+
     # ==================================================================
     # JW-07: issuer and audience binding
     # ==================================================================
@@ -305,6 +317,10 @@ class CatalogueRestTest(CatalogueRestBase):
                                     "an ID token (nonce, at_hash or c_hash) is not exchanged",
                                     subject_type=L.TT_ACCESS)
         self.refuse_subject(self.foreign(idt), "token type not supported", subject_type=L.TT_ID_TOKEN)
+        # and the reverse: our own access token declared as an id_token
+        _, saml = self.soap_saml()
+        at = self.exchange_ok(saml, L.TT_SAML2_URN, audience=L.RP)["access_token"]
+        self.refuse_subject(at, "token type not supported", subject_type=L.TT_ID_TOKEN)
         self.exchange_ok(self.foreign(dict(idt, nonce=None), header={"typ": "JWT"}), L.TT_ACCESS,
                          audience=L.RP)
 
@@ -642,7 +658,15 @@ class CatalogueRestTest(CatalogueRestBase):
         meta = requests.get(L.rest_base(self.srv) + "/.well-known/jwks.json",
                             headers={"Origin": "https://evil.example"}, timeout=10)
         self.assertEqual((ok.status_code, bad.status_code, meta.status_code), (200, 400, 200))
-        for r in (ok, bad, meta):
+        # nor the SOAP face's (gSOAP's own default answers an Origin with "*")
+        wsdl = requests.get(L.rest_base(self.srv) + "/sts?wsdl",
+                            headers={"Origin": "https://evil.example"}, timeout=10)
+        body = L.envelope(L.rst_issue(), 12, L.security_xml(12))
+        hdrs = dict(L.soap_headers(12, L.ACTION["Issue"]), Origin="https://evil.example")
+        issued = requests.post(L.rest_base(self.srv) + "/sts", data=body, timeout=10,
+                               headers=hdrs)
+        self.assertEqual((wsdl.status_code, issued.status_code), (200, 200))
+        for r in (ok, bad, meta, wsdl, issued):
             self.assertEqual([h for h in r.headers if h.lower().startswith("access-control")], [])
 
 
