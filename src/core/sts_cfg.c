@@ -2412,10 +2412,7 @@ int sts_cfg_client_allows(char *const *list, size_t n, const char *value)
     return 0;
 }
 
-/* Whether @host (server.listen's) is a loopback address: 127.0.0.0/8, ::1,
- * ::ffff:127.0.0.0/104, or the name "localhost". Any other name is not. (The
- * same rule as soap.require_tls_for_password_text's in src/soap.) */
-static int listen_is_loopback(const char *host)
+int sts_cfg_is_loopback(const char *host)
 {
     struct in_addr a4;
     struct in6_addr a6;
@@ -2438,5 +2435,5 @@ int sts_cfg_rest_requires_tls(const sts_cfg_t *cfg, int *defaulted)
     if (defaulted != NULL)
         *defaulted = cfg->rest_require_tls < 0;
     return !tls && (cfg->rest_require_tls == 1 ||
-                    (cfg->rest_require_tls < 0 && !listen_is_loopback(cfg->listen_host)));
+                    (cfg->rest_require_tls < 0 && !sts_cfg_is_loopback(cfg->listen_host)));
 }

@@ -235,6 +235,14 @@ int sts_cfg_may_delegate(const sts_cfg_t *cfg, const char *actor, const char *su
                          int foreign, int act_as);
 
 /**
+ * @brief Whether @host (server.listen's) is a loopback address: 127.0.0.0/8,
+ * ::1, ::ffff:127.0.0.0/104, or the name "localhost". Any other name is not
+ * (nor is NULL). What the unset soap.require_tls_for_password_text and
+ * rest.require_tls go by.
+ */
+int sts_cfg_is_loopback(const char *host);
+
+/**
  * @brief Whether the REST face refuses its POST endpoints (/token, /introspect,
  * /revoke) because they would be served over plain HTTP: rest.require_tls, and
  * when it is not set, plain HTTP (no server.tls_cert) on a listen address that
