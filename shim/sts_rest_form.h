@@ -65,8 +65,8 @@ const char *sts_form_nth(const sts_form_t *form, const char *name, size_t i);
  * @brief Decode one form-urlencoded string (@len bytes of @in, "+" is a space,
  * %XX a byte), e.g. the halves of an HTTP Basic credential (RFC 6749 2.3.1).
  * @return a new string (free with sts_form_free_value()), or NULL when it is
- *         malformed, longer than @max bytes decoded, holds a NUL byte, or
- *         memory runs out.
+ *         malformed, longer than @max bytes decoded, holds a NUL byte, is not
+ *         UTF-8, or memory runs out.
  */
 char *sts_form_decode(const char *in, size_t len, size_t max);
 

@@ -119,18 +119,6 @@ class CatalogueRestBase(L.RestMixin, L.StsTestCase):
     def basic(self, client=(L.CLIENT_ID, L.CLIENT_SECRET)):
         return "Basic " + base64.b64encode(("%s:%s" % client).encode()).decode()
 
-    def raw_post(self, path, body, headers=(), client=(L.CLIENT_ID, L.CLIENT_SECRET)):
-        """POST @body (bytes, sent as they are) on one connection; returns
-        (_RawOAuthResponse, whether the server closed the connection)."""
-        head = [("Content-Type", FORM), ("Authorization", self.basic(client)),
-                ("Content-Length", str(len(body)))] + list(headers)
-        raw = L.http_head_bytes("POST", path, head) + body
-        with L.RawConn(self.srv.port) as c:
-            self.assertTrue(c.send(raw), "send failed: %r" % c.send_error)
-            resp = c.read_response(timeout=8.0)
-            closed = c.wait_closed(2.0)[0]
-        return _RawOAuthResponse(resp, path.split("?")[0]), closed
-
 
 class CatalogueRestTest(CatalogueRestBase):
 
@@ -771,7 +759,7 @@ class RequireTlsBase(CatalogueRestBase):
         self.assertActive(doc["access_token"])
 
 
-def _digest_config(**rest):
+def _rest_config(**rest):
     cfg = L.rest_default_config()
     if rest:
         cfg["rest"] = rest
@@ -781,11 +769,8 @@ def _digest_config(**rest):
 class RestPlainNonLoopbackDefaultTest(RequireTlsBase):
     """Plain HTTP on 0.0.0.0, rest.require_tls absent: refused, with a notice."""
 
-    CONFIG = staticmethod(_digest_config)
+    CONFIG = staticmethod(_rest_config)
     LISTEN = "0.0.0.0:0"
-
-    def soap_saml(self, version=12, **kw):  # PasswordText is refused here too: digest
-        return super().soap_saml(version, digest=True, **kw)
 
     def test_notice_and_refusals(self):
         self.assertIn(NOTICE + " on a non-loopback address (rest.require_tls)", self.srv.log_text())
@@ -795,10 +780,10 @@ class RestPlainNonLoopbackDefaultTest(RequireTlsBase):
 class RestPlainNonLoopbackAllowedTest(RequireTlsBase):
     """Plain HTTP on 0.0.0.0 with rest.require_tls false: served, with a warning."""
 
-    CONFIG = staticmethod(lambda: _digest_config(require_tls=False))
+    CONFIG = staticmethod(lambda: _rest_config(require_tls=False))
     LISTEN = "0.0.0.0:0"
 
-    def soap_saml(self, version=12, **kw):
+    def soap_saml(self, version=12, **kw):  # PasswordText is refused here: PasswordDigest
         return super().soap_saml(version, digest=True, **kw)
 
     def test_served_with_warning(self):
@@ -810,7 +795,7 @@ class RestPlainNonLoopbackAllowedTest(RequireTlsBase):
 class RestPlainLoopbackForcedTest(RequireTlsBase):
     """Plain HTTP on loopback with rest.require_tls true: refused there too."""
 
-    CONFIG = staticmethod(lambda: _digest_config(require_tls=True))
+    CONFIG = staticmethod(lambda: _rest_config(require_tls=True))
 
     def test_notice_and_refusals(self):
         self.assertIn(NOTICE + " (rest.require_tls)", self.srv.log_text())
@@ -820,7 +805,7 @@ class RestPlainLoopbackForcedTest(RequireTlsBase):
 class RestPlainLoopbackDefaultTest(RequireTlsBase):
     """Plain HTTP on loopback, setting absent (development): served, silently."""
 
-    CONFIG = staticmethod(_digest_config)
+    CONFIG = staticmethod(_rest_config)
 
     def test_served_silently(self):
         self.assertNotIn("rest.require_tls", self.srv.log_text())
@@ -830,7 +815,7 @@ class RestPlainLoopbackDefaultTest(RequireTlsBase):
 class RestTlsNonLoopbackTest(RequireTlsBase):
     """TLS on 0.0.0.0 with rest.require_tls true: served over TLS."""
 
-    CONFIG = staticmethod(lambda: L.tls_config(_digest_config(require_tls=True)))
+    CONFIG = staticmethod(lambda: L.tls_config(_rest_config(require_tls=True)))
     TLS = True
     LISTEN = "0.0.0.0:0"
 
