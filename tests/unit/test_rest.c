@@ -834,6 +834,29 @@ static void handler_tests(void)
     test_refuse();
 }
 
+/*
+ * rest.require_tls in force (the engine's configuration, borrowed, switched
+ * by the caller): every POST endpoint answers 400 invalid_request "TLS is
+ * required" before credentials are read, so good, wrong and no credentials
+ * get the same; the metadata and the JWKS are still served.
+ */
+static void test_require_tls(void)
+{
+    static const char *const paths[] = {"/token", "/introspect", "/revoke"};
+    const char *creds[] = {g_basic_ok, g_basic_bad, NULL};
+    sts_http_response_t *r;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        for (size_t k = 0; k < sizeof(creds) / sizeof(creds[0]); k++) {
+            r = call("POST", paths[i], FORM, creds[k], 1, "token=x&" TE);
+            CHECK(is_error(r, 400, "invalid_request") &&
+                  strstr(r->body, "\"TLS is required: use https\"") != NULL);
+        }
+    CHECK(call("GET", "/.well-known/jwks.json", NULL, NULL, 0, NULL)->status == 200);
+    CHECK(call("GET", "/.well-known/oauth-authorization-server", NULL, NULL, 0, NULL)->status ==
+          200);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-rest-XXXXXX";
@@ -857,6 +880,19 @@ int main(void)
     CHECK(sts_engine_new(cfg, &g_engine, &err) == STS_OK);
     if (g_engine != NULL) {
         without_secrets_in_log(handler_tests);
+        /* plain HTTP on a non-loopback address, rest.require_tls unset */
+        CHECK(sts_cfg_rest_requires_tls(cfg, NULL) == 0);
+        CHECK(sts_cfg_set_listen(cfg, "0.0.0.0:8080") == NULL);
+        CHECK(sts_cfg_rest_requires_tls(cfg, NULL) == 1);
+        test_require_tls();
+        /* then explicitly off, and explicitly on at loopback */
+        cfg->rest_require_tls = 0;
+        CHECK(call("POST", "/introspect", FORM, g_basic_ok, 1, "token=x")->status == 200);
+        cfg->rest_require_tls = 1;
+        CHECK(sts_cfg_set_listen(cfg, "127.0.0.1:8080") == NULL);
+        test_require_tls();
+        cfg->rest_require_tls = -1;
+        CHECK(call("POST", "/introspect", FORM, g_basic_ok, 1, "token=x")->status == 200);
         CHECK(call("GET", "/health", NULL, NULL, 0, NULL)->status == 404); /* not ours */
         sts_rest_response_free(call("GET", "/health", NULL, NULL, 0, NULL));
     }
