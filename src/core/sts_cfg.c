@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -952,6 +953,11 @@ static const cfg_opt_t soap_opts[] = {
     OPT_NUM("require_tls_for_password_text", CT_BOOL, require_tls_for_password_text, -1, 1, -1),
 };
 
+static const cfg_opt_t rest_opts[] = {
+    /* -1 (only as the default: JSON gives 0 or 1) = decided by the listen address */
+    OPT_NUM("require_tls", CT_BOOL, rest_require_tls, -1, 1, -1),
+};
+
 typedef struct cfg_section {
     const char *name;
     const cfg_opt_t *opts;
@@ -964,6 +970,7 @@ static const cfg_section_t sections[] = {
     {"server", server_opts, NELEM(server_opts)},
     {"engine", engine_opts, NELEM(engine_opts)},
     {"soap", soap_opts, NELEM(soap_opts)},
+    {"rest", rest_opts, NELEM(rest_opts)},
 };
 
 /*
@@ -2403,4 +2410,30 @@ int sts_cfg_client_allows(char *const *list, size_t n, const char *value)
         if (list[i] != NULL && strcmp(list[i], value) == 0)
             return 1;
     return 0;
+}
+
+int sts_cfg_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (host == NULL)
+        return 0;
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+int sts_cfg_rest_requires_tls(const sts_cfg_t *cfg, int *defaulted)
+{
+    int tls = cfg->tls_cert_file != NULL && cfg->tls_key_file != NULL;
+
+    if (defaulted != NULL)
+        *defaulted = cfg->rest_require_tls < 0;
+    return !tls && (cfg->rest_require_tls == 1 ||
+                    (cfg->rest_require_tls < 0 && !sts_cfg_is_loopback(cfg->listen_host)));
 }

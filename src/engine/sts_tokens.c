@@ -89,18 +89,21 @@ static const char *claim_str(json_t *claims, const char *name)
     return json_string_value(json_object_get(claims, name));
 }
 
-/* NumericDate (RFC 7519 sec. 2): a JSON number; 0 when absent, -1 when not a number. */
+/* NumericDate (RFC 7519 sec. 2) as a JSON integer; 0 when absent, -1 when
+ * not an integer or out of range. RFC 7519 also allows a fraction; we refuse
+ * a JSON real (1.9e9, 1900000000.5): every issuer we know writes integers,
+ * and an integer has one reading. */
 static time_t claim_time(json_t *claims, const char *name)
 {
     json_t *j = json_object_get(claims, name);
-    double d;
+    json_int_t d;
 
     if (j == NULL)
         return 0;
-    if (!json_is_number(j))
+    if (!json_is_integer(j))
         return -1;
-    d = json_number_value(j);
-    if (d < 1 || d > 253402300799.0) /* 9999-12-31 */
+    d = json_integer_value(j);
+    if (d < 1 || d > 253402300799LL) /* 9999-12-31 */
         return -1;
     return (time_t)d;
 }
@@ -343,6 +346,12 @@ static sts_errc_t read_jwt(sts_engine_t *e, const char *text, size_t len, const 
             REFUSE("iss is not the trusted issuer whose key signed it");
         if (!aud_has(claims, e->cfg->issuer))
             REFUSE("trusted issuer's token not addressed to this STS");
+        /* An OpenID Connect ID token (OIDC Core 2, 3.1.3.6) authenticates a
+         * user to a client; it is not a grant to exchange, whatever type is
+         * declared (RFC 8725 3.11, 3.12). */
+        if (json_object_get(claims, "nonce") != NULL ||
+            json_object_get(claims, "at_hash") != NULL || json_object_get(claims, "c_hash") != NULL)
+            REFUSE("an ID token (nonce, at_hash or c_hash) is not exchanged");
         if (declared != NULL && strcmp(declared, STS_TT_REFRESH_TOKEN) == 0)
             REFUSE("another issuer's token is not our refresh token");
         out->kind = STS_KIND_JWT;

@@ -436,12 +436,18 @@ static const char *method_name(int status)
 }
 
 /* gSOAP writes a Content-Type (text/xml by default) on every response; one
- * without a body (a 405, a revocation's 200) gets none. */
+ * without a body (a 405, a revocation's 200) gets none. It also answers a
+ * request with an Origin header with "Access-Control-Allow-Origin: *" and
+ * "Access-Control-Allow-Credentials: true": we serve no browser across
+ * origins (tokens and secrets must not be readable by other sites' scripts),
+ * so no Access-Control-* header is ever written. */
 static int http_posthdr(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
 
     if (conn->no_content_type && key != NULL && strcasecmp(key, "Content-Type") == 0)
+        return SOAP_OK;
+    if (key != NULL && strncasecmp(key, "Access-Control-", 15) == 0)
         return SOAP_OK;
     return conn->http_posthdr(soap, key, val);
 }
@@ -1068,22 +1074,6 @@ static int tls_accept(struct soap *soap, const sts_cfg_t *cfg)
     return -1;
 }
 
-/* Whether @host (server.listen's) is a loopback address: 127.0.0.0/8, ::1,
- * ::ffff:127.0.0.0/104, or the name "localhost". Any other name is not. */
-static int listen_is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-
-    if (strcasecmp(host, "localhost") == 0)
-        return 1;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-    return 0;
-}
-
 sts_errc_t sts_soap_check_password_transport(const sts_soap_conn_t *conn, sts_cred_kind_t kind,
                                              sts_err_t *err)
 {
@@ -1282,6 +1272,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     size_t wsdl_len = 0;
     int nworkers = cfg->workers, started = 0, rc = 1;
     int tls = cfg->tls_cert_file != NULL && cfg->tls_key_file != NULL, refuse_password_text;
+    int rest_tls_defaulted = 0;
     const char *scheme = tls ? "https" : "http";
     char endpoint[1100], base_url[1024];
     struct sigaction sa;
@@ -1320,17 +1311,26 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
     /* soap.require_tls_for_password_text: unset, it is true on a plain HTTP
      * listener that other hosts can reach, false on loopback (development). */
-    refuse_password_text =
-        !tls && (cfg->require_tls_for_password_text == 1 ||
-                 (cfg->require_tls_for_password_text < 0 && !listen_is_loopback(cfg->listen_host)));
+    refuse_password_text = !tls && (cfg->require_tls_for_password_text == 1 ||
+                                    (cfg->require_tls_for_password_text < 0 &&
+                                     !sts_cfg_is_loopback(cfg->listen_host)));
     if (refuse_password_text)
         sts_notice("UsernameToken PasswordText is refused: plain HTTP%s "
                    "(soap.require_tls_for_password_text)",
                    cfg->require_tls_for_password_text < 0 ? " on a non-loopback address" : "");
-    else if (!tls && !listen_is_loopback(cfg->listen_host))
+    else if (!tls && !sts_cfg_is_loopback(cfg->listen_host))
         sts_warn("UsernameToken PasswordText is accepted over plain HTTP on a non-loopback "
                  "address: passwords cross the network in clear unless a TLS proxy is in front "
                  "(soap.require_tls_for_password_text is false)");
+    /* The same rule for the other face's credentials and tokens (the face
+     * applies it to each request, from the configuration). */
+    if (face != NULL && sts_cfg_rest_requires_tls(cfg, &rest_tls_defaulted))
+        sts_notice("/token, /introspect and /revoke are refused: plain HTTP%s (rest.require_tls)",
+                   rest_tls_defaulted ? " on a non-loopback address" : "");
+    else if (face != NULL && !tls && !sts_cfg_is_loopback(cfg->listen_host))
+        sts_warn("/token, /introspect and /revoke are served over plain HTTP on a non-loopback "
+                 "address: client secrets and tokens cross the network in clear unless a TLS "
+                 "proxy is in front (rest.require_tls is false)");
 
     workers = calloc((size_t)nworkers, sizeof(*workers));
     if (workers == NULL)
