@@ -36,6 +36,10 @@ typedef struct wst_version {
     const char *secret_key;   /* BinarySecret Type of a symmetric key */
 } wst_version_t;
 
+/* wst:Status/wst:Reason of Validate: the same text for every invalid token. */
+#define STS_VALIDATE_REASON_VALID "The token is valid."
+#define STS_VALIDATE_REASON_INVALID "The token is not valid."
+
 /* The key types the engine speaks (WS-Trust 1.3 URIs). */
 static const char *const engine_key_types[3] = {STS_WST13_BEARER, STS_WST13_SYMMETRIC,
                                                 STS_WST13_PUBLICKEY};
@@ -763,7 +767,10 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap, const bi
         return rc != STS_OK ? rc : STS_ERR(err, STS_E_NOMEM, "response allocation");
     soap_default_wst__StatusType(soap, r->Status);
     r->Status->Code = soap_strdup(soap, v.valid ? b->wst->status_valid : b->wst->status_invalid);
-    r->Status->Reason = soap_strdup(soap, v.reason);
+    /* One reason per status: which check failed (tampered, expired, foreign,
+     * cancelled, unknown...) would be an oracle; the engine logged it. */
+    r->Status->Reason = soap_strdup(soap, v.valid ? STS_VALIDATE_REASON_VALID
+                                                  : STS_VALIDATE_REASON_INVALID);
     return STS_OK;
 }
 
