@@ -36,6 +36,7 @@ Every refusal: the exact fault or OAuth error, the store unchanged, the server
 alive, the refusal logged at INFO (stslib's assertRefused / assertOAuthError),
 and the logged cause, so that a refusal for another reason fails the test."""
 import base64
+import datetime
 import os
 import re
 import statistics
@@ -65,7 +66,6 @@ REASON_VALID = L.VALIDATE_REASON_VALID
 
 def fmt_offset(dt, hours, fraction=""):
     """@dt (aware) written in the zone UTC+@hours, e.g. 2026-01-01T17:00:00+05:00."""
-    import datetime
     tz = datetime.timezone(datetime.timedelta(hours=hours))
     local = dt.astimezone(tz)
     sign = "+" if hours >= 0 else "-"
@@ -137,8 +137,8 @@ class SoapCase(L.RestMixin, L.StsTestCase):
         self.assertTrue(self.srv.alive())
         # gSOAP's reader raises it for the blocks it meets first (seterror_hook
         # logs the element), our handler for the rest (it logs the block)
-        line = self.assertLogReason(mark, r"soap -> MustUnderstand \((element \S*:|header block )%s\)"
-                                    % re.escape(block))
+        line = self.assertLogReason(
+            mark, r"soap -> MustUnderstand \((element \S*:|header block )%s\)" % re.escape(block))
         self.assertRegex(line.lower(), r"\binfo\b")
 
     def fresh_token(self, version=12, **kw):
@@ -503,7 +503,8 @@ class CatalogueSoapTest(SoapCase):
                         self.refused_with_reason(send, "InvalidRequest", v,
                                                  "Body must hold exactly one element")
                 with self.subTest(place="inside the RST", header=header, version=v):
-                    self.refused_with_reason(lambda: self.srv.soap("Issue", inside, v, security=hdr),
+                    self.refused_with_reason(lambda: self.srv.soap("Issue", inside, v,
+                                                                  security=hdr),
                                              "BadRequest", v,
                                              "RST element not supported by Issue: Security")
 

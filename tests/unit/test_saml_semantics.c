@@ -205,7 +205,10 @@ static xmlNodePtr conditions(xmlNodePtr a)
     return c != NULL ? c : child(a, STS_NS_SAML1, "Conditions");
 }
 
-static void not_before_a(xmlNodePtr a) { xmlSetProp(conditions(a), BAD_CAST "NotBefore", BAD_CAST g_time_a); }
+static void not_before_a(xmlNodePtr a)
+{
+    xmlSetProp(conditions(a), BAD_CAST "NotBefore", BAD_CAST g_time_a);
+}
 
 static void not_on_or_after_a(xmlNodePtr a)
 {
@@ -218,9 +221,15 @@ static void window_a_b(xmlNodePtr a)
     xmlSetProp(conditions(a), BAD_CAST "NotOnOrAfter", BAD_CAST g_time_b);
 }
 
-static void no_not_on_or_after(xmlNodePtr a) { xmlUnsetProp(conditions(a), BAD_CAST "NotOnOrAfter"); }
+static void no_not_on_or_after(xmlNodePtr a)
+{
+    xmlUnsetProp(conditions(a), BAD_CAST "NotOnOrAfter");
+}
 
-static void issue_instant_a(xmlNodePtr a) { xmlSetProp(a, BAD_CAST "IssueInstant", BAD_CAST g_time_a); }
+static void issue_instant_a(xmlNodePtr a)
+{
+    xmlSetProp(a, BAD_CAST "IssueInstant", BAD_CAST g_time_a);
+}
 
 /* ---- tests -------------------------------------------------------------------- */
 
