@@ -2359,6 +2359,33 @@ void sts_cfg_free(sts_cfg_t *cfg)
     free(cfg);
 }
 
+/*
+ * What follows a prefix relying party's address must stay under it: no dot
+ * segment ("." or ".."), and no percent-encoded dot, slash or backslash, nor a
+ * backslash, that a relying party's URL parser could turn into one. Without
+ * this, "https://apps.example/app1/" would match "…/app1/../app2/".
+ */
+static int prefix_rest_is_safe(const char *rest)
+{
+    static const char *const encoded[] = {"%2e", "%2f", "%5c"};
+    const char *seg = rest;
+
+    if (strchr(rest, '\\') != NULL)
+        return 0;
+    for (const char *p = rest; *p; p++)
+        for (size_t i = 0; *p == '%' && i < sizeof(encoded) / sizeof(encoded[0]); i++)
+            if (strncasecmp(p, encoded[i], 3) == 0)
+                return 0;
+    for (;;) {
+        size_t n = strcspn(seg, "/?#");
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (seg[n] != '/')
+            return 1;
+        seg += n + 1;
+    }
+}
+
 const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to)
 {
     const sts_cfg_rp_t *best = NULL;
@@ -2374,7 +2401,7 @@ const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to
         size_t n = strlen(rp->applies_to);
 
         if (rp->match == STS_MATCH_PREFIX && n > best_len &&
-            strncmp(rp->applies_to, applies_to, n) == 0) {
+            strncmp(rp->applies_to, applies_to, n) == 0 && prefix_rest_is_safe(applies_to + n)) {
             best = rp;
             best_len = n;
         }

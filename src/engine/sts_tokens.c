@@ -245,6 +245,21 @@ static sts_errc_t read_row(sts_engine_t *e, const char *id, int kind, sts_vtoken
 /* Whether @node is a SAML 1.x assertion (else it is read as SAML 2.0). */
 static int is_saml11(const xmlNode *node) { return sts_xml_is(node, STS_NS_SAML1, "Assertion"); }
 
+/* SAML core 2.0 sec. 2.2.5: an assertion's Issuer names an entity; its
+ * Format, when present, must say so. Another Format (a persistent NameID, an
+ * email address...) names something else, even when the text is our issuer.
+ * The sts_saml2_verify() profile put Issuer first. */
+#define STS_SAML2_NAMEID_ENTITY "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+
+static int issuer_is_entity(xmlNodePtr assertion)
+{
+    xmlChar *format = xmlGetNoNsProp(sts_xml_first_elem(assertion), BAD_CAST "Format");
+    int ok = format == NULL || strcmp((const char *)format, STS_SAML2_NAMEID_ENTITY) == 0;
+
+    xmlFree(format);
+    return ok;
+}
+
 /* An assertion of ours: SAML 2.0, or SAML 1.1 when @kind is STS_KIND_SAML11. */
 static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, sts_vtoken_t *out,
                             const char **why, sts_err_t *err)
@@ -260,6 +275,8 @@ static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, sts_vtok
     }
     if (!str_eq(info->issuer, e->cfg->issuer))
         REFUSE("not issued by this STS");
+    if (kind == STS_KIND_SAML2 && !issuer_is_entity(node))
+        REFUSE("Issuer Format is not entity");
     out->kind = kind;
     out->ours = 1;
     STS_CHECK(read_row(e, info->id, kind, out, why, err));

@@ -740,15 +740,18 @@ static void seterror_hook(struct soap *soap, const char **code, const char **rea
     if (e == SOAP_FAULT || e == SOAP_OK || e == SOAP_EOF || e >= 100 /* HTTP status */)
         return;
     sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
+    /* soap->tag: the element gSOAP stopped at (a header block, the Body's child) */
     if (e == SOAP_MUSTUNDERSTAND || e == SOAP_VERSIONMISMATCH) {
-        sts_info("soap -> %s", e == SOAP_MUSTUNDERSTAND ? "MustUnderstand" : "VersionMismatch");
+        sts_info("soap -> %s (element %s)",
+                 e == SOAP_MUSTUNDERSTAND ? "MustUnderstand" : "VersionMismatch", soap->tag);
         return; /* SOAP's own fault codes, as the SOAP specs define them */
     }
     if (e == SOAP_EOM || e == SOAP_TCP_ERROR) {
         sts_info("soap -> gSOAP error %d", e);
         return;
     }
-    sts_info("soap -> wst:InvalidRequest (gSOAP error %d: %s)", e, *reason ? *reason : "-");
+    sts_info("soap -> wst:InvalidRequest (gSOAP error %d: %s, element %s)", e,
+             *reason ? *reason : "-", soap->tag);
     *code = soap->version == 2 ? "SOAP-ENV:Sender" : "SOAP-ENV:Client";
     *reason = "The request was invalid or malformed";
     *soap_faultsubcode(soap) = "wst:InvalidRequest";
