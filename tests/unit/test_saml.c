@@ -1028,12 +1028,19 @@ static void test_tamper_and_keys(void)
     CHECK_ERR(verify_str(g_ec, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
               "signature method");
 
-    /* attacker key + attacker certificate in KeyInfo: KeyInfo is ignored */
+    /* attacker key + attacker certificate in KeyInfo: the certificate is not
+     * the pinned key (XP-11), and without a KeyInfo the signature is not ours */
     char *evil = issue(g_evil, NULL);
     CHECK(evil != NULL && verify_str(g_evil, evil, NULL, &info, &e) == STS_OK);
     sts_saml_info_free(info);
     info = NULL;
-    CHECK_ERR(verify_str(g_rsa, evil, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    CHECK_ERR(verify_str(g_rsa, evil, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+              "KeyInfo names another key");
+    bad = cut(evil, "<ds:KeyInfo>", "</ds:KeyInfo>");
+    CHECK(bad != NULL);
+    if (bad != NULL)
+        CHECK_ERR(verify_str(g_rsa, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    free(bad);
     /* attacker signature but OUR certificate in KeyInfo */
     {
         char *ours = between(xml, "<ds:X509Certificate>", "</ds:X509Certificate>");
@@ -1677,8 +1684,16 @@ static void test_saml11_tamper(void)
         free(sv);
         free(flipped);
     }
-    /* wrong key, wrong key type, attacker key with our certificate */
-    CHECK_ERR(verify_str11(g_evil, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    /* wrong key (our certificate in KeyInfo names another key; without it,
+     * the signature does not verify), wrong key type, attacker key with our
+     * certificate */
+    CHECK_ERR(verify_str11(g_evil, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
+              "KeyInfo names another key");
+    bad = cut(xml, "<ds:KeyInfo>", "</ds:KeyInfo>");
+    CHECK(bad != NULL);
+    if (bad != NULL)
+        CHECK_ERR(verify_str11(g_evil, bad, NULL, &info, &e), STS_E_INVALID_TOKEN, e, "mismatch");
+    free(bad);
     CHECK_ERR(verify_str11(g_ec, xml, NULL, &info, &e), STS_E_INVALID_TOKEN, e,
               "signature method");
     {
