@@ -18,6 +18,7 @@ import base64
 import copy
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import re
 import shutil
@@ -846,6 +847,118 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
             self.assertNotIn("admin", repr(claims))
             if "role" in claims:
                 self.assertEqual(claims["role"], L.USER_ATTRS["role"], claims)
+
+
+# ==========================================================================
+# XP-06: References in a WS-Security message signature (soap.client_ca set)
+# ==========================================================================
+WSSE_X509 = ("http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0"
+             "#X509v3")
+
+
+def _client_pki(directory):
+    """A client CA and a certificate it issued for alice: (ca.crt, alice.crt)."""
+    ca_key, ca_crt = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.crt")
+    key, csr = os.path.join(directory, "alice.key"), os.path.join(directory, "alice.csr")
+    crt = os.path.join(directory, "alice.crt")
+    for cmd in (["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+                 ca_crt, "-days", "2", "-subj", "/CN=Test Client CA", "-addext",
+                 "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
+                 "/CN=%s" % L.USER],
+                ["x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+                 "-out", crt, "-days", "2"]):
+        r = L._run(["openssl"] + cmd)
+        if not r.ok:
+            raise RuntimeError("openssl: %s" % r.output)
+    return ca_crt, crt
+
+
+PKI_DIR = tempfile.mkdtemp(prefix="sts-catxml-pki-")
+CLIENT_CA, ALICE_CRT = _client_pki(PKI_DIR)
+
+
+class MessageSignatureReferencesTest(L.StsTestCase):
+    """soap.client_ca set: requester authentication by an X.509 signature."""
+
+    CONFIG = staticmethod(lambda: dict(L.default_config(), soap={"client_ca": CLIENT_CA}))
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(PKI_DIR, ignore_errors=True)
+
+    def signed_issue(self, nrefs, pad_runs, version=12):
+        """An Issue whose wsse:Security holds alice's CA-issued certificate and a
+        ds:Signature with @nrefs References to the Body, each with the Body's
+        correct SHA-256 digest (exc-c14n), and a SignatureValue that is not a
+        signature. The Body carries @pad_runs runs of 60 000 spaces, so each
+        digest canonicalises about pad_runs * 60 KB."""
+        ws = " " * 60000
+        pieces = L.rst_issue().split("><")
+        self.assertGreaterEqual(len(pieces) - 1, pad_runs)
+        out = pieces[0]
+        for i, p in enumerate(pieces[1:]):
+            out += (">%s<" % ws if i < pad_runs else "><") + p
+        ref = ('<ds:Reference URI="#body"><ds:Transforms><ds:Transform Algorithm="%s"/>'
+               '</ds:Transforms><ds:DigestMethod Algorithm="%s"/><ds:DigestValue>DIGEST'
+               '</ds:DigestValue></ds:Reference>' % (L.ALG_EXC_C14N, L.ALG_SHA256))
+        sec = ('<wsse:Security s:mustUnderstand="1" xmlns:wsse="%s" xmlns:wsu="%s">%s'
+               '<wsse:BinarySecurityToken wsu:Id="X509-1" ValueType="%s" EncodingType="%s">%s'
+               '</wsse:BinarySecurityToken><ds:Signature xmlns:ds="%s"><ds:SignedInfo>'
+               '<ds:CanonicalizationMethod Algorithm="%s"/><ds:SignatureMethod Algorithm="%s"/>'
+               '%s</ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue><ds:KeyInfo>'
+               '<wsse:SecurityTokenReference><wsse:Reference URI="#X509-1" ValueType="%s"/>'
+               '</wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature></wsse:Security>'
+               % (L.NS["wsse"], L.NS["wsu"], L.timestamp_xml(), WSSE_X509, L.B64_ENC,
+                  L.cert_b64(ALICE_CRT), L.NS["ds"], L.ALG_EXC_C14N, L.ALG_RSA_SHA256,
+                  ref * nrefs, WSSE_X509))
+        env = L.envelope(out, version, sec).replace(b"<s:Body>", b'<s:Body wsu:Id="body">', 1)
+        body = L.parse_xml(env).find("s%d:Body" % version, L.NS)
+        digest = base64.b64encode(hashlib.sha256(
+            etree.tostring(body, method="c14n", exclusive=True)).digest())
+        return env.replace(b"DIGEST", digest)
+
+    def send(self, env, version=12):
+        return self.srv.post_raw(env, L.soap_headers(version, L.ACTION["Issue"]))
+
+    def test_xp06_many_references_refused_before_any_digest(self):
+        """200 References (each with the correct digest of a 480 KB Body; the
+        wsse:Security header stays under gSOAP's 64 KiB limit for it):
+        refused(FailedAuthentication), "more than 16 References in SignedInfo",
+        counted before xmlsec digests anything (within 5 s). Control: 16 such
+        References pass the count and are all digested; the request is then
+        refused on the signature value ("message signature or digest
+        mismatch"). 10 000 References do not fit under the node limit:
+        refused(InvalidRequest), "too many nodes"."""
+        for v in BOTH:
+            many = self.signed_issue(200, 8, v)
+            self.assertLess(len(many), MAX_MESSAGE)
+            with self.subTest(references=200, version=v):
+                mark = self.srv.log_mark()
+                r = self.assertRefused(lambda: self.send(many, v), "FailedAuthentication", v)
+                self.assertIsNotNone(self.srv.wait_log(
+                    mark, r"more than 16 References in SignedInfo"), self.srv.log_since(mark))
+                print("\n  200 References (SOAP 1.%d): refused in %.3f s"
+                      % (v - 10, r.elapsed))
+                self.assertLess(r.elapsed, TIME_BOUND)
+            with self.subTest(references=16, version=v):
+                mark = self.srv.log_mark()
+                r = self.assertRefused(lambda: self.send(self.signed_issue(16, 8, v), v),
+                                       "FailedAuthentication", v)
+                self.assertIsNotNone(self.srv.wait_log(
+                    mark, r"message signature or digest mismatch"), self.srv.log_since(mark))
+                print("\n  16 References, all digested (SOAP 1.%d): %.3f s"
+                      % (v - 10, r.elapsed))
+            with self.subTest(references=10000, version=v):
+                mark = self.srv.log_mark()
+                tiny = self.signed_issue(1, 0, v).replace(
+                    b"</ds:SignedInfo>", b"<ds:Reference/>" * 10000 + b"</ds:SignedInfo>", 1)
+                self.assertLess(len(tiny), MAX_MESSAGE)
+                self.assertRefused(lambda: self.send(tiny, v), "InvalidRequest", v)
+                self.assertIsNotNone(self.srv.wait_log(mark, r"too many nodes"),
+                                     self.srv.log_since(mark))
+
 
 
 if __name__ == "__main__":
