@@ -301,7 +301,8 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
     def test_xp05_deep_attribute_value_in_rest_subject_refused(self):
         """1 000 levels inside a saml2:AttributeValue of a genuine REST saml2
         subject: oauth(400, invalid_request), logged as not a well-formed XML
-        token (the parser, not the signature), within 5 s."""
+        token (the parser, not the signature), within 5 s. The same assertion
+        in wst:OnBehalfOf: refused(InvalidRequest), "nesting too deep"."""
         deep = "<x:d xmlns:x=\"urn:x\">" * 1000 + "</x:d>" * 1000
         a, n = re.subn(rb"(<saml2:AttributeValue[^>]*>)", rb"\1" + deep.encode(), self.token,
                        count=1)
@@ -311,6 +312,14 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         took = time.monotonic() - t0
         print("\n  1,000 levels in a REST AttributeValue: refused in %.3f s" % took)
         self.assertLess(took, TIME_BOUND)
+        # the catalogue's own place for it: the OnBehalfOf assertion (parsed
+        # with the whole envelope)
+        rst = L.rst_issue(extra="<wst:OnBehalfOf>%s</wst:OnBehalfOf>" % a.decode())
+        for v in BOTH:
+            with self.subTest(where="OnBehalfOf", version=v):
+                self.timed_refusal("1,000 levels in an OnBehalfOf AttributeValue",
+                                   lambda: self.srv.soap("Issue", rst, v), "InvalidRequest", v,
+                                   "nesting too deep")
 
     # ==================================================================
     # XP-06: breadth
@@ -428,7 +437,8 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
     # ==================================================================
     def test_xp07_overlong_values_refused(self):
         """About 500 KB each, under 1 MiB: an element name, an attribute value,
-        wsse:Username, wsse:Nonce, and the ID of a ValidateTarget assertion.
+        wsse:Username, wsse:Nonce, a base64 wsse:BinarySecurityToken, and the ID
+        of a ValidateTarget assertion.
         refused(InvalidRequest) with the limit named, within 5 s, VmRSS growing
         by less than 10 MB over all of them."""
         n = 500000
@@ -448,6 +458,10 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
                 L.username_token_xml(digest=True))), "text too long"),
             ("assertion ID", lambda v: self.srv.validate(long_id, v),
              "attribute value too long"),
+            ("BinarySecurityToken", lambda v: self.srv.issue(
+                version=v, username_token=L.username_token_xml() + L.bst_xml(
+                    None, raw_text=base64.b64encode(b"\0" * (n * 3 // 4)).decode())),
+             "text too long"),
         ]
         rss0 = self.rss_kb()
         for name, send, reason in cases:
@@ -648,8 +662,10 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         Response's ds:Signature) and XSW2 (the clone before the ds:Signature),
         the forged Response _evil holding an assertion for admin: as a base64url
         saml2 subject_token, oauth(400, invalid_request); as a ValidateTarget,
-        invalid; both logged as "not a saml2:Assertion". The signed Response
-        itself is refused the same way (only a bare assertion is a token)."""
+        invalid; both logged as "not a saml2:Assertion"; in wst:OnBehalfOf,
+        refused(InvalidRequest) (the log names no detail there). The signed
+        Response itself is refused the same way (only a bare assertion is a
+        token)."""
         orig = self.signed_response()
         clone = copy.deepcopy(orig)
         clone.remove(clone.find("ds:Signature", L.NS))
@@ -672,6 +688,12 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
             for v in BOTH:
                 with self.subTest(shape=name, binding="Validate", version=v):
                     self.invalid_with_reason(xml, "not a saml2:Assertion", v)
+                with self.subTest(shape=name, binding="Issue OnBehalfOf", version=v):
+                    rst = L.rst_issue(extra="<wst:OnBehalfOf>%s</wst:OnBehalfOf>" % xml.decode())
+                    self.refused_with_reason(lambda: self.srv.soap("Issue", rst, v),
+                                             "InvalidRequest", v,
+                                             "OnBehalfOf token refused: signature or structure "
+                                             "invalid")
         self.assertValid(self.token)
 
     # ==================================================================
