@@ -733,7 +733,8 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
                         'version="1.0"><xsl:template match="/"><xsl:copy-of select="document('
                         "'file://%s')\"/><xsl:copy-of select=\"document('%s/x')\"/>"
                         '</xsl:template></xsl:stylesheet></ds:Transform>' % (marker, lis.url),
-                    "Base64": '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#base64"/>',
+                    "Base64":
+                        '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#base64"/>',
                     "three transforms": exc,
                 }
                 for name, tr in transforms.items():

@@ -1411,7 +1411,7 @@ static void test_profile(sts_keys_t *keys)
 /* security catalogue (issue #5): XP-05/06/11, XS-05/07/10..15              */
 /* ------------------------------------------------------------------------ */
 
-/* Root <r> with @n children, each @child, after @head; new string. */
+/* Root <r> with @n children, each @child; new string (free()). */
 static char *many_children(const char *child, long n)
 {
     size_t cl = strlen(child);
@@ -1627,7 +1627,8 @@ static void test_keyinfo(void)
         {"", "KeyInfo without a certificate"},
         {"<ds:X509Data><ds:X509Certificate>!!!</ds:X509Certificate></ds:X509Data>",
          "KeyInfo X509Certificate is not base64"},
-        {"<ds:X509Data><ds:X509Certificate/></ds:X509Data>", "KeyInfo X509Certificate is not base64"},
+        {"<ds:X509Data><ds:X509Certificate/></ds:X509Data>",
+         "KeyInfo X509Certificate is not base64"},
         {"<ds:X509Data><ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data>",
          "not one DER certificate"},
         {"<ds:X509Data><ds:X509SubjectName>CN=x</ds:X509SubjectName></ds:X509Data>",
@@ -1847,8 +1848,8 @@ static void test_xsw6_xsw8(void)
     REFUSED_TOKEN_ID(wrap(x), id, "not unique");
     /* ... and with the original renamed, only the Object is left to refuse */
     {
-        char *other = replace1(x, "<Object xmlns=\"\"><saml2:Assertion ID=", "<Object xmlns=\"\">"
-                                                                           "<saml2:Assertion ID=\"_o\" X=");
+        char *other = replace1(x, "<Object xmlns=\"\"><saml2:Assertion ID=",
+                               "<Object xmlns=\"\"><saml2:Assertion ID=\"_o\" X=");
         REFUSED_TOKEN_ID(wrap(other), id, "nested assertion");
         free(other);
     }
@@ -1893,7 +1894,8 @@ static void test_profile_more(void)
     }
     free(ref);
     /* (f) a ds:Manifest (in a ds:Object, signed by xmlsec) */
-    REFUSED_TOKEN(g_rsa, custom_sign(g_rsa, xml, CS_MANIFEST), "unexpected element in ds:Signature");
+    REFUSED_TOKEN(g_rsa, custom_sign(g_rsa, xml, CS_MANIFEST),
+                  "unexpected element in ds:Signature");
     /* (g) two SignedInfo: the original first, then one signed over forged content */
     si = between(xml, "<ds:Signature>", "<ds:SignatureValue>");
     t = replace1(xml, ">alice@example.com", ">admin@example.com");
