@@ -50,14 +50,6 @@ static const struct endpoint {
     {"/.well-known/jwks.json", EP_JWKS, 0},
 };
 
-/* Length of @path without its query ("?..."): what the log shows, since a
- * query may hold a token or a secret. */
-static int path_len(const char *path)
-{
-    size_t n = path != NULL ? strcspn(path, "?") : 0;
-    return n > 1024 ? 1024 : (int)n;
-}
-
 /* The endpoint of @path: exact, case-sensitive. A form endpoint is also found
  * with a query string, which form_endpoint() then refuses (RFC 6749 3.2: the
  * parameters go in the body); for the others a query makes it another path. */
@@ -124,8 +116,8 @@ static void fail(rest_call_t *c, sts_errc_t code, int refresh_grant, int status)
     body = sts_rest_json_error(e->error, pub, &len);
     respond(c->resp, body != NULL ? status : 500, body, len, CT_JSON,
             status == 401 ? HDR_UNAUTHORIZED : HDR_NO_STORE);
-    sts_info("%s %.*s -> %d %s (%s: %s)", c->req->method, path_len(c->req->path), c->req->path,
-             c->resp->status, e->error, sts_errc_name(code),
+    sts_info("%s %.*s -> %d %s (%s: %s)", c->req->method, sts_http_log_path_len(c->req->path),
+             c->req->path, c->resp->status, e->error, sts_errc_name(code),
              c->err.detail[0] != '\0' ? c->err.detail : "-");
 }
 
@@ -659,12 +651,12 @@ void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_http_
     c.req = req;
     c.resp = resp;
     if (ep == NULL) {
-        sts_info("%s %.*s -> 404", req->method, path_len(req->path), req->path);
+        sts_info("%s %.*s -> 404", req->method, sts_http_log_path_len(req->path), req->path);
         respond(resp, 404, NULL, 0, NULL, NULL);
         return;
     }
     if (strcmp(req->method, ep->form ? "POST" : "GET") != 0) {
-        sts_info("%s %.*s -> 405", req->method, path_len(req->path), req->path);
+        sts_info("%s %.*s -> 405", req->method, sts_http_log_path_len(req->path), req->path);
         respond(resp, 405, NULL, 0, NULL, ep->form ? HDR_ALLOW_POST : HDR_ALLOW_GET);
         return;
     }

@@ -2360,25 +2360,35 @@ void sts_cfg_free(sts_cfg_t *cfg)
 }
 
 /*
- * What follows a prefix relying party's address must stay under it: no dot
- * segment ("." or ".."), and no percent-encoded dot, slash or backslash, nor a
- * backslash, that a relying party's URL parser could turn into one. Without
- * this, "https://apps.example/app1/" would match "…/app1/../app2/".
+ * What follows a prefix relying party's address must stay under it, however
+ * the party's URL parser reads it:
+ *  - printable ASCII only: WHATWG parsers drop tab, CR and LF (".\t." would
+ *    become ".."), and no non-ASCII byte, raw or percent-encoded, is left to
+ *    anyone's normalisation (fullwidth dots);
+ *  - no dot segment ("." or ".."), also before a ";" path parameter ("..;/",
+ *    which servlet containers strip);
+ *  - no percent-encoded dot, slash, backslash or percent (double encoding),
+ *    and no backslash.
+ * Without this, "https://apps.example/app1/" would match "…/app1/../app2/".
  */
 static int prefix_rest_is_safe(const char *rest)
 {
-    static const char *const encoded[] = {"%2e", "%2f", "%5c"};
+    static const char *const encoded[] = {"%2e", "%2f", "%5c", "%25"};
     const char *seg = rest;
 
-    if (strchr(rest, '\\') != NULL)
-        return 0;
-    for (const char *p = rest; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)rest; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '\\')
+            return 0;
+        if (*p == '%' && p[1] != '\0' && strchr("89abcdefABCDEF", p[1]) != NULL)
+            return 0; /* a percent-encoded non-ASCII byte */
         for (size_t i = 0; *p == '%' && i < sizeof(encoded) / sizeof(encoded[0]); i++)
-            if (strncasecmp(p, encoded[i], 3) == 0)
+            if (strncasecmp((const char *)p, encoded[i], 3) == 0)
                 return 0;
+    }
     for (;;) {
-        size_t n = strcspn(seg, "/?#");
-        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+        size_t n = strcspn(seg, "/?#"), dots = strcspn(seg, "/?#;");
+
+        if ((dots == 1 && seg[0] == '.') || (dots == 2 && seg[0] == '.' && seg[1] == '.'))
             return 0;
         if (seg[n] != '/')
             return 1;

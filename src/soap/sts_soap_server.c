@@ -384,7 +384,8 @@ static int soap_media_type(const char *content_type)
 /* Refuse @status over HTTP and close: the body (if any) was not read. */
 static int refuse(struct soap *soap, int status, const char *why)
 {
-    sts_info("POST %s -> HTTP %d (%s)", soap->path, status, why);
+    sts_info("POST %.*s -> HTTP %d (%s)", sts_http_log_path_len(soap->path), soap->path, status,
+             why);
     soap->keep_alive = 0;
     return status;
 }
@@ -564,7 +565,8 @@ static int refuse_method(struct soap *soap)
     memset(&resp, 0, sizeof(resp));
     resp.status = allow != NULL ? 405 : 404;
     resp.headers = allow;
-    sts_info("%s %s -> %d", method_name(soap->status), soap->path, resp.status);
+    sts_info("%s %.*s -> %d", method_name(soap->status), sts_http_log_path_len(soap->path),
+             soap->path, resp.status);
     if (conn->has_transfer_encoding || (conn->n_content_length && soap->length > 0))
         soap->keep_alive = 0;
     send_rest(soap, &resp);
@@ -785,7 +787,7 @@ static int http_get(struct soap *soap)
             return 404;
         return send_body(soap, SOAP_FILE, "text/xml; charset=utf-8", conn->wsdl, conn->wsdl_len);
     }
-    sts_info("GET %s -> 404", path);
+    sts_info("GET %.*s -> 404", sts_http_log_path_len(path), path);
     return 404;
 }
 

@@ -307,8 +307,11 @@ static const char *scan_end_tag(const unsigned char *b, size_t len, size_t *ip)
 }
 
 /* "<" Name (S Name S? "=" S? AttValue)* S? ("/>" | ">"), counting attributes
- * (namespace declarations are attributes here too). AttValue never holds '<'. */
-static const char *scan_start_tag(const unsigned char *b, size_t len, size_t *ip, int max_attrs)
+ * (namespace declarations are attributes here too) per tag against
+ * @max_attrs and, as nodes of the tree, against the document's @max_nodes.
+ * AttValue never holds '<'. */
+static const char *scan_start_tag(const unsigned char *b, size_t len, size_t *ip, int max_attrs,
+                                  long *nodes, long max_nodes)
 {
     int count = 0;
 
@@ -342,13 +345,16 @@ static const char *scan_start_tag(const unsigned char *b, size_t len, size_t *ip
         (*ip)++;
         if (++count > max_attrs)
             return "too many attributes";
+        if (++*nodes > max_nodes)
+            return "too many nodes";
     }
 }
 
 /* The whole pre-scan; on refusal *at is the byte offset it stopped at. Start
- * tags, comments and CDATA sections are counted against @max_nodes: each
- * becomes a tree node (and the text between them at most one more), so the
- * tree libxml2 builds stays proportional to the limit, not to the input. */
+ * tags, attributes (namespace declarations included), comments and CDATA
+ * sections are counted against @max_nodes: each becomes a tree node or
+ * attribute (and the text between them at most one more), so the tree
+ * libxml2 builds stays proportional to the limit, not to the input. */
 static const char *prescan(const unsigned char *b, size_t len, int max_attrs, long max_nodes,
                            size_t *at)
 {
@@ -379,7 +385,7 @@ static const char *prescan(const unsigned char *b, size_t len, int max_attrs, lo
         else if (b[i + 1] == '/')
             why = scan_end_tag(b, len, &i);
         else
-            why = scan_start_tag(b, len, &i, max_attrs);
+            why = scan_start_tag(b, len, &i, max_attrs, &nodes, max_nodes);
     }
     *at = i;
     return why;

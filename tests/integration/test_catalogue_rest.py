@@ -343,6 +343,20 @@ class CatalogueRestTest(CatalogueRestBase):
                                          headers={"Content-Type": FORM}), 400,
                      "invalid_request", "query string on /token")
         self.assertNotIn(saml[:40], self.srv.log_text(), "a token of the query was logged")
+        # a client that mistypes the endpoint: no path logs its query either
+        for method, path, status in (("GET", "/nowhere", 404), ("POST", "/oauth/token", 404),
+                                     ("PUT", "/x", 404)):
+            secret = "S3CRETQ-%s-%s" % (method, path.strip("/").replace("/", "-"))
+            mark = self.srv.log_mark()
+            r = L.http_request("127.0.0.1", self.srv.port, method,
+                               "%s?client_secret=%s" % (path, secret), body=b"x=1",
+                               headers={"Content-Type": FORM})
+            with self.subTest(method=method, path=path):
+                self.assertEqual(r.status, status)
+                self.assertIsNotNone(self.srv.wait_log(mark, r"%s %s -> (HTTP )?%d"
+                                                       % (method, re.escape(path), status)),
+                                     self.srv.log_since(mark))
+                self.assertNotIn(secret, self.srv.log_text(), "a query was logged")
         # a raw '+' in the token (base64url has none): a space once decoded
         mid = len(saml) // 2
         plus = saml[:mid] + "+" + saml[mid:]

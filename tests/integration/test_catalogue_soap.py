@@ -1026,19 +1026,27 @@ class PrefixAppliesToTest(SoapCase):
     def test_wt08_prefix_does_not_cover_dot_segments(self):
         """A prefix relying party https://apps.example.com/app1/: an address under it
         that leaves it once dot segments are resolved (plain or percent-encoded,
-        or an encoded slash or backslash) is refused(InvalidScope); userinfo does
+        or an encoded slash or backslash), or once a lenient parser drops tab and
+        LF or a servlet container a ";" parameter, or that holds double encoding,
+        a space or a non-ASCII character, is refused(InvalidScope); userinfo does
         not match; a plain address under it is issued."""
         for address in (APPS + "../app2/", APPS + "%2e%2e/app2/", APPS + "%2E%2e/app2/",
                         APPS + ".%2e/app2/", APPS + "x/../../app2/", APPS + "./",
                         APPS + "..%2fapp2/", APPS + "..%2Fapp2/", APPS + "..%5capp2/",
                         APPS + "..\\app2/", APPS + "x/..",
+                        # what WHATWG parsers drop (tab, LF) or servlets strip (";"),
+                        # double encoding, and non-ASCII dots
+                        APPS + ".\t./app2/", APPS + ".\n./app2/", APPS + "..;/app2/",
+                        APPS + ".;x/app2/", APPS + "%252e%252e/app2/", APPS + "x y/",
+                        APPS + "\uff0e\uff0e/app2/", APPS + "%ef%bc%8e%ef%bc%8e/app2/",
                         "https://apps.example.com@evil.example/app1/",
                         "https://apps.example.com/app1@evil.example/"):
             for v in BOTH:
                 with self.subTest(applies_to=address, version=v):
                     self.assertRefused(lambda: self.srv.issue(version=v, applies_to=address),
                                        "InvalidScope", v)
-        for address in (APPS + "x", APPS + "a..b/", APPS + "x/.well/"):
+        for address in (APPS + "x", APPS + "a..b/", APPS + "x/.well/", APPS + "x;v=1/",
+                        APPS + "x%20y/"):
             with self.subTest(control=address):
                 self.assertIssued(self.srv.issue(version=12, applies_to=address))
 

@@ -360,7 +360,10 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         250 000 of them (1 MB) and 120 000 comments: refused(InvalidRequest),
         "too many nodes", in under 5 s, VmRSS growing by less than 10 MB
         (before the node limit, 250 000 siblings were issued a token and grew
-        the server by 32 MB). Control: 9 000 siblings are served."""
+        the server by 32 MB). Attributes and namespace declarations count as
+        nodes: 2 262 elements of 64 empty attributes (1 MB; issued and +35 MB
+        before they counted) and 900 elements of 64 xmlns declarations are
+        refused the same way. Control: 9 000 siblings are served."""
         for v in BOTH:
             with self.subTest(case="1,000,000 siblings", version=v):
                 self.oversized(self.issue_body(v, extra_headers="<x:H xmlns:x=\"urn:x\">%s</x:H>"
@@ -369,7 +372,14 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         for name, extra in (("250,000 sibling elements",
                              "<x:H xmlns:x=\"urn:x\">%s</x:H>" % ("<x/>" * 250000)),
                             ("120,000 sibling comments",
-                             "<x:H xmlns:x=\"urn:x\">%s</x:H>" % ("<!--X-->" * 120000))):
+                             "<x:H xmlns:x=\"urn:x\">%s</x:H>" % ("<!--X-->" * 120000)),
+                            ("2,262 elements of 64 attributes",
+                             "<x:H xmlns:x=\"urn:x\">%s</x:H>"
+                             % (("<x %s/>" % " ".join('a%d=""' % i for i in range(64))) * 2262)),
+                            ("900 elements of 64 namespace declarations",
+                             "<x:H xmlns:x=\"urn:x\">%s</x:H>"
+                             % (("<x %s/>" % " ".join('xmlns:n%d="urn:n"' % i for i in range(64)))
+                                * 900))):
             for v in BOTH:
                 with self.subTest(case=name, version=v):
                     self.assertLess(len(self.issue_body(v, extra_headers=extra)), MAX_MESSAGE)
@@ -901,6 +911,9 @@ PKI_DIR = tempfile.mkdtemp(prefix="sts-catxml-pki-")
 CLIENT_CA, ALICE_CRT = _client_pki(PKI_DIR)
 
 
+ALG_INCLUSIVE_C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+
 class MessageSignatureReferencesTest(L.StsTestCase):
     """soap.client_ca set: requester authentication by an X.509 signature."""
 
@@ -911,7 +924,7 @@ class MessageSignatureReferencesTest(L.StsTestCase):
         super().tearDownClass()
         shutil.rmtree(PKI_DIR, ignore_errors=True)
 
-    def signed_issue(self, nrefs, pad_runs, version=12):
+    def signed_issue(self, nrefs, pad_runs, version=12, transforms=1, algorithm=None):
         """An Issue whose wsse:Security holds alice's CA-issued certificate and a
         ds:Signature with @nrefs References to the Body, each with the Body's
         correct SHA-256 digest (exc-c14n), and a SignatureValue that is not a
@@ -923,9 +936,11 @@ class MessageSignatureReferencesTest(L.StsTestCase):
         out = pieces[0]
         for i, p in enumerate(pieces[1:]):
             out += (">%s<" % ws if i < pad_runs else "><") + p
-        ref = ('<ds:Reference URI="#body"><ds:Transforms><ds:Transform Algorithm="%s"/>'
+        ref = ('<ds:Reference URI="#body"><ds:Transforms>%s'
                '</ds:Transforms><ds:DigestMethod Algorithm="%s"/><ds:DigestValue>DIGEST'
-               '</ds:DigestValue></ds:Reference>' % (L.ALG_EXC_C14N, L.ALG_SHA256))
+               '</ds:DigestValue></ds:Reference>'
+               % ('<ds:Transform Algorithm="%s"/>' % (algorithm or L.ALG_EXC_C14N) * transforms,
+                  L.ALG_SHA256))
         sec = ('<wsse:Security s:mustUnderstand="1" xmlns:wsse="%s" xmlns:wsu="%s">%s'
                '<wsse:BinarySecurityToken wsu:Id="X509-1" ValueType="%s" EncodingType="%s">%s'
                '</wsse:BinarySecurityToken><ds:Signature xmlns:ds="%s"><ds:SignedInfo>'
@@ -944,6 +959,26 @@ class MessageSignatureReferencesTest(L.StsTestCase):
 
     def send(self, env, version=12):
         return self.srv.post_raw(env, L.soap_headers(version, L.ACTION["Issue"]))
+
+    def test_xp06_many_transforms_refused_before_any_digest(self):
+        """One Reference to a 480 KB Body with 800 exc-c14n Transforms (each a
+        pass over the Body before the signature value is checked: about 1.4 s
+        of CPU before this check): refused(FailedAuthentication), "more than 2
+        transforms", within 5 s; a Transform other than exc-c14n is refused
+        by name. Control: 2 Transforms pass the check and the request is
+        refused on the signature value."""
+        for v in BOTH:
+            cases = ((800, None, r"Reference 0: more than 2 transforms"),
+                     (1, ALG_INCLUSIVE_C14N, r"Reference 0: a transform other than exc-c14n"),
+                     (2, None, r"message signature or digest mismatch"))
+            for n, alg, cause in cases:
+                with self.subTest(transforms=n, algorithm=alg, version=v):
+                    env = self.signed_issue(1, 8, v, transforms=n, algorithm=alg)
+                    self.assertLess(len(env), MAX_MESSAGE)
+                    mark = self.srv.log_mark()
+                    r = self.assertRefused(lambda: self.send(env, v), "FailedAuthentication", v)
+                    self.assertIsNotNone(self.srv.wait_log(mark, cause), self.srv.log_since(mark))
+                    self.assertLess(r.elapsed, TIME_BOUND)
 
     def test_xp06_many_references_refused_before_any_digest(self):
         """200 References (each with the correct digest of a 480 KB Body; the

@@ -1426,6 +1426,8 @@ static char *many_children(const char *child, long n)
 
 /* XP-06 / XP-05: elements, comments and CDATA sections are counted before
  * libxml2 builds a tree; end tags and text are not. */
+#define EIGHT_ATTRS "<x a=\"\" b=\"\" c=\"\" d=\"\" e=\"\" f=\"\" g=\"\" h=\"\"/>"
+
 static void test_xml_node_limit(void)
 {
     const long max = STS_XML_DEFAULT_MAX_NODES;
@@ -1445,6 +1447,18 @@ static void test_xml_node_limit(void)
     REFUSED_LEN(s, strlen(s), NULL, "too many nodes");
     free(s);
     s = many_children("<![CDATA[x]]>", max);
+    REFUSED_LEN(s, strlen(s), NULL, "too many nodes");
+    free(s);
+    /* attributes and namespace declarations are nodes too: <r> and 1,111
+     * elements of 8 attributes each is exactly the limit, one more over */
+    s = many_children(EIGHT_ATTRS, max / 9);
+    CHECK(accepted(s, NULL));
+    free(s);
+    s = many_children(EIGHT_ATTRS, max / 9 + 1);
+    REFUSED_LEN(s, strlen(s), NULL, "too many nodes");
+    free(s);
+    s = many_children("<x xmlns:a=\"urn:a\" xmlns:b=\"urn:b\" xmlns:c=\"urn:c\" xmlns:d=\"urn:d\"/>",
+                      max / 5);
     REFUSED_LEN(s, strlen(s), NULL, "too many nodes");
     free(s);
     /* the catalogue's 1,000,000 siblings do not fit in 1 MiB: as many as do */
