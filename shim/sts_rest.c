@@ -50,11 +50,20 @@ static const struct endpoint {
     {"/.well-known/jwks.json", EP_JWKS, 0},
 };
 
+/* The endpoint of @path: exact, case-sensitive. A form endpoint is also found
+ * with a query string, which form_endpoint() then refuses (RFC 6749 3.2: the
+ * parameters go in the body); for the others a query makes it another path. */
 static const struct endpoint *find_endpoint(const char *path)
 {
-    for (size_t i = 0; path != NULL && i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
+    size_t n = path != NULL ? strcspn(path, "?") : 0;
+
+    for (size_t i = 0; path != NULL && i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
         if (strcmp(path, endpoints[i].path) == 0)
             return &endpoints[i];
+        if (endpoints[i].form && path[n] == '?' && strlen(endpoints[i].path) == n &&
+            strncmp(path, endpoints[i].path, n) == 0)
+            return &endpoints[i];
+    }
     return NULL;
 }
 
@@ -107,8 +116,9 @@ static void fail(rest_call_t *c, sts_errc_t code, int refresh_grant, int status)
     body = sts_rest_json_error(e->error, pub, &len);
     respond(c->resp, body != NULL ? status : 500, body, len, CT_JSON,
             status == 401 ? HDR_UNAUTHORIZED : HDR_NO_STORE);
-    sts_info("%s %s -> %d %s (%s: %s)", c->req->method, c->req->path, c->resp->status, e->error,
-             sts_errc_name(code), c->err.detail[0] != '\0' ? c->err.detail : "-");
+    sts_info("%s %.*s -> %d %s (%s: %s)", c->req->method, sts_http_log_path_len(c->req->path),
+             c->req->path, c->resp->status, e->error, sts_errc_name(code),
+             c->err.detail[0] != '\0' ? c->err.detail : "-");
 }
 
 /* An encoder ran out of memory: nothing to answer but a server error. */
@@ -553,7 +563,25 @@ static void form_endpoint(rest_call_t *c, const struct endpoint *ep)
 {
     const char *why = NULL;
     sts_errc_t rc;
+    int defaulted = 0;
 
+    /* Before anything is read: over plain HTTP the client secret and the
+     * tokens would already have crossed the network in clear, and the answer
+     * would carry new ones the same way. */
+    if (sts_cfg_rest_requires_tls(sts_engine_cfg(c->engine), &defaulted)) {
+        STS_ERR_PUB(&c->err, STS_E_INVALID_REQUEST, "TLS is required: use https",
+                    "plain HTTP refused (rest.require_tls%s)",
+                    defaulted ? " not set, listening on a non-loopback address" : "");
+        fail(c, STS_E_INVALID_REQUEST, 0, 0);
+        return;
+    }
+    if (strchr(c->req->path, '?') != NULL) {
+        STS_ERR_PUB(&c->err, STS_E_INVALID_REQUEST,
+                    "Parameters go in the request body, not in the URI query",
+                    "query string on %s", ep->path);
+        fail(c, STS_E_INVALID_REQUEST, 0, 0);
+        return;
+    }
     if (!sts_rest_form_media_type(c->req->content_type, &why)) {
         STS_ERR_PUB(&c->err, STS_E_INVALID_REQUEST,
                     "Content-Type must be application/x-www-form-urlencoded (UTF-8)", "%s", why);
@@ -623,12 +651,12 @@ void sts_rest_handle(sts_engine_t *engine, const char *base_url, const sts_http_
     c.req = req;
     c.resp = resp;
     if (ep == NULL) {
-        sts_info("%s %s -> 404", req->method, req->path);
+        sts_info("%s %.*s -> 404", req->method, sts_http_log_path_len(req->path), req->path);
         respond(resp, 404, NULL, 0, NULL, NULL);
         return;
     }
     if (strcmp(req->method, ep->form ? "POST" : "GET") != 0) {
-        sts_info("%s %s -> 405", req->method, req->path);
+        sts_info("%s %.*s -> 405", req->method, sts_http_log_path_len(req->path), req->path);
         respond(resp, 405, NULL, 0, NULL, ep->form ? HDR_ALLOW_POST : HDR_ALLOW_GET);
         return;
     }

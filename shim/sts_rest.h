@@ -38,7 +38,9 @@
 
 /**
  * @brief Whether this face answers @method on @path (exact, case-sensitive
- * path; a query string makes it another path). Servers route on it: on
+ * path; a query string makes it another path, except on /token, /introspect
+ * and /revoke, where sts_rest_handle() refuses it: RFC 6749 3.2 puts the
+ * parameters in the body). Servers route on it: on
  * STS_HTTP_FORM they read the body (refusing bad framing, sizes and
  * non-form media types themselves, see sts_rest_refuse()), then call
  * sts_rest_handle(); on STS_HTTP_NO_BODY they call it without a body.
@@ -57,7 +59,9 @@ sts_http_route_t sts_rest_serves(const char *method, const char *path);
 int sts_rest_form_media_type(const char *content_type, const char **why);
 
 /**
- * @brief Answer @req.
+ * @brief Answer @req. The POST endpoints refuse, before anything else is
+ * read, a request over plain HTTP when sts_cfg_rest_requires_tls() says so,
+ * and one with a query string.
  * @param base_url scheme://host[:port] of the endpoints as clients reach them
  *        (no trailing '/'), for the metadata document.
  * @param resp filled on return (always: errors are responses); release with

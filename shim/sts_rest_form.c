@@ -19,8 +19,50 @@ static int hexval(char c)
     return -1;
 }
 
+/* Whether the @n bytes of @s are well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        unsigned long cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* Decodes @len bytes of @in ("+" is a space, %XX a byte) into a new string;
- * NULL with *why set when malformed, over @max, or holding a NUL byte. */
+ * NULL with *why set when malformed, over @max, holding a NUL byte, or not
+ * UTF-8 (RFC 6749 appendix B: the octets are UTF-8). */
 static char *decode(const char *in, size_t len, size_t max, const char **why)
 {
     char *out = malloc(len + 1);
@@ -54,6 +96,10 @@ static char *decode(const char *in, size_t len, size_t max, const char **why)
         out[n++] = c;
     }
     out[n] = '\0';
+    if (!utf8_ok((const unsigned char *)out, n)) {
+        *why = "not UTF-8";
+        goto fail;
+    }
     return out;
 fail:
     OPENSSL_cleanse(out, len + 1);
@@ -83,14 +129,25 @@ sts_errc_t sts_form_parse(const char *body, size_t len, size_t max_value, sts_fo
         if (eq == p)
             return STS_ERR(err, STS_E_INVALID_REQUEST, "parameter without a name");
         prm = &form->params[form->n];
-        prm->name = decode(p, (size_t)((eq ? eq : stop) - p), 64, &why);
+        /* A name is bounded by the body alone: an over-long one is dropped below. */
+        prm->name = decode(p, (size_t)((eq ? eq : stop) - p), (size_t)-1, &why);
         if (prm->name == NULL)
             return STS_ERR(err, STS_E_INVALID_REQUEST, "parameter name: %s", why);
         form->n++;
         prm->value = eq ? decode(eq + 1, (size_t)(stop - eq - 1), max_value, &why)
                         : decode("", 0, max_value, &why);
         if (prm->value == NULL)
-            return STS_ERR(err, STS_E_INVALID_REQUEST, "parameter %s: %s", prm->name, why);
+            return STS_ERR(err, STS_E_INVALID_REQUEST, "parameter %.64s%s: %s", prm->name,
+                           strlen(prm->name) > STS_FORM_MAX_NAME ? "..." : "", why);
+        /* No parameter we know has a name this long: it is an unknown one,
+         * ignored (RFC 6749 3.1, 3.2), but it still counted above. */
+        if (strlen(prm->name) > STS_FORM_MAX_NAME) {
+            free(prm->name);
+            prm->name = NULL;
+            OPENSSL_cleanse(prm->value, strlen(prm->value));
+            free(prm->value);
+            prm->value = NULL;
+        }
         p = amp ? amp + 1 : end;
     }
     return STS_OK;
@@ -126,14 +183,15 @@ size_t sts_form_count(const sts_form_t *form, const char *name)
 {
     size_t n = 0;
     for (size_t i = 0; i < form->n; i++)
-        n += strcmp(form->params[i].name, name) == 0;
+        n += form->params[i].name != NULL && strcmp(form->params[i].name, name) == 0;
     return n;
 }
 
 const char *sts_form_nth(const sts_form_t *form, const char *name, size_t nth)
 {
     for (size_t i = 0; i < form->n; i++)
-        if (strcmp(form->params[i].name, name) == 0 && nth-- == 0)
+        if (form->params[i].name != NULL && strcmp(form->params[i].name, name) == 0 &&
+            nth-- == 0)
             return form->params[i].value;
     return NULL;
 }

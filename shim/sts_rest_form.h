@@ -7,7 +7,10 @@
  * a value over the limit, a bad %-escape or a NUL byte is an error
  * (STS_E_INVALID_REQUEST), as RFC 6749 section 3.1 says parameters MUST NOT be
  * included more than once. Unknown parameters are kept, and endpoints ignore
- * them as RFC 6749 requires.
+ * them as RFC 6749 requires; one whose name is longer than STS_FORM_MAX_NAME
+ * bytes cannot be one we know, so it is dropped (it still counts toward
+ * STS_FORM_MAX_PARAMS, and its value is decoded and checked like any other).
+ * Names and values must be UTF-8 (RFC 6749 appendix B).
  */
 #ifndef STS_REST_FORM_H
 #define STS_REST_FORM_H
@@ -17,9 +20,11 @@
 #include <stddef.h>
 
 #define STS_FORM_MAX_PARAMS 64
+/* Longest parameter name kept (ours are at most 20 bytes). */
+#define STS_FORM_MAX_NAME 64
 
 typedef struct sts_form_param {
-    char *name;
+    char *name;  /* NULL (and value NULL) for a dropped over-long name */
     char *value;
 } sts_form_param_t;
 
@@ -60,8 +65,8 @@ const char *sts_form_nth(const sts_form_t *form, const char *name, size_t i);
  * @brief Decode one form-urlencoded string (@len bytes of @in, "+" is a space,
  * %XX a byte), e.g. the halves of an HTTP Basic credential (RFC 6749 2.3.1).
  * @return a new string (free with sts_form_free_value()), or NULL when it is
- *         malformed, longer than @max bytes decoded, holds a NUL byte, or
- *         memory runs out.
+ *         malformed, longer than @max bytes decoded, holds a NUL byte, is not
+ *         UTF-8, or memory runs out.
  */
 char *sts_form_decode(const char *in, size_t len, size_t max);
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -952,6 +953,11 @@ static const cfg_opt_t soap_opts[] = {
     OPT_NUM("require_tls_for_password_text", CT_BOOL, require_tls_for_password_text, -1, 1, -1),
 };
 
+static const cfg_opt_t rest_opts[] = {
+    /* -1 (only as the default: JSON gives 0 or 1) = decided by the listen address */
+    OPT_NUM("require_tls", CT_BOOL, rest_require_tls, -1, 1, -1),
+};
+
 typedef struct cfg_section {
     const char *name;
     const cfg_opt_t *opts;
@@ -964,6 +970,7 @@ static const cfg_section_t sections[] = {
     {"server", server_opts, NELEM(server_opts)},
     {"engine", engine_opts, NELEM(engine_opts)},
     {"soap", soap_opts, NELEM(soap_opts)},
+    {"rest", rest_opts, NELEM(rest_opts)},
 };
 
 /*
@@ -2352,6 +2359,43 @@ void sts_cfg_free(sts_cfg_t *cfg)
     free(cfg);
 }
 
+/*
+ * What follows a prefix relying party's address must stay under it, however
+ * the party's URL parser reads it:
+ *  - printable ASCII only: WHATWG parsers drop tab, CR and LF (".\t." would
+ *    become ".."), and no non-ASCII byte, raw or percent-encoded, is left to
+ *    anyone's normalisation (fullwidth dots);
+ *  - no dot segment ("." or ".."), also before a ";" path parameter ("..;/",
+ *    which servlet containers strip);
+ *  - no percent-encoded dot, slash, backslash or percent (double encoding),
+ *    and no backslash.
+ * Without this, "https://apps.example/app1/" would match "…/app1/../app2/".
+ */
+static int prefix_rest_is_safe(const char *rest)
+{
+    static const char *const encoded[] = {"%2e", "%2f", "%5c", "%25"};
+    const char *seg = rest;
+
+    for (const unsigned char *p = (const unsigned char *)rest; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '\\')
+            return 0;
+        if (*p == '%' && p[1] != '\0' && strchr("89abcdefABCDEF", p[1]) != NULL)
+            return 0; /* a percent-encoded non-ASCII byte */
+        for (size_t i = 0; *p == '%' && i < sizeof(encoded) / sizeof(encoded[0]); i++)
+            if (strncasecmp((const char *)p, encoded[i], 3) == 0)
+                return 0;
+    }
+    for (;;) {
+        size_t n = strcspn(seg, "/?#"), dots = strcspn(seg, "/?#;");
+
+        if ((dots == 1 && seg[0] == '.') || (dots == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (seg[n] != '/')
+            return 1;
+        seg += n + 1;
+    }
+}
+
 const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to)
 {
     const sts_cfg_rp_t *best = NULL;
@@ -2367,7 +2411,7 @@ const sts_cfg_rp_t *sts_cfg_find_rp(const sts_cfg_t *cfg, const char *applies_to
         size_t n = strlen(rp->applies_to);
 
         if (rp->match == STS_MATCH_PREFIX && n > best_len &&
-            strncmp(rp->applies_to, applies_to, n) == 0) {
+            strncmp(rp->applies_to, applies_to, n) == 0 && prefix_rest_is_safe(applies_to + n)) {
             best = rp;
             best_len = n;
         }
@@ -2403,4 +2447,30 @@ int sts_cfg_client_allows(char *const *list, size_t n, const char *value)
         if (list[i] != NULL && strcmp(list[i], value) == 0)
             return 1;
     return 0;
+}
+
+int sts_cfg_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (host == NULL)
+        return 0;
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+int sts_cfg_rest_requires_tls(const sts_cfg_t *cfg, int *defaulted)
+{
+    int tls = cfg->tls_cert_file != NULL && cfg->tls_key_file != NULL;
+
+    if (defaulted != NULL)
+        *defaulted = cfg->rest_require_tls < 0;
+    return !tls && (cfg->rest_require_tls == 1 ||
+                    (cfg->rest_require_tls < 0 && !sts_cfg_is_loopback(cfg->listen_host)));
 }

@@ -178,6 +178,11 @@ typedef struct sts_cfg {
      * with plain HTTP on an address other than loopback. */
     int require_tls_for_password_text;
 
+    /* rest.require_tls: 1 refuse /token, /introspect and /revoke over plain HTTP, 0 serve
+     * them, -1 (not set) refuse them only when the server listens with plain HTTP on an
+     * address other than loopback. Resolve with sts_cfg_rest_requires_tls(). */
+    int rest_require_tls;
+
     sts_cfg_delegation_t *delegation; /* in file order; NULL when there are none */
     size_t ndelegation;
 } sts_cfg_t;
@@ -228,6 +233,23 @@ int sts_cfg_client_allows(char *const *list, size_t n, const char *value);
  */
 int sts_cfg_may_delegate(const sts_cfg_t *cfg, const char *actor, const char *subject,
                          int foreign, int act_as);
+
+/**
+ * @brief Whether @host (server.listen's) is a loopback address: 127.0.0.0/8,
+ * ::1, ::ffff:127.0.0.0/104, or the name "localhost". Any other name is not
+ * (nor is NULL). What the unset soap.require_tls_for_password_text and
+ * rest.require_tls go by.
+ */
+int sts_cfg_is_loopback(const char *host);
+
+/**
+ * @brief Whether the REST face refuses its POST endpoints (/token, /introspect,
+ * /revoke) because they would be served over plain HTTP: rest.require_tls, and
+ * when it is not set, plain HTTP (no server.tls_cert) on a listen address that
+ * is not loopback. Over TLS it is always 0.
+ * @param defaulted NULL-able; set to 1 when rest.require_tls is not set.
+ */
+int sts_cfg_rest_requires_tls(const sts_cfg_t *cfg, int *defaulted);
 
 /** @brief Directory of the development PKI (compile-time default, env STS_CERTS_DIR overrides). */
 const char *sts_cfg_dev_certs_dir(void);

@@ -11,6 +11,7 @@
 #define STS_HTTP_H
 
 #include <stddef.h>
+#include <string.h>
 
 /** One HTTP request; every pointer borrowed from the server for the call. */
 typedef struct sts_http_request {
@@ -56,5 +57,16 @@ typedef struct sts_http_face {
                    sts_http_response_t *resp);
     void (*response_free)(sts_http_response_t *resp);
 } sts_http_face_t;
+
+/**
+ * How much of a request target a log line shows: the path without its query
+ * ("?..."), which may hold a token or a client secret, and at most 1024
+ * bytes. For "%.*s".
+ */
+static inline int sts_http_log_path_len(const char *path)
+{
+    size_t n = path != NULL ? strcspn(path, "?") : 0;
+    return n > 1024 ? 1024 : (int)n;
+}
 
 #endif /* STS_HTTP_H */

@@ -97,6 +97,25 @@ cleanup:
     return rc;
 }
 
+/* The sealed secret an unknown user's PasswordDigest is checked against, so
+ * that it costs what a known user's wrong digest costs (one unseal, one
+ * digest): a random password nobody knows, made once per process. */
+static sts_errc_t seal_dummy_secret(sts_engine_t *e, sts_err_t *err)
+{
+    unsigned char rnd[24];
+    char hex[2 * sizeof(rnd) + 1];
+    sts_errc_t rc;
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return STS_ERR(err, STS_E_CRYPTO, "RAND_bytes for the dummy digest secret");
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    rc = sts_seal(e->seal_key, hex, &e->dummy_digest_secret, err);
+    OPENSSL_cleanse(rnd, sizeof(rnd));
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return rc;
+}
+
 sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
@@ -119,6 +138,7 @@ sts_errc_t sts_engine_new(const sts_cfg_t *cfg, sts_engine_t **out, sts_err_t *e
     if (cfg->secrets_key_file != NULL) {
         STS_CHECK(sts_seal_key_load(cfg->secrets_key_file, cfg->strict_key_perms, e->seal_key, err));
         e->have_seal_key = 1;
+        STS_CHECK(seal_dummy_secret(e, err));
     }
     *out = e;
     e = NULL;
@@ -166,6 +186,7 @@ void sts_engine_free(sts_engine_t *e)
     X509_STORE_free(e->client_ca);
     free(e->jwks);
     OPENSSL_cleanse(e->seal_key, sizeof(e->seal_key));
+    free(e->dummy_digest_secret);
     free(e);
 }
 
@@ -290,6 +311,7 @@ static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
     size_t nonce_len = 0;
     time_t now = sts_time_now(), created;
     char *password = NULL;
+    int own, matches;
     sts_errc_t rc = STS_OK;
     sts_err_t inner;
 
@@ -311,14 +333,19 @@ static sts_errc_t auth_digest(sts_engine_t *e, const sts_credential_t *cred,
     STS_FAIL_IF(created < e->started, err, STS_E_AUTH_FAILED,
                 "PasswordDigest Created %lds before the engine started",
                 (long)(e->started - created));
-    STS_FAIL_IF(user == NULL || user->digest_secret == NULL || !e->have_seal_key, err,
-                STS_E_AUTH_FAILED, "no digest secret for this user");
-    if (sts_unseal(e->seal_key, user->digest_secret, &password, &inner) != STS_OK) {
+    STS_FAIL_IF(!e->have_seal_key, err, STS_E_AUTH_FAILED, "no secrets key: no digest logins");
+    /* A user without a digest secret (unknown, or text-only) pays for the
+     * same unseal and digest as a known one with a wrong digest (timing),
+     * against a secret that never matches anything presented. */
+    own = user != NULL && user->digest_secret != NULL;
+    if (sts_unseal(e->seal_key, own ? user->digest_secret : e->dummy_digest_secret, &password,
+                   &inner) != STS_OK) {
         rc = STS_ERR(err, STS_E_AUTH_FAILED, "digest secret does not unseal: %s", inner.detail);
         goto cleanup;
     }
-    STS_FAIL_IF(!digest_matches(nonce, nonce_len, cred->created, password, cred->password), err,
-                STS_E_AUTH_FAILED, "PasswordDigest mismatch");
+    matches = digest_matches(nonce, nonce_len, cred->created, password, cred->password);
+    STS_FAIL_IF(!own, err, STS_E_AUTH_FAILED, "no digest secret for this user");
+    STS_FAIL_IF(!matches, err, STS_E_AUTH_FAILED, "PasswordDigest mismatch");
 
     /* Only a correct digest is remembered, so a flood of bad ones cannot fill
      * the cache. The key is the nonce alone: the digest does not cover the

@@ -50,6 +50,8 @@ struct sts_engine {
     sts_vcache_t *verified; /* our JWTs whose signature verified, by SHA-256 of their bytes */
     unsigned char seal_key[STS_SEAL_KEYLEN];
     int have_seal_key;
+    char *dummy_digest_secret; /* a random password sealed under seal_key: an unknown user's
+                                * PasswordDigest is checked against it (timing), never accepted */
     time_t started; /* sts_time_now() at creation: the replay cache knows nothing earlier */
 };
 

@@ -229,6 +229,11 @@ static sts_errc_t read_presented(sts_engine_t *e, const sts_cfg_client_t *c,
         return STS_OK;
     }
     mine = t->rec->requester_kind == STS_REQUESTER_CLIENT && str_eq(t->rec->requester, c->client_id);
+    /* An actor token stands for whoever acts: one another OAuth client
+     * obtained is that client's, not this one's to present. */
+    if (actor && t->rec->requester_kind == STS_REQUESTER_CLIENT && !mine)
+        return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s %s: issued to another client",
+                           what, t->rec->id);
     if (t->kind == STS_KIND_REFRESH && !mine)
         return STS_ERR_PUB(err, STS_E_INVALID_REQUEST, pub, "%s: refresh token of another client",
                            what);

@@ -90,18 +90,21 @@ static const char *claim_str(json_t *claims, const char *name)
     return json_string_value(json_object_get(claims, name));
 }
 
-/* NumericDate (RFC 7519 sec. 2): a JSON number; 0 when absent, -1 when not a number. */
+/* NumericDate (RFC 7519 sec. 2) as a JSON integer; 0 when absent, -1 when
+ * not an integer or out of range. RFC 7519 also allows a fraction; we refuse
+ * a JSON real (1.9e9, 1900000000.5): every issuer we know writes integers,
+ * and an integer has one reading. */
 static time_t claim_time(json_t *claims, const char *name)
 {
     json_t *j = json_object_get(claims, name);
-    double d;
+    json_int_t d;
 
     if (j == NULL)
         return 0;
-    if (!json_is_number(j))
+    if (!json_is_integer(j))
         return -1;
-    d = json_number_value(j);
-    if (d < 1 || d > 253402300799.0) /* 9999-12-31 */
+    d = json_integer_value(j);
+    if (d < 1 || d > 253402300799LL) /* 9999-12-31 */
         return -1;
     return (time_t)d;
 }
@@ -243,6 +246,21 @@ static sts_errc_t read_row(sts_engine_t *e, const char *id, int kind, sts_vtoken
 /* Whether @node is a SAML 1.x assertion (else it is read as SAML 2.0). */
 static int is_saml11(const xmlNode *node) { return sts_xml_is(node, STS_NS_SAML1, "Assertion"); }
 
+/* SAML core 2.0 sec. 2.2.5: an assertion's Issuer names an entity; its
+ * Format, when present, must say so. Another Format (a persistent NameID, an
+ * email address...) names something else, even when the text is our issuer.
+ * The sts_saml2_verify() profile put Issuer first. */
+#define STS_SAML2_NAMEID_ENTITY "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+
+static int issuer_is_entity(xmlNodePtr assertion)
+{
+    xmlChar *format = xmlGetNoNsProp(sts_xml_first_elem(assertion), BAD_CAST "Format");
+    int ok = format == NULL || strcmp((const char *)format, STS_SAML2_NAMEID_ENTITY) == 0;
+
+    xmlFree(format);
+    return ok;
+}
+
 /*
  * Keys of the verified-token cache for SAML (sts_vcache.h). Each is a SHA-256
  * over a tag that keeps the forms apart (and apart from a JWT's key, the
@@ -375,15 +393,19 @@ static int id_unique_elsewhere(xmlNodePtr assertion, int kind, const char *id)
     return mine != NULL;
 }
 
-/* The facts of an assertion of ours, verified now or before: our issuer, a
- * store row of its kind (read every time: revocation and renewal), a view. */
-static sts_errc_t saml_ours(sts_engine_t *e, const sts_saml_info_t *info, int kind,
-                            sts_vtoken_t *out, const char **why, sts_err_t *err)
+/* The facts of an assertion of ours, verified now or before: our issuer (an
+ * entity), a store row of its kind (read every time: revocation and
+ * renewal), a view. @node: the element, or NULL for a text hit. */
+static sts_errc_t saml_ours(sts_engine_t *e, xmlNodePtr node, const sts_saml_info_t *info,
+                            int kind, sts_vtoken_t *out, const char **why, sts_err_t *err)
 {
     sts_errc_t rc = STS_OK;
 
     if (!str_eq(info->issuer, e->cfg->issuer))
         REFUSE("not issued by this STS");
+    /* @node NULL: a text hit, whose very bytes passed this when they were put */
+    if (kind == STS_KIND_SAML2 && node != NULL && !issuer_is_entity(node))
+        REFUSE("Issuer Format is not entity");
     out->kind = kind;
     out->ours = 1;
     STS_CHECK(read_row(e, info->id, kind, out, why, err));
@@ -425,7 +447,7 @@ static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, const un
         *why = "signature or structure invalid";
         goto cleanup; /* @err says why */
     }
-    STS_CHECK(saml_ours(e, info, kind, out, why, err));
+    STS_CHECK(saml_ours(e, node, info, kind, out, why, err));
     /* Only an assertion that passed every check above may be remembered. */
     if (!cached && md != NULL)
         sts_vcache_put_saml(e->verified, md, kind, info, now);
@@ -450,7 +472,7 @@ static int saml_text_cached(sts_engine_t *e, const unsigned char *md, const char
         return 0;
     if (declared != NULL && (kind == STS_KIND_SAML11) != (strcmp(declared, STS_TT_SAML1) == 0))
         REFUSE("declared token type does not match the token");
-    STS_CHECK(saml_ours(e, info, kind, out, why, err));
+    STS_CHECK(saml_ours(e, NULL, info, kind, out, why, err));
 cleanup:
     sts_saml_info_free(info);
     *rc_out = rc;
@@ -533,6 +555,12 @@ static sts_errc_t read_jwt(sts_engine_t *e, const char *text, size_t len, const 
             REFUSE("iss is not the trusted issuer whose key signed it");
         if (!aud_has(claims, e->cfg->issuer))
             REFUSE("trusted issuer's token not addressed to this STS");
+        /* An OpenID Connect ID token (OIDC Core 2, 3.1.3.6) authenticates a
+         * user to a client; it is not a grant to exchange, whatever type is
+         * declared (RFC 8725 3.11, 3.12). */
+        if (json_object_get(claims, "nonce") != NULL ||
+            json_object_get(claims, "at_hash") != NULL || json_object_get(claims, "c_hash") != NULL)
+            REFUSE("an ID token (nonce, at_hash or c_hash) is not exchanged");
         if (declared != NULL && strcmp(declared, STS_TT_REFRESH_TOKEN) == 0)
             REFUSE("another issuer's token is not our refresh token");
         out->kind = STS_KIND_JWT;

@@ -109,6 +109,17 @@ typedef struct sts_soap_envelope {
     const char *wsa_fault_to;  /* FaultTo/Address */
     int wsa_reply_to_present;
     int wsa_fault_to_present;
+    const char *wsa_to;        /* wsa:To, or NULL */
+    int wsa_to_present;
+    /* The same three headers in the WS-Addressing 2004/08 namespace (older
+     * WCF and WSE clients): never acted on, but checked like the 1.0 ones so
+     * that a reply is never expected somewhere else. */
+    const char *wsa04_reply_to;
+    const char *wsa04_fault_to;
+    const char *wsa04_to;
+    int wsa04_reply_to_present;
+    int wsa04_fault_to_present;
+    int wsa04_to_present;
 
     const char *not_understood; /* a mustUnderstand header block for us we do not know */
 

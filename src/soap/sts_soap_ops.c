@@ -36,6 +36,10 @@ typedef struct wst_version {
     const char *secret_key;   /* BinarySecret Type of a symmetric key */
 } wst_version_t;
 
+/* wst:Status/wst:Reason of Validate: the same text for every invalid token. */
+#define STS_VALIDATE_REASON_VALID "The token is valid."
+#define STS_VALIDATE_REASON_INVALID "The token is not valid."
+
 /* The key types the engine speaks (WS-Trust 1.3 URIs). */
 static const char *const engine_key_types[3] = {STS_WST13_BEARER, STS_WST13_SYMMETRIC,
                                                 STS_WST13_PUBLICKEY};
@@ -142,6 +146,73 @@ static int is_anonymous(const char *address, int none_ok)
                                (none_ok && strcmp(address, STS_WSA_NONE) == 0));
 }
 
+/* WS-Addressing 2004/08 has no "none" address; its anonymous one is a role. */
+#define WSA04_ANONYMOUS "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+
+static int is_anonymous04(const char *address)
+{
+    return address != NULL && strcmp(address, WSA04_ANONYMOUS) == 0;
+}
+
+/* The path of an absolute http(s) URI @uri (after its authority, "" when it
+ * has none), or NULL for another scheme. */
+static const char *http_uri_path(const char *uri)
+{
+    if (strncmp(uri, "http://", 7) == 0)
+        uri += 7;
+    else if (strncmp(uri, "https://", 8) == 0)
+        uri += 8;
+    else
+        return NULL;
+    return uri + strcspn(uri, "/?#");
+}
+
+/*
+ * Whether @to names this endpoint: anonymous, or an http(s) URI whose path is
+ * our endpoint's, "/sts" or, behind server.public_url, its path + "/sts".
+ * Scheme, host and port are not compared: a proxy, a port forward or a client
+ * configured with another host name for us changes them (WCF's address filter
+ * leaves the host name out by default too). Another path is another service.
+ */
+static int is_our_endpoint(const sts_soap_conn_t *conn, const char *to)
+{
+    const char *path, *base;
+    size_t n;
+
+    if (to == NULL)
+        return 0;
+    if (strcmp(to, STS_WSA_ANONYMOUS) == 0 || strcmp(to, WSA04_ANONYMOUS) == 0)
+        return 1;
+    if ((path = http_uri_path(to)) == NULL)
+        return 0;
+    if (strcmp(path, "/sts") == 0)
+        return 1;
+    base = conn->base_url != NULL ? http_uri_path(conn->base_url) : NULL;
+    n = base != NULL ? strlen(base) : 0;
+    return n > 0 && strncmp(path, base, n) == 0 && strcmp(path + n, "/sts") == 0;
+}
+
+/* ReplyTo and FaultTo (WS-Addressing 1.0 or 2004/08) must be anonymous: the
+ * answer goes back on the connection, never anywhere else. wsa:To, when
+ * present, must name us. */
+static sts_errc_t check_addressing(const sts_soap_conn_t *conn, const sts_soap_envelope_t *env,
+                                   sts_err_t *err)
+{
+    if ((env->wsa_reply_to_present && !is_anonymous(env->wsa_reply_to, 0)) ||
+        (env->wsa_fault_to_present && !is_anonymous(env->wsa_fault_to, 1)))
+        return STS_ERR(err, STS_E_INVALID_REQUEST,
+                       "non-anonymous ReplyTo/FaultTo: replies only go back on the connection");
+    if ((env->wsa04_reply_to_present && !is_anonymous04(env->wsa04_reply_to)) ||
+        (env->wsa04_fault_to_present && !is_anonymous04(env->wsa04_fault_to)))
+        return STS_ERR(err, STS_E_INVALID_REQUEST,
+                       "non-anonymous WS-Addressing 2004/08 ReplyTo/FaultTo: replies only go "
+                       "back on the connection");
+    if ((env->wsa_to_present && !is_our_endpoint(conn, env->wsa_to)) ||
+        (env->wsa04_to_present && !is_our_endpoint(conn, env->wsa04_to)))
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "wsa:To names another endpoint");
+    return STS_OK;
+}
+
 /* RST children each binding understands; anything else is refused, never
  * dropped. ActAs is WS-Trust 1.4, an extension of 1.3 only. */
 static unsigned allowed_children(const binding_row_t *row)
@@ -185,10 +256,8 @@ static sts_errc_t pick_binding(struct soap *soap, sts_binding_t op, const sts_so
                        b->name);
     if (op != b->binding && op != STS_BINDING_ISSUE)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "dispatched to another operation");
-    if ((env->wsa_reply_to_present && !is_anonymous(env->wsa_reply_to, 0)) ||
-        (env->wsa_fault_to_present && !is_anonymous(env->wsa_fault_to, 1)))
-        return STS_ERR(err, STS_E_INVALID_REQUEST,
-                       "non-anonymous ReplyTo/FaultTo: replies only go back on the connection");
+    if (check_addressing(conn, env, err) != STS_OK)
+        return STS_E_INVALID_REQUEST;
     if (env->present & ~allowed_children(b))
         return STS_ERR(err, STS_E_NOT_UNDERSTOOD, "RST element not supported by %s: %s",
                        b->name, env->other_child ? env->other_child : "a target or field");
@@ -763,7 +832,10 @@ static sts_errc_t do_validate(sts_soap_conn_t *conn, struct soap *soap, const bi
         return rc != STS_OK ? rc : STS_ERR(err, STS_E_NOMEM, "response allocation");
     soap_default_wst__StatusType(soap, r->Status);
     r->Status->Code = soap_strdup(soap, v.valid ? b->wst->status_valid : b->wst->status_invalid);
-    r->Status->Reason = soap_strdup(soap, v.reason);
+    /* One reason per status: which check failed (tampered, expired, foreign,
+     * cancelled, unknown...) would be an oracle; the engine logged it. */
+    r->Status->Reason = soap_strdup(soap, v.valid ? STS_VALIDATE_REASON_VALID
+                                                  : STS_VALIDATE_REASON_INVALID);
     return STS_OK;
 }
 

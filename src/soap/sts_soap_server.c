@@ -460,7 +460,8 @@ static int soap_media_type(const char *content_type)
 /* Refuse @status over HTTP and close: the body (if any) was not read. */
 static int refuse(struct soap *soap, int status, const char *why)
 {
-    sts_info("POST %s -> HTTP %d (%s)", soap->path, status, why);
+    sts_info("POST %.*s -> HTTP %d (%s)", sts_http_log_path_len(soap->path), soap->path, status,
+             why);
     soap->keep_alive = 0;
     return status;
 }
@@ -512,12 +513,18 @@ static const char *method_name(int status)
 }
 
 /* gSOAP writes a Content-Type (text/xml by default) on every response; one
- * without a body (a 405, a revocation's 200) gets none. */
+ * without a body (a 405, a revocation's 200) gets none. It also answers a
+ * request with an Origin header with "Access-Control-Allow-Origin: *" and
+ * "Access-Control-Allow-Credentials: true": we serve no browser across
+ * origins (tokens and secrets must not be readable by other sites' scripts),
+ * so no Access-Control-* header is ever written. */
 static int http_posthdr(struct soap *soap, const char *key, const char *val)
 {
     sts_soap_conn_t *conn = soap->user;
 
     if (conn->no_content_type && key != NULL && strcasecmp(key, "Content-Type") == 0)
+        return SOAP_OK;
+    if (key != NULL && strncasecmp(key, "Access-Control-", 15) == 0)
         return SOAP_OK;
     return conn->http_posthdr(soap, key, val);
 }
@@ -683,7 +690,8 @@ static int refuse_method(struct soap *soap)
     memset(&resp, 0, sizeof(resp));
     resp.status = allow != NULL ? 405 : 404;
     resp.headers = allow;
-    sts_info("%s %s -> %d", method_name(soap->status), soap->path, resp.status);
+    sts_info("%s %.*s -> %d", method_name(soap->status), sts_http_log_path_len(soap->path),
+             soap->path, resp.status);
     if (conn->has_transfer_encoding || (conn->n_content_length && soap->length > 0))
         soap->keep_alive = 0;
     send_rest(soap, &resp);
@@ -859,15 +867,18 @@ static void seterror_hook(struct soap *soap, const char **code, const char **rea
     if (e == SOAP_FAULT || e == SOAP_OK || e == SOAP_EOF || e >= 100 /* HTTP status */)
         return;
     sts_soap_reply_header(soap, STS_WSA_FAULT_ACTION);
+    /* soap->tag: the element gSOAP stopped at (a header block, the Body's child) */
     if (e == SOAP_MUSTUNDERSTAND || e == SOAP_VERSIONMISMATCH) {
-        sts_info("soap -> %s", e == SOAP_MUSTUNDERSTAND ? "MustUnderstand" : "VersionMismatch");
+        sts_info("soap -> %s (element %s)",
+                 e == SOAP_MUSTUNDERSTAND ? "MustUnderstand" : "VersionMismatch", soap->tag);
         return; /* SOAP's own fault codes, as the SOAP specs define them */
     }
     if (e == SOAP_EOM || e == SOAP_TCP_ERROR) {
         sts_info("soap -> gSOAP error %d", e);
         return;
     }
-    sts_info("soap -> wst:InvalidRequest (gSOAP error %d: %s)", e, *reason ? *reason : "-");
+    sts_info("soap -> wst:InvalidRequest (gSOAP error %d: %s, element %s)", e,
+             *reason ? *reason : "-", soap->tag);
     *code = soap->version == 2 ? "SOAP-ENV:Sender" : "SOAP-ENV:Client";
     *reason = "The request was invalid or malformed";
     *soap_faultsubcode(soap) = "wst:InvalidRequest";
@@ -901,7 +912,7 @@ static int http_get(struct soap *soap)
             return 404;
         return send_body(soap, SOAP_FILE, "text/xml; charset=utf-8", conn->wsdl, conn->wsdl_len);
     }
-    sts_info("GET %s -> 404", path);
+    sts_info("GET %.*s -> 404", sts_http_log_path_len(path), path);
     return 404;
 }
 
@@ -1193,22 +1204,6 @@ static int tls_accept(struct soap *soap, const sts_cfg_t *cfg)
     return -1;
 }
 
-/* Whether @host (server.listen's) is a loopback address: 127.0.0.0/8, ::1,
- * ::ffff:127.0.0.0/104, or the name "localhost". Any other name is not. */
-static int listen_is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-
-    if (strcasecmp(host, "localhost") == 0)
-        return 1;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-    return 0;
-}
-
 sts_errc_t sts_soap_check_password_transport(const sts_soap_conn_t *conn, sts_cred_kind_t kind,
                                              sts_err_t *err)
 {
@@ -1407,6 +1402,7 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
     size_t wsdl_len = 0;
     int nworkers = cfg->workers, started = 0, rc = 1;
     int tls = cfg->tls_cert_file != NULL && cfg->tls_key_file != NULL, refuse_password_text;
+    int rest_tls_defaulted = 0;
     const char *scheme = tls ? "https" : "http";
     char endpoint[1100], base_url[1024];
     struct sigaction sa;
@@ -1445,17 +1441,26 @@ int sts_soap_serve(sts_engine_t *engine, const sts_cfg_t *cfg, const sts_http_fa
         sts_warn("cannot read the WSDL %s: GET /sts?wsdl will answer 404", cfg->wsdl_file);
     /* soap.require_tls_for_password_text: unset, it is true on a plain HTTP
      * listener that other hosts can reach, false on loopback (development). */
-    refuse_password_text =
-        !tls && (cfg->require_tls_for_password_text == 1 ||
-                 (cfg->require_tls_for_password_text < 0 && !listen_is_loopback(cfg->listen_host)));
+    refuse_password_text = !tls && (cfg->require_tls_for_password_text == 1 ||
+                                    (cfg->require_tls_for_password_text < 0 &&
+                                     !sts_cfg_is_loopback(cfg->listen_host)));
     if (refuse_password_text)
         sts_notice("UsernameToken PasswordText is refused: plain HTTP%s "
                    "(soap.require_tls_for_password_text)",
                    cfg->require_tls_for_password_text < 0 ? " on a non-loopback address" : "");
-    else if (!tls && !listen_is_loopback(cfg->listen_host))
+    else if (!tls && !sts_cfg_is_loopback(cfg->listen_host))
         sts_warn("UsernameToken PasswordText is accepted over plain HTTP on a non-loopback "
                  "address: passwords cross the network in clear unless a TLS proxy is in front "
                  "(soap.require_tls_for_password_text is false)");
+    /* The same rule for the other face's credentials and tokens (the face
+     * applies it to each request, from the configuration). */
+    if (face != NULL && sts_cfg_rest_requires_tls(cfg, &rest_tls_defaulted))
+        sts_notice("/token, /introspect and /revoke are refused: plain HTTP%s (rest.require_tls)",
+                   rest_tls_defaulted ? " on a non-loopback address" : "");
+    else if (face != NULL && !tls && !sts_cfg_is_loopback(cfg->listen_host))
+        sts_warn("/token, /introspect and /revoke are served over plain HTTP on a non-loopback "
+                 "address: client secrets and tokens cross the network in clear unless a TLS "
+                 "proxy is in front (rest.require_tls is false)");
 
     workers = calloc((size_t)nworkers, sizeof(*workers));
     if (workers == NULL)

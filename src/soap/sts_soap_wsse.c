@@ -18,6 +18,7 @@
 #define STS_SOAP12_ROLE_NEXT STS_NS_SOAP12 "/role/next"
 #define STS_SOAP12_ROLE_ULTIMATE STS_NS_SOAP12 "/role/ultimateReceiver"
 #define STS_SOAP11_ACTOR_NEXT "http://schemas.xmlsoap.org/soap/actor/next"
+#define STS_NS_WSA04 "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 
 /* Element content when it is one text node, else NULL (absent or mixed). */
 static const char *node_text(xmlNodePtr node)
@@ -55,14 +56,42 @@ static xmlNodePtr only_child(xmlNodePtr parent, const char *ns, const char *name
 
 /* ---- wsse:Security -------------------------------------------------------- */
 
+/*
+ * wsu:Timestamp as the Basic Security Profile 1.1 shapes it (sec. 8.3.x):
+ * Created then Expires, each at most once, nothing else, and neither with a
+ * ValueType. A Timestamp another way round is refused, not reordered.
+ */
+static sts_errc_t check_timestamp_shape(xmlNodePtr ts, sts_err_t *err)
+{
+    int seen_expires = 0;
+
+    for (xmlNodePtr c = sts_xml_first_elem(ts); c; c = sts_xml_next_elem(c)) {
+        int is_created = sts_xml_is(c, STS_NS_WSU, "Created");
+        if (!is_created && !sts_xml_is(c, STS_NS_WSU, "Expires"))
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp holds %s",
+                           (const char *)c->name);
+        if (is_created && seen_expires)
+            return STS_ERR(err, STS_E_AUTH_FAILED,
+                           "wsu:Timestamp Expires placed in front of Created");
+        seen_expires |= !is_created;
+        if (xmlHasProp(c, BAD_CAST "ValueType") != NULL)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp %s with a ValueType",
+                           (const char *)c->name);
+    }
+    return STS_OK;
+}
+
 static sts_errc_t read_timestamp(xmlNodePtr ts, sts_soap_envelope_t *env, sts_err_t *err)
 {
     int dup = 0;
     xmlNodePtr created = only_child(ts, STS_NS_WSU, "Created", &dup);
     xmlNodePtr expires = only_child(ts, STS_NS_WSU, "Expires", &dup);
+    sts_errc_t rc;
 
     if (dup)
         return STS_ERR(err, STS_E_AUTH_FAILED, "wsu:Timestamp with repeated children");
+    if ((rc = check_timestamp_shape(ts, err)) != STS_OK)
+        return rc;
     env->have_timestamp = 1;
     env->ts.created = node_text(created);
     env->ts.expires = node_text(expires);
@@ -185,9 +214,22 @@ static int must_understand(xmlNodePtr block, int soap_version)
     return mu != NULL && (strcmp(mu, "1") == 0 || strcmp(mu, "true") == 0);
 }
 
+/* The header {@ns}@name (ReplyTo or FaultTo): *present, and *address its
+ * wsa:Address text (NULL when not plain text). *dup is set when the header or
+ * its Address is repeated; the return is STS_E_INVALID_REQUEST then. */
+static sts_errc_t read_wsa_epr(xmlNodePtr header, const char *ns, const char *name, int *present,
+                               const char **address, int *dup)
+{
+    xmlNodePtr epr = only_child(header, ns, name, dup);
+
+    *present = epr != NULL;
+    *address = epr != NULL ? node_text(only_child(epr, ns, "Address", dup)) : NULL;
+    return *dup ? STS_E_INVALID_REQUEST : STS_OK;
+}
+
 static sts_errc_t read_header(xmlNodePtr header, sts_soap_envelope_t *env, sts_err_t *err)
 {
-    xmlNodePtr sec = NULL, reply_to = NULL, fault_to = NULL;
+    xmlNodePtr sec = NULL, to;
     int dup = 0;
 
     for (xmlNodePtr c = sts_xml_first_elem(header); c; c = sts_xml_next_elem(c)) {
@@ -204,21 +246,23 @@ static sts_errc_t read_header(xmlNodePtr header, sts_soap_envelope_t *env, sts_e
     }
     env->wsa_action = node_text(only_child(header, STS_NS_WSA, "Action", &dup));
     env->wsa_message_id = node_text(only_child(header, STS_NS_WSA, "MessageID", &dup));
-    reply_to = only_child(header, STS_NS_WSA, "ReplyTo", &dup);
-    fault_to = only_child(header, STS_NS_WSA, "FaultTo", &dup);
-    only_child(header, STS_NS_WSA, "To", &dup);
+    if (read_wsa_epr(header, STS_NS_WSA, "ReplyTo", &env->wsa_reply_to_present,
+                     &env->wsa_reply_to, &dup) != STS_OK ||
+        read_wsa_epr(header, STS_NS_WSA, "FaultTo", &env->wsa_fault_to_present,
+                     &env->wsa_fault_to, &dup) != STS_OK ||
+        read_wsa_epr(header, STS_NS_WSA04, "ReplyTo", &env->wsa04_reply_to_present,
+                     &env->wsa04_reply_to, &dup) != STS_OK ||
+        read_wsa_epr(header, STS_NS_WSA04, "FaultTo", &env->wsa04_fault_to_present,
+                     &env->wsa04_fault_to, &dup) != STS_OK)
+        return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated WS-Addressing header");
+    to = only_child(header, STS_NS_WSA, "To", &dup);
+    env->wsa_to_present = to != NULL;
+    env->wsa_to = node_text(to);
+    to = only_child(header, STS_NS_WSA04, "To", &dup);
+    env->wsa04_to_present = to != NULL;
+    env->wsa04_to = node_text(to);
     if (dup)
         return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated WS-Addressing header");
-    if (reply_to != NULL) {
-        env->wsa_reply_to_present = 1;
-        env->wsa_reply_to = node_text(only_child(reply_to, STS_NS_WSA, "Address", &dup));
-    }
-    if (fault_to != NULL) {
-        env->wsa_fault_to_present = 1;
-        env->wsa_fault_to = node_text(only_child(fault_to, STS_NS_WSA, "Address", &dup));
-    }
-    if (dup)
-        return STS_ERR(err, STS_E_INVALID_REQUEST, "repeated wsa:Address");
     return sec != NULL ? read_security(sec, env, err) : STS_OK;
 }
 

@@ -22,6 +22,8 @@
 #include <libxml/valid.h>
 #include <libxml/xmlstring.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <xmlsec/base64.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/membuf.h>
 #include <xmlsec/templates.h>
@@ -811,6 +813,92 @@ cleanup:
     return rc;
 }
 
+/* Whether @el has text other than XML white space among its children
+ * (comments are allowed, as anywhere in a token). */
+static int has_stray_text(xmlNodePtr el)
+{
+    for (xmlNodePtr c = el->children; c != NULL; c = c->next) {
+        if (c->type == XML_COMMENT_NODE || c->type == XML_ELEMENT_NODE)
+            continue;
+        if (c->type != XML_TEXT_NODE)
+            return 1;
+        for (const xmlChar *p = c->content; p != NULL && *p; p++)
+            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+                return 1;
+    }
+    return 0;
+}
+
+/* One ds:X509Certificate: base64 of one DER certificate (nothing after it)
+ * whose public key is @pkey. */
+static sts_errc_t check_keyinfo_cert(xmlNodePtr el, EVP_PKEY *pkey, sts_err_t *err)
+{
+    sts_errc_t rc = STS_OK;
+    xmlChar *text = NULL;
+    xmlSecSize n = 0;
+    const unsigned char *p;
+    X509 *cert = NULL;
+
+    STS_FAIL_IF(sts_xml_first_elem(el) != NULL, err, STS_E_INVALID_TOKEN,
+                "KeyInfo X509Certificate has element content");
+    text = xmlNodeGetContent(el);
+    STS_FAIL_IF(text == NULL || xmlSecBase64DecodeInPlace(text, &n) < 0 || n == 0, err,
+                STS_E_INVALID_TOKEN, "KeyInfo X509Certificate is not base64");
+    p = text;
+    cert = d2i_X509(NULL, &p, (long)n);
+    STS_FAIL_IF(cert == NULL || p != text + n, err, STS_E_INVALID_TOKEN,
+                "KeyInfo X509Certificate is not one DER certificate");
+    STS_FAIL_IF(EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1, err, STS_E_INVALID_TOKEN,
+                "KeyInfo names another key than the one that verifies");
+
+cleanup:
+    X509_free(cert);
+    xmlFree(text);
+    return rc;
+}
+
+/*
+ * The ds:KeyInfo of the signature, when there is one, must name the key that
+ * verifies it, in the one form we emit: X509Data elements holding only
+ * X509Certificate elements, each our certificate's key. The key is pinned
+ * (KeyInfo is never a source of keys), so this refuses a token that claims
+ * another key (KeyValue, KeyName, RetrievalMethod, a foreign certificate) or
+ * carries a malformed KeyInfo, instead of quietly ignoring it.
+ */
+static sts_errc_t check_keyinfo(xmlNodePtr sig, EVP_PKEY *pkey, sts_err_t *err)
+{
+    xmlNodePtr ki = NULL;
+    int ncert = 0;
+
+    for (xmlNodePtr c = sts_xml_first_elem(sig); c != NULL; c = sts_xml_next_elem(c))
+        if (sts_xml_is(c, STS_NS_DS, "KeyInfo"))
+            ki = c;
+    if (ki == NULL)
+        return STS_OK;
+    if (pkey == NULL)
+        return STS_ERR(err, STS_E_INTERNAL, "no verification key");
+    if (has_stray_text(ki))
+        return BAD("KeyInfo has text content");
+    for (xmlNodePtr x = sts_xml_first_elem(ki); x != NULL; x = sts_xml_next_elem(x)) {
+        if (!sts_xml_is(x, STS_NS_DS, "X509Data"))
+            return BAD("KeyInfo holds %s, not X509Data", (const char *)x->name);
+        if (has_stray_text(x))
+            return BAD("KeyInfo X509Data has text content");
+        if (sts_xml_first_elem(x) == NULL)
+            return BAD("KeyInfo X509Data is empty");
+        for (xmlNodePtr c = sts_xml_first_elem(x); c != NULL; c = sts_xml_next_elem(c)) {
+            if (!sts_xml_is(c, STS_NS_DS, "X509Certificate"))
+                return BAD("KeyInfo X509Data holds %s, not X509Certificate",
+                           (const char *)c->name);
+            sts_errc_t rc = check_keyinfo_cert(c, pkey, err);
+            if (rc != STS_OK)
+                return rc;
+            ncert++;
+        }
+    }
+    return ncert > 0 ? STS_OK : BAD("KeyInfo without a certificate");
+}
+
 /* The one wrapper that turns xmlsec's tri-state into a verdict. */
 static sts_errc_t verify_signature(sts_keys_t *keys, xmlNodePtr sig, const char *uri,
                                    sts_err_t *err)
@@ -1193,6 +1281,7 @@ static sts_errc_t verify_assertion(sts_keys_t *keys, xmlNodePtr assertion, int v
     }
 
     STS_CHECK(check_profile(assertion, v2, uri, sts_keys_is_ec(keys), &sig, err));
+    STS_CHECK(check_keyinfo(sig, sts_keys_pkey(keys), err));
     STS_CHECK(verify_signature(keys, sig, uri, err));
     /* what "#ID" resolved to is still this node */
     STS_FAIL_IF(xmlGetID(doc, id) != id_attr, err, STS_E_INVALID_TOKEN,

@@ -60,12 +60,74 @@ static int covers(xmlDocPtr doc, const xmlChar *uri, const xmlNode *node)
     return a->parent == node;
 }
 
+/* More References than a message signature needs (Body, Timestamp, a few
+ * headers) are refused, and so is a Reference with more Transforms than one
+ * exc-c14n (two are allowed: some clients write it twice). */
+#define STS_WSSIG_MAX_REFERENCES 16
+#define STS_WSSIG_MAX_TRANSFORMS 2
+
+/* The Transforms of one Reference, on the DOM: at most one ds:Transforms, of
+ * at most STS_WSSIG_MAX_TRANSFORMS exc-c14n Transform elements. */
+static sts_errc_t check_transforms(xmlNodePtr ref, size_t i, sts_err_t *err)
+{
+    size_t lists = 0, n = 0;
+
+    for (xmlNodePtr c = sts_xml_first_elem(ref); c != NULL; c = sts_xml_next_elem(c)) {
+        if (!sts_xml_is(c, STS_NS_DS, "Transforms"))
+            continue;
+        if (++lists > 1)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "Reference %zu: two ds:Transforms", i);
+        for (xmlNodePtr t = sts_xml_first_elem(c); t != NULL; t = sts_xml_next_elem(t)) {
+            xmlChar *alg = xmlGetNoNsProp(t, BAD_CAST "Algorithm");
+            int ok = sts_xml_is(t, STS_NS_DS, "Transform") && alg != NULL &&
+                     xmlStrEqual(alg, BAD_CAST STS_DS_ALG_EXC_C14N);
+
+            xmlFree(alg);
+            if (!ok)
+                return STS_ERR(err, STS_E_AUTH_FAILED,
+                               "Reference %zu: a transform other than exc-c14n", i);
+            if (++n > STS_WSSIG_MAX_TRANSFORMS)
+                return STS_ERR(err, STS_E_AUTH_FAILED, "Reference %zu: more than %d transforms",
+                               i, STS_WSSIG_MAX_TRANSFORMS);
+        }
+    }
+    return STS_OK;
+}
+
+/* Counts the References of @sig's SignedInfo and checks their Transforms on
+ * the DOM, before xmlsec canonicalises and digests what each one points at:
+ * thousands of References (or of transforms in one) over the same large Body
+ * would cost that many passes over it before the signature value is ever
+ * checked (catalogue XP-06). */
+static sts_errc_t count_references(xmlNodePtr sig, sts_err_t *err)
+{
+    xmlNodePtr si = sts_xml_first_elem(sig);
+    size_t n = 0;
+    sts_errc_t rc;
+
+    if (!sts_xml_is(si, STS_NS_DS, "SignedInfo"))
+        return STS_ERR(err, STS_E_AUTH_FAILED, "ds:Signature does not start with SignedInfo");
+    for (xmlNodePtr c = sts_xml_first_elem(si); c != NULL; c = sts_xml_next_elem(c)) {
+        if (!sts_xml_is(c, STS_NS_DS, "Reference"))
+            continue;
+        if (++n > STS_WSSIG_MAX_REFERENCES)
+            return STS_ERR(err, STS_E_AUTH_FAILED, "more than %d References in SignedInfo",
+                           STS_WSSIG_MAX_REFERENCES);
+        rc = check_transforms(c, n - 1, err);
+        if (rc != STS_OK)
+            return rc;
+    }
+    if (n == 0)
+        return STS_ERR(err, STS_E_AUTH_FAILED, "no Reference in SignedInfo");
+    return STS_OK;
+}
+
 static sts_errc_t check_references(xmlSecDSigCtxPtr ctx, xmlDocPtr doc,
                                    xmlNodePtr const *required, size_t nrequired, sts_err_t *err)
 {
     size_t n = xmlSecPtrListGetSize(&ctx->signedInfoReferences);
 
-    if (n == 0 || n > 16)
+    if (n == 0 || n > STS_WSSIG_MAX_REFERENCES)
         return STS_ERR(err, STS_E_AUTH_FAILED, "%zu References", n);
     for (size_t i = 0; i < n; i++) {
         xmlSecDSigReferenceCtxPtr r = xmlSecPtrListGetItem(&ctx->signedInfoReferences, i);
@@ -131,6 +193,7 @@ sts_errc_t sts_wssig_verify(xmlNodePtr sig, EVP_PKEY *pkey, xmlNodePtr const *re
 
     STS_FAIL_IF(doc == NULL || pkey == NULL, err, STS_E_INTERNAL, "wssig: bad arguments");
     ec = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC;
+    STS_CHECK(count_references(sig, err));
     STS_CHECK(register_ids(doc, xmlDocGetRootElement(doc), err));
     STS_FAIL_IF(EVP_PKEY_up_ref(pkey) != 1, err, STS_E_CRYPTO, "EVP_PKEY_up_ref");
     data = xmlSecOpenSSLEvpKeyAdopt(pkey);

@@ -307,8 +307,11 @@ static const char *scan_end_tag(const unsigned char *b, size_t len, size_t *ip)
 }
 
 /* "<" Name (S Name S? "=" S? AttValue)* S? ("/>" | ">"), counting attributes
- * (namespace declarations are attributes here too). AttValue never holds '<'. */
-static const char *scan_start_tag(const unsigned char *b, size_t len, size_t *ip, int max_attrs)
+ * (namespace declarations are attributes here too) per tag against
+ * @max_attrs and, as nodes of the tree, against the document's @max_nodes.
+ * AttValue never holds '<'. */
+static const char *scan_start_tag(const unsigned char *b, size_t len, size_t *ip, int max_attrs,
+                                  long *nodes, long max_nodes)
 {
     int count = 0;
 
@@ -342,13 +345,21 @@ static const char *scan_start_tag(const unsigned char *b, size_t len, size_t *ip
         (*ip)++;
         if (++count > max_attrs)
             return "too many attributes";
+        if (++*nodes > max_nodes)
+            return "too many nodes";
     }
 }
 
-/* The whole pre-scan; on refusal *at is the byte offset it stopped at. */
-static const char *prescan(const unsigned char *b, size_t len, int max_attrs, size_t *at)
+/* The whole pre-scan; on refusal *at is the byte offset it stopped at. Start
+ * tags, attributes (namespace declarations included), comments and CDATA
+ * sections are counted against @max_nodes: each becomes a tree node or
+ * attribute (and the text between them at most one more), so the tree
+ * libxml2 builds stays proportional to the limit, not to the input. */
+static const char *prescan(const unsigned char *b, size_t len, int max_attrs, long max_nodes,
+                           size_t *at)
 {
     size_t i = 0;
+    long nodes = 0;
     const char *why = scan_utf8(b, len, &i);
 
     if (why == NULL && has_prefix(b, len, i, "<?xml") && len - i > 5 && is_space(b[i + 5]))
@@ -361,6 +372,8 @@ static const char *prescan(const unsigned char *b, size_t len, int max_attrs, si
         i = (size_t)(lt - b);
         if (i + 1 >= len)
             why = PRESCAN_MALFORMED ": '<' at the end";
+        else if (b[i + 1] != '/' && ++nodes > max_nodes)
+            why = "too many nodes";
         else if (has_prefix(b, len, i, "<!--"))
             why = skip_comment(b, len, &i);
         else if (has_prefix(b, len, i, "<![CDATA["))
@@ -372,7 +385,7 @@ static const char *prescan(const unsigned char *b, size_t len, int max_attrs, si
         else if (b[i + 1] == '/')
             why = scan_end_tag(b, len, &i);
         else
-            why = scan_start_tag(b, len, &i, max_attrs);
+            why = scan_start_tag(b, len, &i, max_attrs, &nodes, max_nodes);
     }
     *at = i;
     return why;
@@ -588,7 +601,7 @@ sts_errc_t sts_xml_parse(const char *buf, size_t len, const sts_xml_limits_t *li
     STS_FAIL_IF(len > (size_t)limits->max_size || len > (size_t)INT_MAX, err,
                 STS_E_INVALID_REQUEST, "document too large (%zu bytes)", len);
     STS_FAIL_IF(len == 0, err, STS_E_INVALID_REQUEST, "empty document");
-    why = prescan((const unsigned char *)buf, len, max_attrs, &at);
+    why = prescan((const unsigned char *)buf, len, max_attrs, STS_XML_DEFAULT_MAX_NODES, &at);
     STS_FAIL_IF(why != NULL, err, STS_E_INVALID_REQUEST, "%s (at byte %zu)", why, at);
 
     ctxt = xmlCreateMemoryParserCtxt(buf, (int)len);

@@ -138,6 +138,10 @@ FAULT_TEXT = {
     "RenewNeeded": "A renewable security token has expired",
 }
 
+# wst:Status/wst:Reason of Validate: one text per status, whatever the cause
+VALIDATE_REASON_VALID = "The token is valid."
+VALIDATE_REASON_INVALID = "The token is not valid."
+
 DEFAULT = object()  # "compute the usual value"; None means "omit"
 
 HTTP_TIMEOUT = 15.0
@@ -1221,6 +1225,19 @@ class StsTestCase(unittest.TestCase):
         self.assertEqual(self.srv.snapshot(), before, "store changed by Validate")
         self.assertTrue(self.srv.alive())
         return reason
+
+    def assertInvalidCause(self, token, cause, version=12, store_before=None):
+        """assertInvalid, with the one wst:Reason every invalid token gets
+        (VALIDATE_REASON_INVALID) and the engine's cause (regex @cause) in a
+        "validate" log line at INFO. Returns that log line."""
+        mark = self.srv.log_mark()
+        reason = self.assertInvalid(token, version, store_before)
+        self.assertEqual(reason, VALIDATE_REASON_INVALID, "wst:Status/wst:Reason")
+        line = self.srv.wait_log(mark, r"validate.*(%s)" % cause)
+        self.assertIsNotNone(line, "no validate log line matching %r; log since the request:\n%s"
+                             % (cause, self.srv.log_since(mark)[-2000:]))
+        self.assertRegex(line.lower(), r"\binfo\b", "cause not logged at INFO: %s" % line)
+        return line
 
     def assertNoSecrets(self, resp):
         self.assertNotIn(PASSWORD.encode(), resp.body, "password echoed in the response")

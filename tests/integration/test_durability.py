@@ -16,6 +16,13 @@ Then, for everything recorded so far (all rounds):
 The three kill points differ: early (a few requests into a new store), in
 the middle of issue-heavy load, and in the middle of cancel-heavy load.
 
+The same for the REST face (test_rest_revoke_sigkill_mid_load): threads
+exchange a SAML subject for access tokens at /token and revoke some of them at
+/revoke (RFC 7009); after each SIGKILL and restart, every token whose
+revocation was answered 200 is inactive at /introspect, refused as a
+subject_token (invalid_request) and cancelled in its row; every exchanged
+token no revocation was sent for is active.
+
 Every request has a timeout; waits for the kill point are bounded; the only
 sleeps are the poll interval of those bounded waits. Only 127.0.0.1."""
 import os
@@ -42,6 +49,8 @@ ID_RE = re.compile(rb'\bID="([^"]+)"')
 
 # (answered requests before the kill, share of requests that are Cancels)
 ROUNDS = ((4, 0.3), (40, 0.3), (40, 0.8))
+# the same for exchanges and revocations over REST
+REST_ROUNDS = ((4, 0.3), (40, 0.7))
 
 
 class Record:
@@ -116,6 +125,41 @@ class Load(threading.Thread):
         return True
 
 
+class RestLoad(Load):
+    """Exchanges at /token and revokes at /revoke until told to stop or the
+    server is gone. rec.issued maps jti -> access token."""
+
+    def __init__(self, srv, rec, stop, cancel_share, seed, subject):
+        super().__init__(srv, rec, stop, cancel_share, seed)
+        self.subject = subject
+
+    def step(self):
+        target = None
+        if self.rnd.random() < self.cancel_share:
+            target = self.rec.pick_to_cancel(self.rnd)
+        try:
+            if target is not None:
+                resp = L.rest_post(self.srv, "/revoke", {"token": target[1]},
+                                   timeout=REQUEST_TIMEOUT)
+            else:
+                resp = L.token_exchange(self.srv, self.subject, L.TT_SAML2_URN, audience=L.RP)
+        except OSError:  # requests' errors are OSErrors: the server died (or is dying)
+            return False
+        with self.rec.lock:
+            if target is not None:
+                if resp.status_code == 200:
+                    self.rec.cancelled.add(target[0])
+                    self.rec.answered += 1
+            elif resp.status_code == 200:
+                try:
+                    token = resp.json()["access_token"]
+                except ValueError:  # a cut body: not an answer
+                    return True
+                self.rec.issued[L.jwt_parts(token)[1]["jti"]] = token
+                self.rec.answered += 1
+        return True
+
+
 class DurabilityTest(unittest.TestCase):
 
     def setUp(self):
@@ -139,8 +183,8 @@ class DurabilityTest(unittest.TestCase):
             srv.cleanup()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self):
-        cfg = L.default_config()
+    def start(self, rest=False):
+        cfg = L.rest_default_config() if rest else L.default_config()
         cfg["server"] = {"workers": THREADS}
         srv = L.Server("durability", cfg)
         srv.data_dir = self.data_dir  # every server of the test on the one directory
@@ -187,13 +231,50 @@ class DurabilityTest(unittest.TestCase):
                                  % (label, tid))
         return len(rows)
 
+    def check_rest(self, srv, rec, label):
+        """Over REST: revoked tokens inactive and refused as subjects, the others active."""
+        con = self.db()
+        try:
+            rows = dict(con.execute("SELECT id, state FROM tokens").fetchall())
+        finally:
+            con.close()
+        missing = [i for i in rec.issued if i not in rows]
+        self.assertEqual(missing, [], "%s: exchanged tokens missing from the store" % label)
+        for tid in rec.cancelled:
+            self.assertEqual(rows[tid], STATE_CANCELLED, "%s: %s not cancelled" % (label, tid))
+        self.assertIntegrity()
+
+        def active(token):
+            r = L.rest_post(srv, "/introspect", {"token": token}, timeout=REQUEST_TIMEOUT)
+            self.assertEqual(r.status_code, 200, r.text[:500])
+            return r.json().get("active")
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            states = dict(zip(rec.issued, pool.map(active, rec.issued.values())))
+        for tid, state in states.items():
+            if tid in rec.cancelled:
+                self.assertIs(state, False, "%s: revoked %s is active" % (label, tid))
+            elif tid not in rec.cancel_sent:
+                self.assertIs(state, True, "%s: exchanged %s is not active" % (label, tid))
+        for tid in sorted(rec.cancelled)[:20]:
+            r = L.token_exchange(srv, rec.issued[tid], L.TT_ACCESS, audience=L.RP)
+            self.assertEqual((r.status_code, r.json().get("error")), (400, "invalid_request"),
+                             "%s: revoked %s exchangeable" % (label, tid))
+        return len(rows)
+
     # --- one round ----------------------------------------------------------
-    def run_round(self, n, kill_after, cancel_share, rec):
-        srv = self.start()
+    def run_round(self, n, kill_after, cancel_share, rec, rest=False):
+        srv = self.start(rest)
         with rec.lock:
             rec.answered = 0
         stop = threading.Event()
-        load = [Load(srv, rec, stop, cancel_share, seed=1000 * n + i) for i in range(THREADS)]
+        if rest:
+            r = srv.issue()
+            self.assertEqual(r.status, 200, r.body[:500])
+            subject = L.b64url_encode(L.extract_assertion_bytes(r.body))
+            load = [RestLoad(srv, rec, stop, cancel_share, 2000 * n + i, subject)
+                    for i in range(THREADS)]
+        else:
+            load = [Load(srv, rec, stop, cancel_share, seed=1000 * n + i) for i in range(THREADS)]
         for t in load:
             t.start()
         deadline = time.monotonic() + KILL_WAIT
@@ -231,6 +312,19 @@ class DurabilityTest(unittest.TestCase):
                   file=sys.stderr)
             self.assertEqual(srv.stop(), 0, "restarted server did not stop cleanly")
         self.assertGreater(len(rec.cancelled), 0, "no Cancel was answered: the test proved little")
+        self.assertIntegrity()
+
+    def test_rest_revoke_sigkill_mid_load(self):
+        rec = Record()
+        for n, (kill_after, revoke_share) in enumerate(REST_ROUNDS, 1):
+            self.run_round(n, kill_after, revoke_share, rec, rest=True)
+            srv = self.start(rest=True)
+            rows = self.check_rest(srv, rec, "REST, after kill %d" % n)
+            print("\nREST kill %d: %d exchanged, %d revoked (%d revocations sent), %d rows"
+                  % (n, len(rec.issued), len(rec.cancelled), len(rec.cancel_sent), rows),
+                  file=sys.stderr)
+            self.assertEqual(srv.stop(), 0, "restarted server did not stop cleanly")
+        self.assertGreater(len(rec.cancelled), 0, "no revocation was answered: proved little")
         self.assertIntegrity()
 
 

@@ -593,8 +593,9 @@ class MethodTest(TransportBase):
                     self.assertTrue(c.send(GET_HEALTH))
                     r = c.read_response(timeout=5, request_method="GET")
                     self.assertEqual((r.status, r.body), (200, b"ok\n"))
+                # the log shows the path without its query (which may hold a secret)
                 self.assertIsNotNone(self.srv.wait_log(mark, r"%s %s -> 405"
-                                                       % (method, re.escape(path))))
+                                                       % (method, re.escape(path.split("?")[0]))))
 
     def test_t8_post_to_a_get_path(self):
         for path in ("/health", "/sts?wsdl", "/.well-known/jwks.json"):

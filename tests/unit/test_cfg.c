@@ -1607,6 +1607,64 @@ static void test_public_url(void)
                ":4:14: \"server.public_url\" must be a string");
 }
 
+/* rest.require_tls, and how sts_cfg_rest_requires_tls() resolves it. */
+static void test_rest_require_tls(void)
+{
+    static const struct {
+        const char *listen;
+        int loopback;
+    } listens[] = {
+        {"127.0.0.1:0", 1}, {"127.9.9.9:0", 1}, {"localhost:0", 1}, {"[::1]:0", 1},
+        {"[::ffff:127.0.0.1]:0", 1}, {"0.0.0.0:0", 0}, {"[::]:0", 0}, {"10.1.2.3:0", 0},
+        {"sts.example.com:0", 0}, {"128.0.0.1:0", 0},
+    };
+    static const char *const settings[] = {NULL, "true", "false"};
+    char extra[256];
+    sts_cfg_t *cfg;
+    int defaulted = -1;
+
+    /* not set in a file, nor in the embedded default (loopback: served) */
+    cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, NULL)));
+    CHECK(cfg != NULL && cfg->rest_require_tls == -1);
+    CHECK(cfg != NULL && sts_cfg_rest_requires_tls(cfg, &defaulted) == 0 && defaulted == 1);
+    sts_cfg_free(cfg);
+    cfg = LOAD_OK(NULL);
+    CHECK(cfg != NULL && cfg->rest_require_tls == -1 && sts_cfg_rest_requires_tls(cfg, NULL) == 0);
+    sts_cfg_free(cfg);
+
+    /* unset: refused on plain HTTP off loopback; true: on plain HTTP; false: never; TLS: never */
+    for (size_t s = 0; s < sizeof(settings) / sizeof(settings[0]); s++) {
+        for (int tls = 0; tls <= 1; tls++) {
+            snprintf(extra, sizeof(extra), "%s%s%s%s%s",
+                     tls ? "\"server\": {\"tls_cert\": \"c.crt\", \"tls_key\": \"c.key\"}" : "",
+                     tls && settings[s] ? ", " : "", settings[s] ? "\"rest\": {\"require_tls\": " : "",
+                     settings[s] ? settings[s] : "", settings[s] ? "}" : "");
+            cfg = LOAD_OK(write_file("cfg.json", cfg_text(ENG, RPS, extra[0] ? extra : NULL)));
+            if (cfg == NULL)
+                continue;
+            CHECK(cfg->rest_require_tls == (settings[s] == NULL ? -1 : s == 1 ? 1 : 0));
+            for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++) {
+                int want = !tls && (s == 1 || (s == 0 && !listens[i].loopback));
+                CHECK(sts_cfg_set_listen(cfg, listens[i].listen) == NULL);
+                defaulted = -1;
+                if (sts_cfg_rest_requires_tls(cfg, &defaulted) != want || defaulted != (s == 0)) {
+                    g_fail++;
+                    fprintf(stderr, "%s:%d: rest.require_tls %s, tls %d, listen %s: want %d\n",
+                            __FILE__, __LINE__, settings[s] ? settings[s] : "unset", tls,
+                            listens[i].listen, want);
+                }
+            }
+            sts_cfg_free(cfg);
+        }
+    }
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"rest\": {\"require_tls\": 1}"),
+               ":4:12: \"rest.require_tls\" must be true or false");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"rest\": {\"require_tls\": \"auto\"}"),
+               ":4:12: \"rest.require_tls\" must be true or false");
+    EXPECT_ERR(cfg_text(ENG, RPS, "\"rest\": {\"require_tsl\": true}"),
+               ":4:12: unknown key \"require_tsl\" in \"rest\"");
+}
+
 /* server.tls_cert/tls_key/tls_ciphers and soap.require_tls_for_password_text. */
 static void test_server_tls(void)
 {
@@ -1797,7 +1855,7 @@ static void test_doc_examples(void)
         "\"secret_hash\"", "\"audiences\"", "\"scopes\"", "\"token_types\"", "\"grant_types\"",
         "\"public_url\"", "\"additional_signing_keys\"", "\"key\"", "\"cert\"", "\"signing_alg\"",
         "\"trusted_issuers\"", "\"kid\"", "\"tls_cert\"", "\"tls_key\"", "\"tls_ciphers\"",
-        "\"require_tls_for_password_text\"", NULL};
+        "\"require_tls_for_password_text\"", "\"require_tls\"", NULL};
     char path[PATH_MAX + 32];
     char *doc, *example = NULL, *users = NULL, *embedded = NULL;
     sts_cfg_t *cfg;
@@ -1907,6 +1965,7 @@ int main(void)
     test_rp_registry();
     test_public_url();
     test_server_tls();
+    test_rest_require_tls();
     test_doc_examples();
     rm_dir();
     return sts_test_summary();

@@ -78,9 +78,50 @@ static void test_form(void)
     sts_form_free(&f);
     CHECK(parses("subject_token=012345678", 9, &f)); /* at it */
     sts_form_free(&f);
-    CHECK(!parses("a_name_longer_than_sixty_four_bytes_is_not_a_parameter_we_could_know_of=1", 64,
-                  &f));
+    /* a name over STS_FORM_MAX_NAME is an unknown parameter: dropped, not refused (RFC 6749
+     * 3.1, 3.2), though it counts; its value is checked like any other */
+    CHECK(parses("a_name_longer_than_sixty_four_bytes_is_not_a_parameter_we_could_know_of=1&x=2",
+                 64, &f));
+    CHECK(f.n == 2 && sts_form_count(&f, "x") == 1 && sts_form_nth(&f, "x", 0) != NULL &&
+          strcmp(sts_form_nth(&f, "x", 0), "2") == 0);
+    CHECK(sts_form_count(
+              &f, "a_name_longer_than_sixty_four_bytes_is_not_a_parameter_we_could_know_of") == 0);
     sts_form_free(&f);
+    {
+        char name[STS_FORM_MAX_NAME + 2];
+        char body[2 * sizeof(name) + 32];
+        memset(name, 'n', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        name[STS_FORM_MAX_NAME] = '\0'; /* exactly the limit: kept */
+        snprintf(body, sizeof(body), "%s=v", name);
+        CHECK(parses(body, 64, &f) && sts_form_count(&f, name) == 1);
+        sts_form_free(&f);
+        name[STS_FORM_MAX_NAME] = 'n'; /* one byte more: dropped */
+        snprintf(body, sizeof(body), "%s=v", name);
+        CHECK(parses(body, 64, &f) && f.n == 1 && sts_form_count(&f, name) == 0);
+        sts_form_free(&f);
+        snprintf(body, sizeof(body), "%s=%%zz", name); /* still a malformed body */
+        CHECK(!parses(body, 64, &f));
+        sts_form_free(&f);
+        snprintf(body, sizeof(body), "%s=0123456789", name); /* the value limit still holds */
+        CHECK(!parses(body, 9, &f));
+        sts_form_free(&f);
+    }
+    /* names and values are UTF-8 (RFC 6749 B): invalid, overlong and surrogate forms refused */
+    CHECK(parses("scope=%C3%A9%E2%82%AC%F0%9F%98%80", 64, &f));
+    CHECK(strcmp(sts_form_nth(&f, "scope", 0), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80") == 0);
+    sts_form_free(&f);
+    {
+        static const char *const bad[] = {"scope=%FF", "scope=%C0%AF", "scope=%E0%80%AF",
+                                          "scope=%ED%A0%80", "scope=%F4%90%80%80", "scope=a%C3",
+                                          "scope=%80", "sc%FFope=x", NULL};
+        for (size_t i = 0; bad[i] != NULL; i++) {
+            err.detail[0] = '\0';
+            CHECK(sts_form_parse(bad[i], strlen(bad[i]), 64, &f, &err) == STS_E_INVALID_REQUEST);
+            CHECK(strstr(err.detail, "not UTF-8") != NULL);
+            sts_form_free(&f);
+        }
+    }
     {
         char body[STS_FORM_MAX_PARAMS * 4 + 8];
         size_t n = 0;
@@ -525,11 +566,23 @@ static void test_methods(void)
     CHECK(sts_rest_serves("POST", "/.well-known/oauth-authorization-server") == STS_HTTP_NO_BODY);
     CHECK(sts_rest_serves("POST", "/sts") == STS_HTTP_NOT_OURS);
     CHECK(sts_rest_serves("GET", "/health") == STS_HTTP_NOT_OURS);
-    CHECK(sts_rest_serves("POST", "/token?x=1") == STS_HTTP_NOT_OURS);
+    /* a query on a form endpoint is ours, to be refused; elsewhere it is another path */
+    CHECK(sts_rest_serves("POST", "/token?x=1") == STS_HTTP_FORM);
+    CHECK(sts_rest_serves("POST", "/revoke?") == STS_HTTP_FORM);
+    CHECK(sts_rest_serves("POST", "/tokens?x=1") == STS_HTTP_NOT_OURS);
+    CHECK(sts_rest_serves("GET", "/.well-known/jwks.json?x=1") == STS_HTTP_NOT_OURS);
     CHECK(sts_rest_serves("POST", "/Token") == STS_HTTP_NOT_OURS);
 
     r = call("GET", "/token", NULL, NULL, 0, NULL);
     CHECK(r->status == 405 && has_header(r, "Allow: POST") && r->body == NULL && no_store(r));
+    /* parameters in the URI query: refused before credentials are read (a
+     * secret in a URI is already exposed: RFC 6749 2.3.1, 3.2) */
+    r = call("POST", "/token?client_secret=s3cret", FORM, g_basic_ok, 1,
+             TE "&subject_token=x&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3A"
+                "token-type%3Ajwt");
+    CHECK(is_error(r, 400, "invalid_request") && strstr(r->body, "URI query") != NULL);
+    CHECK(is_error(call("POST", "/introspect?token=x", FORM, NULL, 0, "token=x"), 400,
+                   "invalid_request"));
     r = call("PUT", "/revoke", FORM, g_basic_ok, 1, "token=x");
     CHECK(r->status == 405 && has_header(r, "Allow: POST"));
     r = call("POST", "/.well-known/jwks.json", FORM, NULL, 0, "a=b");
@@ -781,6 +834,29 @@ static void handler_tests(void)
     test_refuse();
 }
 
+/*
+ * rest.require_tls in force (the engine's configuration, borrowed, switched
+ * by the caller): every POST endpoint answers 400 invalid_request "TLS is
+ * required" before credentials are read, so good, wrong and no credentials
+ * get the same; the metadata and the JWKS are still served.
+ */
+static void test_require_tls(void)
+{
+    static const char *const paths[] = {"/token", "/introspect", "/revoke"};
+    const char *creds[] = {g_basic_ok, g_basic_bad, NULL};
+    sts_http_response_t *r;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        for (size_t k = 0; k < sizeof(creds) / sizeof(creds[0]); k++) {
+            r = call("POST", paths[i], FORM, creds[k], 1, "token=x&" TE);
+            CHECK(is_error(r, 400, "invalid_request") &&
+                  strstr(r->body, "\"TLS is required: use https\"") != NULL);
+        }
+    CHECK(call("GET", "/.well-known/jwks.json", NULL, NULL, 0, NULL)->status == 200);
+    CHECK(call("GET", "/.well-known/oauth-authorization-server", NULL, NULL, 0, NULL)->status ==
+          200);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sts-test-rest-XXXXXX";
@@ -804,6 +880,19 @@ int main(void)
     CHECK(sts_engine_new(cfg, &g_engine, &err) == STS_OK);
     if (g_engine != NULL) {
         without_secrets_in_log(handler_tests);
+        /* plain HTTP on a non-loopback address, rest.require_tls unset */
+        CHECK(sts_cfg_rest_requires_tls(cfg, NULL) == 0);
+        CHECK(sts_cfg_set_listen(cfg, "0.0.0.0:8080") == NULL);
+        CHECK(sts_cfg_rest_requires_tls(cfg, NULL) == 1);
+        test_require_tls();
+        /* then explicitly off, and explicitly on at loopback */
+        cfg->rest_require_tls = 0;
+        CHECK(call("POST", "/introspect", FORM, g_basic_ok, 1, "token=x")->status == 200);
+        cfg->rest_require_tls = 1;
+        CHECK(sts_cfg_set_listen(cfg, "127.0.0.1:8080") == NULL);
+        test_require_tls();
+        cfg->rest_require_tls = -1;
+        CHECK(call("POST", "/introspect", FORM, g_basic_ok, 1, "token=x")->status == 200);
         CHECK(call("GET", "/health", NULL, NULL, 0, NULL)->status == 404); /* not ours */
         sts_rest_response_free(call("GET", "/health", NULL, NULL, 0, NULL));
     }
