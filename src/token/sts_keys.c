@@ -51,6 +51,8 @@ struct sts_keys {
     xmlSecKeyPtr master; /* never lent out: only duplicated; NULL when public-only */
     EVP_PKEY *pkey;      /* the private key, or the certificate's public key */
     X509 *cert;
+    unsigned char *cert_der; /* @cert in DER (OPENSSL_free) */
+    size_t cert_der_len;
     int is_ec;
     int has_private;
     char kid[STS_KEYS_KID_MAX + 1];
@@ -149,25 +151,25 @@ static const char *check_key_type(EVP_PKEY *pkey, int *is_ec)
     }
 }
 
-/* kid = base64url(SHA-256(DER certificate)), no padding. */
-static int compute_kid(X509 *cert, char out[STS_KEYS_KID_MAX + 1])
+/* Keeps @keys->cert in DER and computes its kid from it (unless @kid_given):
+ * kid = base64url(SHA-256(DER certificate)), no padding. */
+static int keep_cert_der(sts_keys_t *keys, int kid_given)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     unsigned char b64[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
-    unsigned char *der = NULL;
-    int derlen = i2d_X509(cert, &der);
-    int n;
+    int derlen = i2d_X509(keys->cert, &keys->cert_der);
 
     if (derlen <= 0)
         return -1;
-    SHA256(der, (size_t)derlen, md);
-    OPENSSL_free(der);
-    n = EVP_EncodeBlock(b64, md, SHA256_DIGEST_LENGTH);
-    if (n < STS_KEYS_KID_LEN)
+    keys->cert_der_len = (size_t)derlen;
+    if (kid_given)
+        return 0;
+    SHA256(keys->cert_der, keys->cert_der_len, md);
+    if (EVP_EncodeBlock(b64, md, SHA256_DIGEST_LENGTH) < STS_KEYS_KID_LEN)
         return -1;
     for (int i = 0; i < STS_KEYS_KID_LEN; i++)
-        out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
-    out[STS_KEYS_KID_LEN] = '\0';
+        keys->kid[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+    keys->kid[STS_KEYS_KID_LEN] = '\0';
     return 0;
 }
 
@@ -232,8 +234,7 @@ sts_errc_t sts_keys_load(const char *key_file, const char *cert_file, sts_keys_t
     STS_FAIL_IF(keys->cert == NULL, err, STS_E_CONFIG, "%s: not a PEM certificate", cert_file);
     STS_FAIL_IF(X509_check_private_key(keys->cert, keys->pkey) != 1, err, STS_E_CONFIG,
                 "%s does not match the private key %s", cert_file, key_file);
-    STS_FAIL_IF(compute_kid(keys->cert, keys->kid) != 0, err, STS_E_CRYPTO,
-                "cannot compute the key id");
+    STS_FAIL_IF(keep_cert_der(keys, 0) != 0, err, STS_E_CRYPTO, "cannot compute the key id");
 
     /* The xmlsec copy: same files, plus the certificate for KeyInfo/X509Data. */
     keys->master = xmlSecCryptoAppKeyLoad(key_file, xmlSecKeyDataFormatPem, NULL, NULL, NULL);
@@ -298,9 +299,8 @@ sts_errc_t sts_keys_load_public(const char *cert_file, const char *kid, sts_keys
     STS_FAIL_IF(why != NULL, err, STS_E_CONFIG, "%s: %s", cert_file, why);
     if (kid != NULL)
         memcpy(keys->kid, kid, strlen(kid) + 1);
-    else
-        STS_FAIL_IF(compute_kid(keys->cert, keys->kid) != 0, err, STS_E_CRYPTO,
-                    "cannot compute the key id");
+    STS_FAIL_IF(keep_cert_der(keys, kid != NULL) != 0, err, STS_E_CRYPTO,
+                "cannot encode the certificate or compute the key id");
     /* No xmlsec master: nothing here signs, and the SAML code, the only
      * user of xmlSecKeys, never verifies with a key that is not ours. */
     keys->has_private = 0;
@@ -335,6 +335,7 @@ void sts_keys_free(sts_keys_t *keys)
         xmlSecKeyDestroy(keys->master);
     EVP_PKEY_free(keys->pkey);
     X509_free(keys->cert);
+    OPENSSL_free(keys->cert_der);
     pthread_mutex_destroy(&keys->lock);
     /* The calling thread's cache must not outlive the set (the others hold
      * only a pointer + generation that will never match again). */
@@ -399,6 +400,12 @@ xmlSecKeyPtr sts_keys_thread_key(sts_keys_t *keys)
 EVP_PKEY *sts_keys_pkey(const sts_keys_t *keys) { return keys != NULL ? keys->pkey : NULL; }
 
 X509 *sts_keys_cert(const sts_keys_t *keys) { return keys != NULL ? keys->cert : NULL; }
+
+const unsigned char *sts_keys_cert_der(const sts_keys_t *keys, size_t *len)
+{
+    *len = keys != NULL ? keys->cert_der_len : 0;
+    return keys != NULL ? keys->cert_der : NULL;
+}
 
 int sts_keys_is_ec(const sts_keys_t *keys) { return keys != NULL && keys->is_ec; }
 

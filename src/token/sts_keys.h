@@ -74,6 +74,9 @@ EVP_PKEY *sts_keys_pkey(const sts_keys_t *keys);
 /** @brief The signing certificate (borrowed). */
 X509 *sts_keys_cert(const sts_keys_t *keys);
 
+/** @brief The signing certificate in DER, *@len bytes (borrowed; NULL without one). */
+const unsigned char *sts_keys_cert_der(const sts_keys_t *keys, size_t *len);
+
 /** @brief True when the signing key is EC (ECDSA-SHA256), false for RSA (RSA-SHA256). */
 int sts_keys_is_ec(const sts_keys_t *keys);
 

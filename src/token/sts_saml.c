@@ -831,8 +831,11 @@ static int has_stray_text(xmlNodePtr el)
 
 /* One ds:X509Certificate: base64 of one DER certificate (nothing after it)
  * whose public key is @pkey. */
-static sts_errc_t check_keyinfo_cert(xmlNodePtr el, EVP_PKEY *pkey, sts_err_t *err)
+static sts_errc_t check_keyinfo_cert(xmlNodePtr el, const sts_keys_t *keys, sts_err_t *err)
 {
+    EVP_PKEY *pkey = sts_keys_pkey(keys);
+    size_t der_len;
+    const unsigned char *der = sts_keys_cert_der(keys, &der_len);
     sts_errc_t rc = STS_OK;
     xmlChar *text = NULL;
     xmlSecSize n = 0;
@@ -844,6 +847,8 @@ static sts_errc_t check_keyinfo_cert(xmlNodePtr el, EVP_PKEY *pkey, sts_err_t *e
     text = xmlNodeGetContent(el);
     STS_FAIL_IF(text == NULL || xmlSecBase64DecodeInPlace(text, &n) < 0 || n == 0, err,
                 STS_E_INVALID_TOKEN, "KeyInfo X509Certificate is not base64");
+    if (der != NULL && (size_t)n == der_len && memcmp(text, der, der_len) == 0)
+        goto cleanup; /* our certificate, byte for byte: what we emit */
     p = text;
     cert = d2i_X509(NULL, &p, (long)n);
     STS_FAIL_IF(cert == NULL || p != text + n, err, STS_E_INVALID_TOKEN,
@@ -865,7 +870,7 @@ cleanup:
  * another key (KeyValue, KeyName, RetrievalMethod, a foreign certificate) or
  * carries a malformed KeyInfo, instead of quietly ignoring it.
  */
-static sts_errc_t check_keyinfo(xmlNodePtr sig, EVP_PKEY *pkey, sts_err_t *err)
+static sts_errc_t check_keyinfo(xmlNodePtr sig, const sts_keys_t *keys, sts_err_t *err)
 {
     xmlNodePtr ki = NULL;
     int ncert = 0;
@@ -875,7 +880,7 @@ static sts_errc_t check_keyinfo(xmlNodePtr sig, EVP_PKEY *pkey, sts_err_t *err)
             ki = c;
     if (ki == NULL)
         return STS_OK;
-    if (pkey == NULL)
+    if (sts_keys_pkey(keys) == NULL)
         return STS_ERR(err, STS_E_INTERNAL, "no verification key");
     if (has_stray_text(ki))
         return BAD("KeyInfo has text content");
@@ -890,7 +895,7 @@ static sts_errc_t check_keyinfo(xmlNodePtr sig, EVP_PKEY *pkey, sts_err_t *err)
             if (!sts_xml_is(c, STS_NS_DS, "X509Certificate"))
                 return BAD("KeyInfo X509Data holds %s, not X509Certificate",
                            (const char *)c->name);
-            sts_errc_t rc = check_keyinfo_cert(c, pkey, err);
+            sts_errc_t rc = check_keyinfo_cert(c, keys, err);
             if (rc != STS_OK)
                 return rc;
             ncert++;
@@ -1281,7 +1286,7 @@ static sts_errc_t verify_assertion(sts_keys_t *keys, xmlNodePtr assertion, int v
     }
 
     STS_CHECK(check_profile(assertion, v2, uri, sts_keys_is_ec(keys), &sig, err));
-    STS_CHECK(check_keyinfo(sig, sts_keys_pkey(keys), err));
+    STS_CHECK(check_keyinfo(sig, keys, err));
     STS_CHECK(verify_signature(keys, sig, uri, err));
     /* what "#ID" resolved to is still this node */
     STS_FAIL_IF(xmlGetID(doc, id) != id_attr, err, STS_E_INVALID_TOKEN,
