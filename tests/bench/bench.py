@@ -298,7 +298,7 @@ def paced(name, seconds, path, make_req, rate, must_contain=None):
 
 
 def wanted(tag):
-    """Whether scenario @tag ("0".."6", "1h", "5h", "c256") is to run: all of them
+    """Whether scenario @tag ("0".."6", "1h", "5h", "c256", "rss") is to run: all of them
     unless STS_BENCH_ONLY names some (comma-separated), for profiling one."""
     only = os.environ.get("STS_BENCH_ONLY")
     return not only or tag in only.split(",")
@@ -395,6 +395,33 @@ def main():
         line("1 with 256 open connections", rc, mc, "target RSS <= 32 MiB: VmRSS %s, VmHWM %s"
              " (the peak includes one yescrypt check, 16 MiB)"
              % (verdict(mc[1] <= 32), verdict(mc[0] <= 32)), note)
+
+    if wanted("rss"):
+        rss_flat(seconds, r5)
+
+
+def rss_flat(seconds, r5):
+    """VmRSS after about 10,000 x @seconds and 100,000 x @seconds introspection
+    requests (100k and 1M at the default) on one server: the issue's "flat
+    within 10 % from 100k to 1M requests". The phases are timed from the rate
+    the first one reaches (wrk runs for a duration, not a count)."""
+    srv = start("rss-flat")
+    try:
+        req = introspect_request(access_token(srv))
+        check(srv, "/introspect", req, b'"active":true')
+        first, total = 10000 * seconds, 100000 * seconds
+        a = wrk(srv, "/introspect", req, max(1, round(first / (r5["rps"] if r5 else 20000))))
+        ma = rss(srv)
+        b = wrk(srv, "/introspect", req, max(1, round((total - a["requests"]) / a["rps"])))
+        mb = rss(srv)
+    finally:
+        note = stop(srv)
+    growth = mb[1] / ma[1] - 1
+    print("%-44s VmRSS %5.1f MiB after %d requests, %5.1f MiB after %d (%+.1f %%), err %d"
+          " | target flat within 10%%: %s | %s"
+          % ("5 RSS from %dk to %dk requests" % (first // 1000, total // 1000), ma[1],
+             a["requests"], mb[1], a["requests"] + b["requests"], 100 * growth,
+             a["errors"] + b["errors"], verdict(abs(growth) <= 0.10), note), flush=True)
 
 
 def ratio(res, bound, want, unit):
