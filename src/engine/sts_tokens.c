@@ -284,7 +284,7 @@ static int issuer_is_entity(xmlNodePtr assertion)
  * The verifier also refuses a document in which another element carries the
  * assertion's ID (a wrapping attack's shape, whichever copy is the target).
  * That is a property of the whole envelope, not of the element: a hit checks
- * it again (id_unique_elsewhere()), with the verifier's rule.
+ * it again (sts_saml_id_unique()), with the verifier's rule.
  */
 #define VC_TAG_BYTES "sts vcache: SAML bytes\n"
 #define VC_TAG_NODE "sts vcache: SAML element\n"
@@ -335,64 +335,6 @@ done:
     return rc;
 }
 
-/* An attribute name that xmlsec and the verifier treat as an ID, whatever its
- * namespace (xml:id, wsu:Id, ID, SAML 1.1 AssertionID): as sts_saml.c. */
-static int is_id_name(const xmlChar *name)
-{
-    return xmlStrEqual(name, BAD_CAST "ID") || xmlStrEqual(name, BAD_CAST "Id") ||
-           xmlStrEqual(name, BAD_CAST "id") || xmlStrEqual(name, BAD_CAST "AssertionID");
-}
-
-/* @v equals @id once XML white space around it is trimmed. */
-static int same_id(const xmlChar *v, const char *id)
-{
-    size_t n = strlen(id);
-
-    while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
-        v++;
-    if (strncmp((const char *)v, id, n) != 0)
-        return 0;
-    for (v += n; *v; v++)
-        if (*v != ' ' && *v != '\t' && *v != '\n' && *v != '\r')
-            return 0;
-    return 1;
-}
-
-/* Whether no attribute of @doc but @assertion's own ID attribute (@kind's
- * name, no namespace) carries @id: the verifier's rule, for a cache hit. */
-static int id_unique_elsewhere(xmlNodePtr assertion, int kind, const char *id)
-{
-    xmlAttrPtr mine = xmlHasNsProp(assertion, BAD_CAST(kind == STS_KIND_SAML11 ? "AssertionID"
-                                                                              : "ID"),
-                                   NULL);
-    xmlNodePtr n = assertion->doc != NULL ? assertion->doc->children : NULL;
-
-    while (n != NULL) {
-        if (n->type == XML_ELEMENT_NODE) {
-            for (xmlAttrPtr a = n->properties; a != NULL; a = a->next) {
-                xmlChar *v;
-                int dup;
-                if (a == mine || !is_id_name(a->name))
-                    continue;
-                v = xmlNodeListGetString(n->doc, a->children, 1);
-                dup = v != NULL && same_id(v, id);
-                xmlFree(v);
-                if (dup)
-                    return 0;
-            }
-            if (n->children != NULL) {
-                n = n->children;
-                continue;
-            }
-        }
-        while (n != NULL && n->next == NULL)
-            n = n->parent;
-        if (n != NULL)
-            n = n->next;
-    }
-    return mine != NULL;
-}
-
 /* The facts of an assertion of ours, verified now or before: our issuer (an
  * entity), a store row of its kind (read every time: revocation and
  * renewal), a view. @node: the element, or NULL for a text hit. */
@@ -433,7 +375,7 @@ static sts_errc_t read_saml(sts_engine_t *e, xmlNodePtr node, int kind, const un
         if (sts_vcache_get_saml(e->verified, md, now, &ckind, &info)) {
             /* the kind is in the key; the ID must still be unique in this
              * request (else the full check below refuses the envelope) */
-            cached = ckind == kind && id_unique_elsewhere(node, kind, info->id);
+            cached = ckind == kind && sts_saml_id_unique(node, kind == STS_KIND_SAML2, info->id);
             if (!cached) {
                 sts_saml_info_free(info);
                 info = NULL;

@@ -687,6 +687,16 @@ static int id_is_unique(xmlDocPtr doc, const char *id, const xmlAttr *mine)
     return 1;
 }
 
+int sts_saml_id_unique(xmlNodePtr assertion, int v2, const char *id)
+{
+    xmlAttrPtr mine;
+
+    if (assertion == NULL || assertion->doc == NULL || id == NULL)
+        return 0;
+    mine = xmlHasNsProp(assertion, BAD_CAST(v2 ? "ID" : "AssertionID"), NULL);
+    return mine != NULL && id_is_unique(assertion->doc, id, mine);
+}
+
 /* Counts ds:Signature and nested (SAML 2.0 or 1.x) Assertion elements below @top. */
 static void count_below(xmlNodePtr top, int *nsig, int *nassert)
 {

@@ -131,6 +131,15 @@ sts_errc_t sts_saml2_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_inf
 sts_errc_t sts_saml11_verify(sts_keys_t *keys, xmlNodePtr assertion, sts_saml_info_t **out,
                              sts_err_t *err);
 
+/**
+ * @brief Whether no attribute of @assertion's document other than its own ID
+ * attribute (ID for SAML 2.0 when @v2, AssertionID for 1.1) carries @id, by
+ * the verifiers' rule (the local names ID, Id, id, AssertionID in any
+ * namespace, white space trimmed). The verifiers refuse a document where this
+ * is false; a cache that skips them checks it again with this.
+ */
+int sts_saml_id_unique(xmlNodePtr assertion, int v2, const char *id);
+
 void sts_saml_info_free(sts_saml_info_t *info);
 
 #endif /* STS_SAML_H */
