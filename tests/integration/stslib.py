@@ -1287,6 +1287,21 @@ class StsTestCase(unittest.TestCase):
         self.assertNotIn(PASSWORD, self.srv.log_since(mark), "password in the log")
         return resp
 
+    def assertLogReason(self, mark, pattern):
+        """The log after @mark has a line matching @pattern (a refusal's cause)."""
+        line = self.srv.wait_log(mark, pattern)
+        self.assertIsNotNone(line, "no log line matching %r; log since the request:\n%s"
+                             % (pattern, self.srv.log_since(mark)[-2000:]))
+        return line
+
+    def refused_with_reason(self, send, code, version, reason):
+        """refused(@code) (assertRefused), and the cause @reason (a regex) in the
+        log, so that a refusal for another cause fails. Returns the response."""
+        mark = self.srv.log_mark()
+        resp = self.assertRefused(send, code, version)
+        self.assertLogReason(mark, reason)
+        return resp
+
 
 # --------------------------------------------------------------------------
 # Raw HTTP (transport tests): exact bytes on one socket, every wait bounded

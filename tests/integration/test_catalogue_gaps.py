@@ -106,18 +106,6 @@ class CatalogueGapsTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
             f.write(marker)
         return marker, path
 
-    def assertLogReason(self, mark, pattern):
-        """The log after @mark has a line matching @pattern (the refusal's cause)."""
-        line = self.srv.wait_log(mark, pattern)
-        self.assertIsNotNone(line, "no log line matching %r; log since the request:\n%s"
-                             % (pattern, self.srv.log_since(mark)[-2000:]))
-        return line
-
-    def refused_with_reason(self, send, code, version, reason):
-        mark = self.srv.log_mark()
-        resp = self.assertRefused(send, code, version)
-        self.assertLogReason(mark, reason)
-        return resp
 
     def rest_refused(self, subject, reason=None, subject_type=L.TT_SAML2_URN):
         """/token with @subject: oauth(400, invalid_request), optionally with the

@@ -100,18 +100,6 @@ def security(inner, attrs=' s:mustUnderstand="1"', ns=WSSE):
 class SoapCase(L.RestMixin, L.StsTestCase):
     """Helpers shared by the classes below."""
 
-    def assertLogReason(self, mark, pattern):
-        line = self.srv.wait_log(mark, pattern)
-        self.assertIsNotNone(line, "no log line matching %r; log since the request:\n%s"
-                             % (pattern, self.srv.log_since(mark)[-2000:]))
-        return line
-
-    def refused_with_reason(self, send, code, version, reason):
-        """refused(code), and the cause @reason (a regex) in the log."""
-        mark = self.srv.log_mark()
-        resp = self.assertRefused(send, code, version)
-        self.assertLogReason(mark, reason)
-        return resp
 
     def assertIssued(self, resp):
         self.assertEqual(resp.status, 200, "HTTP %d: %r" % (resp.status, resp.body[:1500]))

@@ -115,17 +115,6 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
     # ------------------------------------------------------------------
     # helpers
     # ------------------------------------------------------------------
-    def assertLogReason(self, mark, pattern):
-        line = self.srv.wait_log(mark, pattern)
-        self.assertIsNotNone(line, "no log line matching %r; log since the request:\n%s"
-                             % (pattern, self.srv.log_since(mark)[-2000:]))
-        return line
-
-    def refused_with_reason(self, send, code, version, reason):
-        mark = self.srv.log_mark()
-        resp = self.assertRefused(send, code, version)
-        self.assertLogReason(mark, reason)
-        return resp
 
     def timed_refusal(self, label, send, code, version, reason, bound=TIME_BOUND):
         """refused(@code) with @reason logged, answered within @bound seconds

@@ -2036,7 +2036,7 @@ static void test_transforms_and_uris(void)
         snprintf(uris[2], sizeof(uris[2]), "#xpointer(/)");
         snprintf(uris[3], sizeof(uris[3]), "#xpointer(id('%s'))", id);
         for (size_t i = 0; i < 4; i++) {
-            snprintf(buf, sizeof(buf), "<ds:Reference URI=\"%s\"", uris[i]);
+            snprintf(buf, sizeof(buf), "<ds:Reference URI=\"%.255s\"", uris[i]);
             t = replace1(xml, ref_from, buf);
             REFUSED_TOKEN(g_rsa, resigned_si(g_rsa, t, EVP_sha256(), 0),
                           "Reference URI is not the assertion ID");
