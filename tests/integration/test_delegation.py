@@ -294,6 +294,43 @@ class DelegationTest(L.RestMixin, L.StsTestCase):
             with self.subTest(token=name):
                 self.assertRefused(lambda: self.issue_as(PORTAL, tok), "InvalidRequest", 12)
 
+    def test_resigned_time_windows_refused(self):
+        """Catalogue SA-01 through OnBehalfOf and ActAs: alice's assertion with
+        its times changed and signed again with our key (same ID and store
+        row): NotBefore in the future or after NotOnOrAfter, IssueInstant in the
+        future, no NotOnOrAfter. Each is refused with the cause logged, and the
+        control (re-signed unchanged) is accepted."""
+        a = self.alice_saml()
+
+        def resign(mutate):
+            el = L.parse_xml(a)
+            mutate(el)
+            return L.sign_assertion(el, L.SIGNING_KEY, L.SIGNING_CERT)
+
+        def cond(el, **attrs):
+            c = el.find("saml2:Conditions", L.NS)
+            for k, v in attrs.items():
+                if v is None:
+                    c.attrib.pop(k, None)
+                else:
+                    c.set(k, v)
+        cases = (("NotBefore in the future", lambda el: cond(el, NotBefore=L.ts(600)),
+                  "InvalidRequest", "token not yet valid"),
+                 ("NotBefore after NotOnOrAfter",
+                  lambda el: cond(el, NotBefore=L.ts(1200), NotOnOrAfter=L.ts(600)),
+                  "InvalidRequest", "token not yet valid"),
+                 ("IssueInstant in the future", lambda el: el.set("IssueInstant", L.ts(600)),
+                  "InvalidRequest", "token issued in the future"),
+                 ("no NotOnOrAfter", lambda el: cond(el, NotOnOrAfter=None),
+                  "InvalidRequest", "token expired"))
+        for mode in ("ActAs", "OnBehalfOf"):
+            self.issue_as_ok(PORTAL, resign(lambda el: None), mode=mode)
+            for name, mutate, code, cause in cases:
+                bad = resign(mutate)
+                with self.subTest(mode=mode, case=name):
+                    self.refused_with_reason(lambda: self.issue_as(PORTAL, bad, mode=mode),
+                                             code, 12, cause)
+
     def test_expired_token_needs_renewal(self):
         """Ours, expired, still inside engine.renew_window: wst:RenewNeeded; renewed,
         the new one is accepted."""
