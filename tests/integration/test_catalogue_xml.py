@@ -163,8 +163,13 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         return L.server_rss_kb(self.srv)
 
     def assertRssBounded(self, before_kb, label):
+        """VmRSS grew by less than RSS_BOUND_KB since @before_kb. Not under ASan
+        (STS_SANITIZED), whose quarantine keeps freed memory on purpose: there
+        the growth is printed only, the main suite holds the bound."""
         grown = self.rss_kb() - before_kb
         print("\n  %s: VmRSS grew by %d kB" % (label, grown))
+        if os.environ.get("STS_SANITIZED"):
+            return
         self.assertLess(grown, RSS_BOUND_KB, "%s: VmRSS grew by %d kB" % (label, grown))
 
     def oversized(self, body, version=12, path="/sts"):
