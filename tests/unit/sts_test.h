@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 /* Counters, visible to a test that defines its own CHECK-like macros. */
@@ -21,6 +22,21 @@ static int g_pass, g_fail;
         } else {                                                                                   \
             g_fail++;                                                                     \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+
+/* rc must be @code and the sts_err_t @e's detail must contain @why (the
+ * file using it includes sts_err.h). */
+#define CHECK_ERR(rc, code, e, why)                                                                \
+    do {                                                                                           \
+        int ok_ = (rc) == (code) && strstr((e).detail, (why)) != NULL;                             \
+        if (ok_) {                                                                                 \
+            g_pass++;                                                                              \
+        } else {                                                                                   \
+            g_fail++;                                                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: rc=%s (want %s), detail=\"%s\" (want \"%s\")\n", \
+                    __FILE__, __LINE__, sts_errc_name(rc), sts_errc_name(code), (e).detail,       \
+                    (why));                                                                        \
         }                                                                                          \
     } while (0)
 

@@ -9,6 +9,7 @@
 #include "sts_keys.h"
 #include "sts_ns.h"
 #include "sts_test.h"
+#include "sts_test_engine.h"
 #include "sts_time.h"
 #include "sts_xml.h"
 
@@ -1206,23 +1207,17 @@ static void test_verified_cache(sts_engine_t *e, const sts_principal_t *who)
 int main(void)
 {
     char dir[] = "/tmp/sts-test-engine-XXXXXX";
-    sts_cfg_t *cfg = NULL;
-    sts_engine_t *e = NULL;
+    sts_cfg_t *cfg;
+    sts_engine_t *e;
     sts_err_t err;
     sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
     sts_principal_t who;
 
     g_now = time(NULL);
     sts_time_set_source(fake_now);
-    CHECK(mkdtemp(dir) != NULL);
-    CHECK(sts_keys_global_init(&err) == STS_OK);
-    CHECK(sts_cfg_load(NULL, &cfg, &err) == STS_OK);
+    e = sts_test_engine_open(dir, add_carol, &cfg);
     if (cfg == NULL)
         return sts_test_summary();
-    free(cfg->data_dir);
-    cfg->data_dir = strdup(dir);
-    CHECK(add_carol(cfg) == 0);
-    CHECK(sts_engine_new(cfg, &e, &err) == STS_OK);
     if (e != NULL) {
         test_timestamp(e);
         test_authenticate(e);
@@ -1237,13 +1232,6 @@ int main(void)
         test_saml11(e, &who, dir);
         test_transform(e, &who);
     }
-    sts_engine_free(e);
-    sts_cfg_free(cfg);
-    sts_keys_global_cleanup();
-    {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        CHECK(system(cmd) == 0);
-    }
+    sts_test_engine_close(dir, cfg, e);
     return sts_test_summary();
 }

@@ -52,19 +52,6 @@
 #include "sts_test.h"
 
 
-/* rc must be @code and err.detail must contain @why. */
-#define CHECK_ERR(rc, code, e, why)                                                                \
-    do {                                                                                           \
-        int ok_ = (rc) == (code) && strstr((e).detail, (why)) != NULL;                             \
-        if (ok_) {                                                                                 \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: rc=%s (want %s), detail=\"%s\" (want \"%s\")\n", \
-                    __FILE__, __LINE__, sts_errc_name(rc), sts_errc_name(code), (e).detail,       \
-                    (why));                                                                        \
-        }                                                                                          \
-    } while (0)
 
 static char g_dir[64];
 static sts_keys_t *g_rsa;

@@ -17,6 +17,7 @@
 #include "sts_ns.h"
 #include "sts_saml.h"
 #include "sts_test.h"
+#include "sts_test_engine.h"
 #include "sts_time.h"
 #include "sts_xml.h"
 
@@ -35,19 +36,6 @@ static time_t fake_now(void) { return g_now; }
 static const sts_xml_limits_t g_lim = {.max_depth = 64, .max_string = 65536,
                                        .max_size = 1 << 20};
 
-/* rc must be @code and err.detail must contain @why. */
-#define CHECK_ERR(rc, code, e, why)                                                                \
-    do {                                                                                           \
-        int ok_ = (rc) == (code) && strstr((e).detail, (why)) != NULL;                             \
-        if (ok_) {                                                                                 \
-            g_pass++;                                                                              \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: rc=%s (want %s), detail=\"%s\" (want \"%s\")\n", \
-                    __FILE__, __LINE__, sts_errc_name(rc), sts_errc_name(code), (e).detail,       \
-                    (why));                                                                        \
-        }                                                                                          \
-    } while (0)
 
 static const char *iso(time_t t, char *buf)
 {
@@ -368,31 +356,21 @@ done:
 int main(void)
 {
     char dir[] = "/tmp/sts-test-saml-sem-XXXXXX";
-    sts_cfg_t *cfg = NULL;
-    sts_engine_t *e = NULL;
+    sts_cfg_t *cfg;
+    sts_engine_t *e;
     sts_err_t err;
     sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
     sts_principal_t who;
 
     g_now = time(NULL);
     sts_time_set_source(fake_now);
-    CHECK(mkdtemp(dir) != NULL);
-    CHECK(sts_keys_global_init(&err) == STS_OK);
-    CHECK(sts_cfg_load(NULL, &cfg, &err) == STS_OK);
-    if (cfg == NULL)
-        return sts_test_summary();
-    free(cfg->data_dir);
-    cfg->data_dir = strdup(dir);
-    CHECK(sts_engine_new(cfg, &e, &err) == STS_OK);
+    e = sts_test_engine_open(dir, NULL, &cfg);
     if (e != NULL && sts_engine_authenticate(e, &cred, &who, &err) == STS_OK) {
         test_issuer_and_version(e, &who);
         test_validity_window(e, &who);
     } else {
         CHECK(0);
     }
-    sts_engine_free(e);
-    sts_cfg_free(cfg);
-    sts_keys_global_cleanup();
-    CHECK(sts_test_run("rm -rf '%s'", dir) == 0);
+    sts_test_engine_close(dir, cfg, e);
     return sts_test_summary();
 }

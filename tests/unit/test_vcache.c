@@ -11,6 +11,7 @@
 #include "sts_keys.h"
 #include "sts_store.h"
 #include "sts_test.h"
+#include "sts_test_engine.h"
 #include "sts_time.h"
 #include "sts_vcache.h"
 #include "sts_xml.h"
@@ -478,32 +479,22 @@ done:
 static void test_engine(void)
 {
     char dir[] = "/tmp/sts-test-vcache-XXXXXX";
-    sts_cfg_t *cfg = NULL;
-    sts_engine_t *e = NULL;
+    sts_cfg_t *cfg;
+    sts_engine_t *e;
     sts_err_t err;
     sts_credential_t cred = {STS_CRED_PASSWORD_TEXT, "alice", "wonderland", NULL, NULL};
     sts_principal_t who;
 
     g_now = time(NULL);
     sts_time_set_source(fake_now);
-    CHECK(mkdtemp(dir) != NULL);
-    CHECK(sts_keys_global_init(&err) == STS_OK);
-    CHECK(sts_cfg_load(NULL, &cfg, &err) == STS_OK);
-    if (cfg == NULL)
-        return;
-    free(cfg->data_dir);
-    cfg->data_dir = strdup(dir);
-    CHECK(sts_engine_new(cfg, &e, &err) == STS_OK);
+    e = sts_test_engine_open(dir, NULL, &cfg);
     if (e != NULL && sts_engine_authenticate(e, &cred, &who, &err) == STS_OK) {
         test_engine_saml_element(e, &who);
         test_engine_saml_text(e, &who);
     } else {
         CHECK(!"engine and alice");
     }
-    sts_engine_free(e);
-    sts_cfg_free(cfg);
-    sts_keys_global_cleanup();
-    CHECK(sts_test_run("rm -rf '%s'", dir) == 0);
+    sts_test_engine_close(dir, cfg, e);
 }
 
 int main(void)
