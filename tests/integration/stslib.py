@@ -141,6 +141,8 @@ FAULT_TEXT = {
 # wst:Status/wst:Reason of Validate: one text per status, whatever the cause
 VALIDATE_REASON_VALID = "The token is valid."
 VALIDATE_REASON_INVALID = "The token is not valid."
+# Renew and Cancel of a target that does not verify (README fault table)
+BAD_TARGET_FAULT = {"Renew": "UnableToRenew", "Cancel": "RequestFailed"}
 
 DEFAULT = object()  # "compute the usual value"; None means "omit"
 
@@ -1781,6 +1783,29 @@ def extract_bst(rstr):
     text = "".join((el.text or "").split())
     jwt_text = base64.b64decode(text, validate=True).decode("ascii")
     return Bst(el, el.get("ValueType"), el.get("EncodingType"), text, jwt_text)
+
+
+class RawOAuthResponse:
+    """Just enough of a requests.Response, built from a RawConn answer to
+    @path, for RestMixin.assertOAuthError (a request python3-requests would
+    not send, or on a connection the test keeps)."""
+
+    class _Req:
+        def __init__(self, path):
+            self.path_url = path
+            self.url = path
+
+    def __init__(self, resp, path):
+        from requests.structures import CaseInsensitiveDict  # lazily, as above
+        self.status_code = resp.status
+        self.headers = CaseInsensitiveDict(
+            {k: v for k, v in resp.headers.items() if k != "__list__"})
+        self.content = resp.body
+        self.text = resp.body.decode("utf-8", "replace")
+        self.request = self._Req(path)
+
+    def json(self):
+        return json.loads(self.text)
 
 
 class RestMixin:

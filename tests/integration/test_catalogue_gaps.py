@@ -26,7 +26,6 @@ the log says why, the reason is checked too, so that a refusal for another
 cause (a broken signature instead of a refused DTD) fails the test."""
 import base64
 import gzip
-import json
 import os
 import re
 import shutil
@@ -41,12 +40,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stslib as L  # noqa: E402
 from lxml import etree  # noqa: E402
-from requests.structures import CaseInsensitiveDict  # noqa: E402
 
 BOTH = (11, 12)
 BINDINGS = ("Validate", "Renew", "Cancel")
-# Renew and Cancel of a target that does not verify (README fault table)
-BAD_TARGET_FAULT = {"Renew": "UnableToRenew", "Cancel": "RequestFailed"}
 FORM = "application/x-www-form-urlencoded"
 XI_NS = "http://www.w3.org/2001/XInclude"
 WST14 = "http://docs.oasis-open.org/ws-sx/ws-trust/200802"
@@ -54,26 +50,6 @@ OVERLONG = b"\xc0\xaf"  # overlong UTF-8 for "/"
 OVERLONG_MARK = "@@OVERLONG@@"
 CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-
-class _RawOAuthResponse:
-    """Just enough of a requests.Response, built from a RawConn answer, for
-    RestMixin.assertOAuthError."""
-
-    class _Req:
-        def __init__(self, path):
-            self.path_url = path
-            self.url = path
-
-    def __init__(self, resp, path):
-        self.status_code = resp.status
-        self.headers = CaseInsensitiveDict(
-            {k: v for k, v in resp.headers.items() if k != "__list__"})
-        self.content = resp.body
-        self.text = resp.body.decode("utf-8", "replace")
-        self.request = self._Req(path)
-
-    def json(self):
-        return json.loads(self.text)
 
 
 class CatalogueGapsTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
@@ -345,7 +321,7 @@ class CatalogueGapsTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
                             self.assertTrue(c.send(raw), "send failed: %r" % c.send_error)
                             resp = c.read_response(timeout=8.0)
                             closed.append(c.wait_closed(2.0))
-                        return _RawOAuthResponse(resp, path)
+                        return L.RawOAuthResponse(resp, path)
                     self.assertOAuthError(send, 415, "invalid_request")
                     ok, extra, _ = closed[0]
                     self.assertTrue(ok, "connection not closed within 2 s after the 415")
@@ -467,7 +443,7 @@ class CatalogueGapsTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         for name, t in cases.items():
             with self.subTest(case=name, binding="Validate"):
                 self.assertInvalid(t)
-            for binding, code in BAD_TARGET_FAULT.items():
+            for binding, code in L.BAD_TARGET_FAULT.items():
                 for v in BOTH:
                     with self.subTest(case=name, binding=binding, version=v):
                         self.assertRefused(lambda: self.srv.soap(
@@ -523,7 +499,7 @@ class CatalogueGapsTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
                     self.assertLogReason(mark, r"validate: .*\(KeyInfo ")
                 # (Renew and Cancel log no detail: the Validate above of the same
                 # bytes names the check they share)
-                for binding, code in BAD_TARGET_FAULT.items():
+                for binding, code in L.BAD_TARGET_FAULT.items():
                     with self.subTest(case=name, binding=binding, version=v):
                         self.assertRefused(
                             lambda: self.srv.soap(binding, L.rst_target(binding, t), v), code, v)
@@ -569,7 +545,7 @@ class CatalogueGapsTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
                 mark = self.srv.log_mark()
                 self.assertInvalid(t, v)
                 self.assertLogReason(mark, r"validate: .*digest mismatch")
-            for binding, code in BAD_TARGET_FAULT.items():
+            for binding, code in L.BAD_TARGET_FAULT.items():
                 with self.subTest(binding=binding, version=v):
                     self.assertRefused(lambda: self.srv.soap(
                         binding, L.rst_target(binding, t), v), code, v)

@@ -49,7 +49,6 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
 from lxml import etree  # noqa: E402
-from requests.structures import CaseInsensitiveDict  # noqa: E402
 
 ORIGINAL = "https://original-issuer.example.net"
 OTHER = ("other-client", "other-client-secret")
@@ -84,25 +83,6 @@ def public_jwk(key):
     return {"kty": "EC", "crv": "P-256", "x": L.b64url_encode(nums.x.to_bytes(32, "big")),
             "y": L.b64url_encode(nums.y.to_bytes(32, "big"))}
 
-
-class _RawOAuthResponse:
-    """Just enough of a requests.Response, from a RawConn answer, for assertOAuthError."""
-
-    class _Req:
-        def __init__(self, path):
-            self.path_url = path
-            self.url = path
-
-    def __init__(self, resp, path):
-        self.status_code = resp.status
-        self.headers = CaseInsensitiveDict(
-            {k: v for k, v in resp.headers.items() if k != "__list__"})
-        self.content = resp.body
-        self.text = resp.body.decode("utf-8", "replace")
-        self.request = self._Req(path)
-
-    def json(self):
-        return json.loads(self.text)
 
 
 class CatalogueRestBase(L.RestMixin, L.StsTestCase):
@@ -405,7 +385,7 @@ class CatalogueRestTest(CatalogueRestBase):
                 self.assertTrue(c.send(raw), "send failed: %r" % c.send_error)
                 resp = c.read_response(timeout=8.0)
                 closed.append(c.wait_closed(2.0)[0])
-            return _RawOAuthResponse(resp, "/token")
+            return L.RawOAuthResponse(resp, "/token")
         closed = []
         self.refused(over, 413, "invalid_request", "body of 1048577 bytes over the limit")
         self.assertTrue(closed[0], "connection not closed after the 413")

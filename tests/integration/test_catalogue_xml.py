@@ -37,7 +37,6 @@ from lxml import etree  # noqa: E402
 
 BOTH = (11, 12)
 BINDINGS = ("Validate", "Renew", "Cancel")
-BAD_TARGET_FAULT = {"Renew": "UnableToRenew", "Cancel": "RequestFailed"}
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 MAX_MESSAGE = 1024 * 1024  # max_message_size of the embedded default
 # Bounds for a 2-core VM shared with other jobs: the catalogue's targets are
@@ -151,7 +150,7 @@ class CatalogueXmlTest(L.WithIssuedToken, L.RestMixin, L.StsTestCase):
         for v in versions:
             with self.subTest(binding="Validate", version=v):
                 self.invalid_with_reason(token, reason, v)
-            for binding, code in BAD_TARGET_FAULT.items():
+            for binding, code in L.BAD_TARGET_FAULT.items():
                 with self.subTest(binding=binding, version=v):
                     self.assertRefused(lambda: self.srv.soap(
                         binding, L.rst_target(binding, token), v), code, v)
